@@ -1,0 +1,65 @@
+# Augur — `make help` lists every target.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV ?= .venv
+PY := $(VENV)/bin/python
+AUGUR := $(VENV)/bin/augur
+STAMP := $(VENV)/.installed
+export PYTHONHASHSEED := 0
+
+help: ## List the targets
+	@grep -hE '^[a-z][a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt package.json package-lock.json
+	@test -x $(PY) || python3.11 -m venv $(VENV) 2>/dev/null || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	@if command -v npm >/dev/null; then npm ci --silent --no-audit --no-fund; else echo "npm not found: proto lint (buf) unavailable" >&2; fi
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install Augur with its pinned dependencies
+
+protos: $(STAMP) ## Regenerate Python code from protos/ into services/generated
+	PY=$(PY) bash scripts/gen_protos.sh
+
+check-protos: protos ## Fail when the committed generated code differs from the protos
+	@git diff --exit-code -- services/generated || (echo "generated code is stale: run make protos and commit" >&2; exit 1)
+	@test -z "$$(git status --porcelain --untracked-files=all -- services/generated)" || (echo "untracked generated files: run make protos and commit" >&2; git status --short -- services/generated; exit 1)
+
+lint-protos: $(STAMP) ## Lint the .proto files with buf (STANDARD + COMMENTS rules)
+	node_modules/.bin/buf lint
+
+lint: $(STAMP) lint-protos ## ruff, ruff format check, mypy, buf lint
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+fmt: $(STAMP) ## Format the code
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+redis: ## Make sure a Redis answers on 127.0.0.1:6379 (starts redis-server if none)
+	@bash scripts/ensure_redis.sh
+
+test: $(STAMP) lint check-protos redis ## The whole suite: lint, proto drift, unit + integration tests
+	$(VENV)/bin/pytest -q
+
+demo: $(STAMP) ## The main job on embedded defaults: data -> features -> live ingestion -> serving
+	$(AUGUR) demo
+
+up: $(STAMP) ## Start the local stack (Redis if needed, MLflow store, services with something to serve)
+	$(AUGUR) up
+
+down: ## Stop exactly what `make up` started
+	@if [ -x $(AUGUR) ]; then $(AUGUR) down; fi
+
+status: $(STAMP) ## Show what the local stack runs
+	$(AUGUR) status
+
+bench: $(STAMP) ## Benchmarks against a running stack (starts one if needed); writes .bench/results.json
+	$(AUGUR) bench
+
+clean: down ## Remove local state (.augur, .bench)
+	rm -rf .augur .bench
+
+.PHONY: help install protos check-protos lint-protos lint fmt redis test demo up down status bench clean

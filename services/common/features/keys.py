@@ -1,0 +1,64 @@
+"""Every Redis key Augur uses is built here, and only here.
+
+Keys carry the deployment prefix and the feature-set version, and use Redis
+Cluster hash tags so that the keys one request touches share a slot:
+``{c:<customer>}`` for a customer's keys, ``{s<n>}`` for a stream shard and
+its idempotency markers.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+from services.common.features.definitions import FEATURE_SET_VERSION
+
+
+def shard_of(customer_id: str, shards: int) -> int:
+    """Stream shard of a customer: all of a customer's events go to one shard, in order."""
+    return zlib.crc32(customer_id.encode()) % shards if shards > 1 else 0
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Key builder for one deployment prefix and feature-set version."""
+
+    prefix: str
+    version: int = FEATURE_SET_VERSION
+
+    def features(self, customer_id: str) -> str:
+        """Packed feature vector of a customer (what serving reads)."""
+        return f"{self.prefix}:fv:v{self.version}:{{c:{customer_id}}}"
+
+    def accumulator(self, customer_id: str) -> str:
+        """Packed accumulator of a customer (what the ingestion consumer updates)."""
+        return f"{self.prefix}:acc:v{self.version}:{{c:{customer_id}}}"
+
+    def meta(self) -> str:
+        """Hash describing the materialised feature set (names, version, time)."""
+        return f"{self.prefix}:fmeta:v{self.version}"
+
+    def stream(self, shard: int) -> str:
+        """Event stream of one shard."""
+        return f"{self.prefix}:events:{{s{shard}}}"
+
+    def event_seen(self, shard: int, event_id: str) -> str:
+        """Idempotency marker of an ingested event id."""
+        return f"{self.prefix}:evid:{{s{shard}}}:{event_id}"
+
+    def item_stock(self) -> str:
+        """Hash item_id -> 1 (in stock) / 0 (out of stock)."""
+        return f"{self.prefix}:items:stock"
+
+    def item_category(self) -> str:
+        """Hash item_id -> category."""
+        return f"{self.prefix}:items:category"
+
+    def item_price(self) -> str:
+        """Hash item_id -> current unit price."""
+        return f"{self.prefix}:items:price"
+
+    def customer_pattern(self, customer_id: str) -> str:
+        """SCAN pattern matching every per-customer key (for erasure)."""
+        escaped = "".join("\\" + ch if ch in "*?[]\\" else ch for ch in customer_id)
+        return f"{self.prefix}:*{{c:{escaped}}}*"

@@ -1,0 +1,145 @@
+"""The chassis interceptor: request id, JSON access log, metrics, error mapping.
+
+One interceptor does all four so a call pays for one wrapper. Health and
+reflection calls are passed through untouched (not counted, not logged).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+import redis.exceptions
+from grpc import aio
+
+from services.common.errors import AugurError
+from services.common.logs import request_id_var
+from services.common.metrics import ServerMetrics
+
+log = logging.getLogger("augur.access")
+
+_PASS_THROUGH = ("/grpc.health.v1.", "/grpc.reflection.")
+
+
+def _status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
+    """Map an exception raised by a handler to a status code and a message."""
+    if isinstance(exc, AugurError):
+        return exc.code, exc.message
+    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
+        return grpc.StatusCode.UNAVAILABLE, "the feature store (Redis) is unreachable; retry later"
+    if isinstance(exc, TimeoutError):
+        return grpc.StatusCode.DEADLINE_EXCEEDED, "a dependency did not answer in time"
+    return grpc.StatusCode.INTERNAL, "internal error; see the service log for this request id"
+
+
+class ChassisInterceptor(aio.ServerInterceptor):
+    """Wraps every unary-unary and unary-stream handler of an Augur service."""
+
+    def __init__(self, service_name: str, metrics: ServerMetrics) -> None:
+        self.service_name = service_name
+        self.metrics = metrics
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        method_path: str = handler_call_details.method  # type: ignore[attr-defined]
+        if handler is None or method_path.startswith(_PASS_THROUGH):
+            return handler
+        method = method_path.rsplit("/", 1)[-1]
+        metadata = dict(handler_call_details.invocation_metadata or ())  # type: ignore[attr-defined]
+        incoming_id = metadata.get("x-request-id")
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap_unary(handler.unary_unary, method, incoming_id),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(handler.unary_stream, method, incoming_id),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+    def _begin(self, incoming_id: Any) -> str:
+        rid = incoming_id if isinstance(incoming_id, str) and 0 < len(incoming_id) <= 64 else ""
+        rid = rid or uuid.uuid4().hex[:16]
+        request_id_var.set(rid)
+        self.metrics.in_flight.labels(self.service_name).inc()
+        return rid
+
+    def _finish(self, method: str, code: grpc.StatusCode, started: float) -> None:
+        elapsed = time.perf_counter() - started
+        self.metrics.in_flight.labels(self.service_name).dec()
+        self.metrics.requests.labels(self.service_name, method, code.name).inc()
+        self.metrics.latency.labels(self.service_name, method).observe(elapsed)
+        if code is not grpc.StatusCode.OK or log.isEnabledFor(logging.DEBUG):
+            level = logging.ERROR if code is grpc.StatusCode.INTERNAL else logging.INFO
+            log.log(
+                level,
+                "rpc",
+                extra={"method": method, "code": code.name, "ms": round(elapsed * 1000, 3)},
+            )
+
+    def _wrap_unary(
+        self, behaviour: Callable[..., Any], method: str, incoming_id: Any
+    ) -> Callable[..., Awaitable[Any]]:
+        async def wrapped(request: Any, context: aio.ServicerContext) -> Any:
+            started = time.perf_counter()
+            rid = self._begin(incoming_id)
+            code = grpc.StatusCode.OK
+            try:
+                return await behaviour(request, context)
+            except Exception as exc:  # noqa: BLE001 - mapped to a status below
+                code = _already_set(context) or _status_for(exc)[0]
+                await _abort(context, exc, rid, code)
+            finally:
+                self._finish(method, code, started)
+
+        return wrapped
+
+    def _wrap_stream(
+        self, behaviour: Callable[..., Any], method: str, incoming_id: Any
+    ) -> Callable[..., AsyncIterator[Any]]:
+        async def wrapped(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
+            started = time.perf_counter()
+            rid = self._begin(incoming_id)
+            code = grpc.StatusCode.OK
+            try:
+                async for item in behaviour(request, context):
+                    yield item
+            except Exception as exc:  # noqa: BLE001 - mapped to a status below
+                code = _already_set(context) or _status_for(exc)[0]
+                await _abort(context, exc, rid, code)
+            finally:
+                self._finish(method, code, started)
+
+        return wrapped
+
+
+def _already_set(context: aio.ServicerContext) -> grpc.StatusCode | None:
+    """The code of an abort() already issued by the handler, if any."""
+    code = context.code()
+    if code is None or code == grpc.StatusCode.OK:
+        return None
+    return code if isinstance(code, grpc.StatusCode) else None
+
+
+async def _abort(
+    context: aio.ServicerContext, exc: BaseException, rid: str, code: grpc.StatusCode
+) -> None:
+    if isinstance(exc, aio.AbortError):
+        raise exc
+    _, message = _status_for(exc)
+    if code is grpc.StatusCode.INTERNAL:
+        log.error("unhandled error", exc_info=exc)
+        message = f"{message} (request id {rid})"
+    await context.abort(code, message)

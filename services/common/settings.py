@@ -1,0 +1,154 @@
+"""Typed settings read from ``AUGUR_*`` environment variables.
+
+Every process validates its settings at start-up and refuses to start with a
+message that names the offending variable (``SettingsError``), instead of
+failing later on first use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "AUGUR_"
+
+
+class SettingsError(ValueError):
+    """Raised when an ``AUGUR_*`` variable is missing or invalid."""
+
+
+class RedisSettings(BaseSettings):
+    """Where the online state lives (features, streams, contact state)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        description="Redis URL (redis:// or rediss:// for TLS, unix:// for a socket).",
+    )
+    redis_prefix: str = Field(
+        "augur",
+        description="Prefix of every key Augur writes; lets several deployments or test runs "
+        "share one Redis without seeing each other's data.",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+    )
+    redis_timeout_ms: int = Field(
+        200,
+        ge=1,
+        le=60_000,
+        description="Socket timeout of every Redis call in ms; a call never waits longer.",
+    )
+    redis_max_connections: int = Field(
+        64, ge=1, le=10_000, description="Connection pool size per process."
+    )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+
+class FeatureSettings(RedisSettings):
+    """Feature store and event ingestion."""
+
+    feature_ttl_seconds: int = Field(
+        90 * 86400,
+        ge=0,
+        description="TTL of a customer's online feature keys, refreshed on every write; "
+        "0 means no expiry.",
+    )
+    ingest_shards: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Number of event stream shards; one consumer per shard keeps each "
+        "customer's events in order.",
+    )
+    ingest_stream_maxlen: int = Field(
+        1_000_000,
+        ge=1000,
+        description="Approximate maximum entries kept per stream shard (older acknowledged "
+        "entries are trimmed).",
+    )
+    ingest_dedup_ttl_seconds: int = Field(
+        7 * 86400,
+        ge=60,
+        description="How long an event id is remembered for idempotency.",
+    )
+    ingest_max_future_seconds: int = Field(
+        300, ge=0, description="How far in the future an event time may be (clock skew)."
+    )
+    consumer_batch: int = Field(
+        500, ge=1, le=10_000, description="Stream entries the consumer reads per call."
+    )
+    consumer_block_ms: int = Field(
+        200, ge=1, le=60_000, description="How long the consumer waits for new entries."
+    )
+
+
+class ServerSettings(FeatureSettings):
+    """A gRPC server process (the chassis shared by every service)."""
+
+    grpc_host: str = Field("127.0.0.1", description="Interface the gRPC server binds to.")
+    grpc_port: int = Field(
+        50051, ge=0, le=65535, description="gRPC port; 0 picks a free port (tests)."
+    )
+    metrics_port: int = Field(
+        9100,
+        ge=0,
+        le=65535,
+        description="Port of the Prometheus /metrics endpoint; 0 picks a free port, "
+        "-1 is not allowed; with N processes, process i uses metrics_port + i.",
+    )
+    processes: int = Field(
+        1, ge=1, le=64, description="Server processes sharing the gRPC port (SO_REUSEPORT)."
+    )
+    grace_seconds: float = Field(
+        10.0,
+        ge=0,
+        le=300,
+        description="On SIGTERM/SIGINT, how long in-flight calls may run before being cancelled.",
+    )
+    max_message_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, description="Largest gRPC message accepted or sent."
+    )
+    log_level: str = Field(
+        "INFO",
+        pattern=r"^(DEBUG|INFO|WARNING|ERROR)$",
+        description="Log level of the JSON logs.",
+    )
+    mlflow_tracking_uri: str = Field(
+        "sqlite:///.augur/mlflow.db",
+        description="MLflow tracking + registry URI (sqlite file embedded by default).",
+    )
+    state_dir: Path = Field(
+        Path(".augur"), description="Local state: data, logs, pid files, model cache."
+    )
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load_settings(cls: type[S], **overrides: object) -> S:
+    """Build settings from the environment, naming the bad variable on failure."""
+    try:
+        return cls(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            problems.append(f"{ENV_PREFIX}{field.upper()}: {err['msg']}")
+        raise SettingsError("invalid configuration: " + "; ".join(problems)) from None
+
+
+def settings_table(cls: type[BaseSettings]) -> list[tuple[str, str, str]]:
+    """(variable, default, description) for every setting, used to write the README table."""
+    rows = []
+    for name, field in cls.model_fields.items():
+        rows.append((f"{ENV_PREFIX}{name.upper()}", repr(field.default), field.description or ""))
+    return rows
