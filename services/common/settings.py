@@ -57,10 +57,11 @@ class FeatureSettings(RedisSettings):
     """Feature store and event ingestion."""
 
     feature_ttl_seconds: int = Field(
-        90 * 86400,
+        400 * 86400,
         ge=0,
-        description="TTL of a customer's online feature keys, refreshed on every write; "
-        "0 means no expiry.",
+        description="TTL of a customer's online feature keys, refreshed on every write "
+        "(event or materialisation); 0 means no expiry. Keep it longer than the longest "
+        "inactivity a model must still see (churners are inactive customers).",
     )
     ingest_shards: int = Field(
         1,

@@ -365,7 +365,7 @@ def _simulate_chunk(  # noqa: PLR0915 - one simulation loop reads best in one pl
         local_day = np.floor(rng.uniform(np.maximum(d0, np.ceil(signup[c_c])), d1))
         local_hour = rng.integers(8, 22, len(c_c))
         sent = local_day + (local_hour + offsets[tz[c_c], w]) / 24
-        dow = (start.dayofweek + local_day.astype(np.int64)) % 7
+        dow = (start.day_of_week + local_day.astype(np.int64)) % 7
         weekend = dow >= 5
         hour_fit = np.exp(-((local_hour - peak_hour[c_c]) ** 2) / (2 * 1.5**2))
         day_fit = np.where(weekend == weekend_pref[c_c], 1.0, 0.4)

@@ -1,0 +1,59 @@
+"""Shared fixtures: a unique Redis key prefix per test, settings, seeded data."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from services.common.settings import ServerSettings, load_settings
+from training.data.synthetic import SyntheticConfig, generate
+
+REDIS_URL = os.environ.get("AUGUR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.fail(f"integration tests need Redis at {REDIS_URL} (make test starts one)")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def prefix(redis_client: redis.Redis) -> Iterator[str]:
+    """A key prefix no other test or run uses; its keys are deleted afterwards."""
+    value = f"augurtest-{uuid.uuid4().hex[:12]}"
+    yield value
+    keys = list(redis_client.scan_iter(match=f"{value}:*", count=1000))
+    for start in range(0, len(keys), 1000):
+        redis_client.unlink(*keys[start:start + 1000])
+
+
+@pytest.fixture
+def settings(prefix: str, tmp_path: Path) -> ServerSettings:
+    return load_settings(
+        ServerSettings,
+        redis_url=REDIS_URL,
+        redis_prefix=prefix,
+        grpc_port=0,
+        metrics_port=0,
+        grace_seconds=5.0,
+        state_dir=tmp_path / "state",
+        consumer_block_ms=50,
+    )
+
+
+@pytest.fixture(scope="session")
+def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small seeded synthetic data set (CSV), generated once per test session."""
+    path = tmp_path_factory.mktemp("data")
+    generate(path, SyntheticConfig(customers=300, items=120, days=200, seed=11))
+    return path
