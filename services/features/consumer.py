@@ -123,6 +123,18 @@ class Consumer:
             self.client.xtrim(self.stream, minid=ids[-1], approximate=True)
         return stats
 
+    def drain(self, block_ms: int = 10) -> BatchStats:
+        """Apply everything already in the stream (tests, demo, batch catch-up)."""
+        total = BatchStats()
+        while True:
+            recovering = self._recovering
+            stats = self.step(block_ms)
+            total.entries += stats.entries
+            total.applied += stats.applied
+            total.replayed += stats.replayed
+            if not stats.entries and not recovering:
+                return total
+
     def apply(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> BatchStats:
         stats = BatchStats(entries=len(entries))
         if not entries:

@@ -1,0 +1,183 @@
+"""The `augur` command line: data, features, services, local stack, demo, benchmarks.
+
+Heavy imports happen inside each command so `augur --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from training.data.synthetic import SyntheticConfig, generate
+
+    cfg = SyntheticConfig(customers=args.customers, items=args.items, days=args.days,
+                          seed=args.seed, fmt=args.format, start=args.start)
+    started = time.perf_counter()
+    summary = generate(args.out, cfg, progress=not args.quiet)
+    elapsed = time.perf_counter() - started
+    rows = ", ".join(f"{k} {v:,}" for k, v in summary.rows.items())
+    print(f"wrote {args.out}: {rows}; {summary.events:,} events in {elapsed:.1f} s")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from training.data.loader import DataError, load_dataset
+
+    try:
+        ds = load_dataset(args.data)
+    except DataError as exc:
+        print(f"invalid data: {exc}", file=sys.stderr)
+        return 2
+    for name in ("orders", "interactions", "contacts", "customers", "items"):
+        print(f"{name:13s} {len(ds.table(name)):>12,} rows")
+    return 0
+
+
+def _materialise(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from services.common.features.store import RedisFeatureStore
+    from services.common.settings import FeatureSettings, load_settings
+    from training.data.loader import DataError, load_dataset
+    from training.features.batch import compute_features, materialise
+
+    settings = load_settings(FeatureSettings)
+    try:
+        ds = load_dataset(args.data)
+    except DataError as exc:
+        print(f"invalid data: {exc}", file=sys.stderr)
+        return 2
+    as_of = pd.Timestamp(args.as_of) if args.as_of else ds.orders["timestamp"].max()
+    started = time.perf_counter()
+    frame = compute_features(ds, as_of)
+    computed = time.perf_counter() - started
+    store = RedisFeatureStore.from_settings(settings)
+    store.write_items(ds.items["item_id"], ds.items["category"], ds.items["price"],
+                      ds.items["in_stock"])
+    rows, seconds = materialise(frame, store)
+    store.record_meta(frame.as_of, rows)
+    print(f"features of {rows:,} customers as of {pd.Timestamp(frame.as_of, unit='s', tz='UTC')}: "
+          f"computed in {computed:.2f} s, written in {seconds:.2f} s "
+          f"({rows / max(seconds, 1e-9):,.0f} customers/s) under prefix '{settings.redis_prefix}'")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if args.service == "features":
+        from services.features.main import serve
+
+        serve()
+        return 0
+    print(f"service '{args.service}' is not available yet", file=sys.stderr)
+    return 2
+
+
+def _consume(args: argparse.Namespace) -> int:
+    from services.features.main import consume
+
+    consume(args.shard, args.metrics_port)
+    return 0
+
+
+def _up(args: argparse.Namespace) -> int:
+    from services.runtime import LocalStack
+
+    return LocalStack.from_env().up()
+
+
+def _down(args: argparse.Namespace) -> int:
+    from services.runtime import LocalStack
+
+    return LocalStack.from_env().down()
+
+
+def _status(args: argparse.Namespace) -> int:
+    from services.runtime import LocalStack
+
+    return LocalStack.from_env().status()
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from training.demo import run_demo
+
+    return run_demo(customers=args.customers)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from training.bench.run import run_bench
+
+    return run_bench(duration=args.duration, only=args.only)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="augur", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("generate", help="write a seeded synthetic event log with ground truth")
+    p.add_argument("--out", type=Path, default=Path(".augur/data"))
+    p.add_argument("--customers", type=int, default=2000)
+    p.add_argument("--items", type=int, default=500)
+    p.add_argument("--days", type=int, default=365)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--start", default="2025-01-06", help="first day (UTC)")
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_generate)
+
+    p = sub.add_parser("validate", help="check a data directory against the data contract")
+    p.add_argument("--data", type=Path, required=True)
+    p.set_defaults(func=_validate)
+
+    feats = sub.add_parser("features", help="feature store commands")
+    fsub = feats.add_subparsers(dest="features_command", required=True)
+    p = fsub.add_parser("materialise", help="compute features as of a time and load them to Redis")
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--as-of", default=None, help="ISO-8601 time; default: the last order")
+    p.set_defaults(func=_materialise)
+
+    p = sub.add_parser("serve", help="run a gRPC service (settings from AUGUR_* variables)")
+    p.add_argument("service", choices=["features", "churn", "recommend", "contact", "gateway"])
+    p.set_defaults(func=_serve)
+
+    p = sub.add_parser("consume", help="run the ingestion consumer of one stream shard")
+    p.add_argument("--shard", type=int, default=0)
+    p.add_argument("--metrics-port", type=int, default=None)
+    p.set_defaults(func=_consume)
+
+    for name, func, text in (("up", _up, "start the local stack"),
+                             ("down", _down, "stop what `augur up` started"),
+                             ("status", _status, "show the local stack")):
+        sub.add_parser(name, help=text).set_defaults(func=func)
+
+    p = sub.add_parser("demo", help="the main job on embedded defaults, end to end")
+    p.add_argument("--customers", type=int, default=2000)
+    p.set_defaults(func=_demo)
+
+    p = sub.add_parser("bench", help="benchmarks; prints figures, writes .bench/results.json")
+    p.add_argument("--duration", type=float, default=5.0, help="seconds per open-loop scenario")
+    p.add_argument("--only", default=None, help="comma-separated scenario names")
+    p.set_defaults(func=_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
+        from services.common.settings import SettingsError
+
+        if isinstance(exc, SettingsError):
+            print(f"augur: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
