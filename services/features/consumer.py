@@ -20,7 +20,7 @@ import redis
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from augur.features.v1 import features_pb2
-from services.common.features.codec import encode_accs, encode_vectors
+from services.common.errors import Unavailable
 from services.common.features.definitions import (
     A_STREAM_MS,
     A_STREAM_SEQ,
@@ -194,14 +194,7 @@ class Consumer:
 
     def _write(self, customers: list[str], acc: np.ndarray, values: np.ndarray,
                as_of: float) -> None:
-        vectors = encode_vectors(values, as_of)
-        accs = encode_accs(acc)
-        ex = self.settings.feature_ttl_seconds or None
-        pipe = self.client.pipeline(transaction=False)
-        for cid, vec, raw in zip(customers, vectors, accs, strict=True):
-            pipe.set(self.keys.features(cid), vec, ex=ex)  # vector first: see module doc
-            pipe.set(self.keys.accumulator(cid), raw, ex=ex)
-        pipe.execute()
+        self.store.write(customers, acc, values, as_of)  # vector before accumulator
 
     def _apply_items(self, events: list[features_pb2.Event]) -> None:
         if not events:
@@ -232,7 +225,7 @@ class Consumer:
                 if time.monotonic() - last_lag > 1:
                     self.update_lag()
                     last_lag = time.monotonic()
-            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, Unavailable):
                 log.warning("redis unreachable; retrying in 0.5 s")
                 self._recovering = True
                 time.sleep(0.5)

@@ -1,24 +1,31 @@
 """The online feature store: Redis in production, memory in unit tests.
 
 Serving reads a customer's packed feature vector with one GET (many
-customers: one MGET). The read path uses redis-py's blocking client with
-hiredis even inside asyncio services: measured on the 2-core machine, a GET
-costs ~60-80 us that way against ~200 us through ``redis.asyncio``; every
-call is bounded by the socket timeout and a short circuit breaker makes calls
-fail fast (UNAVAILABLE) while Redis is down, so the event loop is never held
-for long.
+customers: one MGET). The hot path talks to a dedicated redis-py
+``Connection`` per thread (``send_command`` + ``read_response``), skipping the
+pool checkout and retry layers: measured on the 2-core machine, a GET costs
+~45 us that way against ~90 us through ``Redis.get`` and ~200 us through
+``redis.asyncio``. It is a blocking call even inside asyncio services, which
+is the cheaper choice at these latencies; every call is bounded by the
+socket timeout and a short circuit breaker makes calls fail fast
+(UNAVAILABLE) while Redis is down, so the event loop is never held for long.
+Bulk writes send hiredis-packed SET commands in large pipelines (~90k
+customers/s against ~27k/s through redis-py's pipeline object).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+import hiredis
 import numpy as np
 import redis
 import redis.exceptions
+from redis.connection import AbstractConnection
 
 from services.common.errors import Unavailable
 from services.common.features.codec import (
@@ -96,6 +103,7 @@ class RedisFeatureStore:
         self.keys = keys
         self.ttl = ttl_seconds
         self.breaker = Breaker()
+        self._local = threading.local()
 
     @classmethod
     def from_settings(cls, settings: FeatureSettings) -> RedisFeatureStore:
@@ -103,7 +111,16 @@ class RedisFeatureStore:
             redis_client(settings), Keys(settings.redis_prefix), settings.feature_ttl_seconds
         )
 
-    def _call(self, fn, *args):  # type: ignore[no-untyped-def]
+    def _connection(self) -> AbstractConnection:
+        """This thread's dedicated connection (connected lazily)."""
+        conn: AbstractConnection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self.client.connection_pool.make_connection()
+            self._local.conn = conn
+        return conn
+
+    def _call(self, fn: Callable[..., object], *args: object) -> object:
+        """Run a redis-py call with the breaker and the error mapping."""
         self.breaker.check()
         try:
             result = fn(*args)
@@ -113,19 +130,57 @@ class RedisFeatureStore:
         self.breaker.succeeded()
         return result
 
+    def _direct(self, *command: object) -> object:
+        """One command on the dedicated connection: the hot path."""
+        self.breaker.check()
+        conn = self._connection()
+        try:
+            conn.send_command(*command)
+            result = conn.read_response()
+        except _REDIS_DOWN:
+            conn.disconnect()
+            self.breaker.failed()
+            raise Unavailable("the feature store (Redis) is unreachable; retry shortly") from None
+        self.breaker.succeeded()
+        return result
+
+    def _pipelined(self, commands: list[tuple[object, ...]]) -> None:
+        """Send many commands in one write and read every reply."""
+        if not commands:
+            return
+        self.breaker.check()
+        conn = self._connection()
+        first_error: Exception | None = None
+        try:
+            conn.send_packed_command([b"".join(hiredis.pack_command(c) for c in commands)])
+            for _ in commands:
+                try:
+                    conn.read_response()
+                except redis.exceptions.ResponseError as exc:
+                    first_error = first_error or exc
+        except _REDIS_DOWN:
+            conn.disconnect()
+            self.breaker.failed()
+            raise Unavailable("the feature store (Redis) is unreachable; retry shortly") from None
+        self.breaker.succeeded()
+        if first_error is not None:
+            raise first_error
+
     def get(self, customer_id: str) -> FeatureVector | None:
-        raw = self._call(self.client.get, self.keys.features(customer_id))
-        return None if raw is None else decode_vector(raw)
+        raw = self._direct("GET", self.keys.features(customer_id))
+        return None if raw is None else decode_vector(raw)  # type: ignore[arg-type]
 
     def get_many(self, customer_ids: Sequence[str]) -> list[FeatureVector | None]:
         if not customer_ids:
             return []
-        raws = self._call(self.client.mget, [self.keys.features(c) for c in customer_ids])
-        return [None if r is None else decode_vector(r) for r in raws]
+        raws = self._direct("MGET", *[self.keys.features(c) for c in customer_ids])
+        return [None if r is None else decode_vector(r) for r in raws]  # type: ignore[union-attr]
 
     def get_accumulators(self, customer_ids: Sequence[str]) -> np.ndarray:
-        raws = self._call(self.client.mget, [self.keys.accumulator(c) for c in customer_ids])
-        return decode_accs(raws)
+        if not customer_ids:
+            return decode_accs([])
+        raws = self._direct("MGET", *[self.keys.accumulator(c) for c in customer_ids])
+        return decode_accs(raws)  # type: ignore[arg-type]
 
     def write(
         self,
@@ -135,22 +190,23 @@ class RedisFeatureStore:
         as_of: np.ndarray | float,
         chunk: int = 5000,
     ) -> int:
-        """Pipelined bulk write (SET with TTL) of vectors and, when given, accumulators."""
+        """Bulk write (SET with TTL) of vectors, then accumulators, in large pipelines.
+
+        Per customer the vector is written before the accumulator: see the
+        ingestion consumer for why that order makes a crash harmless.
+        """
         vectors = encode_vectors(features, as_of)
         accs = encode_accs(acc) if acc is not None else None
-        ex = self.ttl or None
-        written = 0
+        ttl: tuple[object, ...] = ("EX", self.ttl) if self.ttl else ()
         for start in range(0, len(customer_ids), chunk):
-            pipe = self.client.pipeline(transaction=False)
-            stop = min(start + chunk, len(customer_ids))
-            for i in range(start, stop):
+            commands: list[tuple[object, ...]] = []
+            for i in range(start, min(start + chunk, len(customer_ids))):
                 cid = customer_ids[i]
-                pipe.set(self.keys.features(cid), vectors[i], ex=ex)
+                commands.append(("SET", self.keys.features(cid), vectors[i], *ttl))
                 if accs is not None:
-                    pipe.set(self.keys.accumulator(cid), accs[i], ex=ex)
-            self._call(pipe.execute)
-            written += stop - start
-        return written
+                    commands.append(("SET", self.keys.accumulator(cid), accs[i], *ttl))
+            self._pipelined(commands)
+        return len(customer_ids)
 
     def record_meta(self, materialised_at: float, customers: int) -> None:
         self._call(
@@ -197,13 +253,19 @@ class RedisFeatureStore:
         if not item_ids:
             return []
         raws = self._call(self.client.hmget, self.keys.item_category(), list(item_ids))
-        return [r.decode() if r else "" for r in raws]
+        return [r.decode() if r else "" for r in raws]  # type: ignore[union-attr]
 
     def ping(self) -> bool:
         try:
             return bool(self.client.ping())
         except _REDIS_DOWN:
             return False
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.disconnect()
+        self.client.close()
 
 
 class InMemoryFeatureStore:

@@ -1,0 +1,252 @@
+"""The local stack: `augur up` / `augur down` / `augur status`.
+
+``up`` reuses a reachable Redis or starts ``redis-server`` on a free port
+(append-only file on, data under ``.augur/redis``), prepares the embedded
+MLflow store (a sqlite file and an artifact folder), and starts every
+service that has something real to serve, each as its own process with its
+own log file. ``down`` stops exactly the processes recorded by ``up``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import grpc
+import redis
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from services.common.settings import ServerSettings, load_settings
+
+MODEL_SERVICES = ("churn", "recommend", "contact")
+
+
+def free_port(preferred: int = 0) -> int:
+    """``preferred`` when it is free, else any free port."""
+    for candidate in (preferred, 0) if preferred else (0,):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise RuntimeError("no free port")
+
+
+def redis_answers(url: str, timeout: float = 0.5) -> bool:
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        ok = bool(client.ping())
+        client.close()
+        return ok
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        return False
+
+
+def is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child of ours counts as gone
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        return True
+
+
+def wait_serving(port: int, timeout: float) -> bool:
+    """True once the server on ``port`` reports SERVING."""
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=0.5)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return True
+            except grpc.RpcError:
+                pass
+            time.sleep(0.1)
+    return False
+
+
+@dataclass
+class Proc:
+    """A process started by ``up``."""
+
+    name: str
+    pid: int
+    log: str
+    port: int = 0
+    metrics_port: int = 0
+
+
+@dataclass
+class StackState:
+    """What ``up`` started, saved in ``.augur/run/stack.json``."""
+
+    redis_url: str
+    redis_prefix: str
+    mlflow_tracking_uri: str
+    processes: list[Proc] = field(default_factory=list)
+
+    def port_of(self, name: str) -> int:
+        return next(p.port for p in self.processes if p.name == name)
+
+
+class LocalStack:
+    """Starts and stops the one-machine deployment."""
+
+    def __init__(self, settings: ServerSettings) -> None:
+        self.settings = settings
+        self.root = settings.state_dir.resolve()
+        self.run_dir = self.root / "run"
+        self.log_dir = self.root / "logs"
+        self.state_file = self.run_dir / "stack.json"
+
+    @classmethod
+    def from_env(cls) -> LocalStack:
+        return cls(load_settings(ServerSettings))
+
+    def load(self) -> StackState | None:
+        if not self.state_file.exists():
+            return None
+        raw = json.loads(self.state_file.read_text())
+        raw["processes"] = [Proc(**p) for p in raw["processes"]]
+        return StackState(**raw)
+
+    def running(self) -> StackState | None:
+        state = self.load()
+        if state and all(is_alive(p.pid) for p in state.processes):
+            return state
+        return None
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str], port: int = 0,
+               metrics_port: int = 0) -> Proc:
+        log = self.log_dir / f"{name}.log"
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                args, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True, cwd=Path.cwd(),
+            )
+        return Proc(name, proc.pid, str(log), port, metrics_port)
+
+    def up(self, quiet: bool = False) -> int:
+        say = (lambda *_: None) if quiet else print
+        existing = self.running()
+        if existing:
+            say(f"already up ({len(existing.processes)} processes); `augur status` shows them")
+            return 0
+        if self.load():
+            self.down(quiet=True)  # a half-dead stack: clean it first
+        for d in (self.run_dir, self.log_dir, self.root / "mlflow" / "artifacts"):
+            d.mkdir(parents=True, exist_ok=True)
+        procs: list[Proc] = []
+        redis_url = self.settings.redis_url
+        if redis_answers(redis_url):
+            say(f"redis      reusing {redis_url}")
+        else:
+            binary = shutil.which("redis-server")
+            if binary is None:
+                print(f"no Redis answers at {redis_url} and redis-server is not installed "
+                      "(apt-get install redis-server)", file=sys.stderr)
+                return 1
+            port = free_port()
+            data = self.root / "redis"
+            data.mkdir(exist_ok=True)
+            procs.append(self._spawn("redis", [
+                binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
+                "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+            ], dict(os.environ), port=port))
+            redis_url = f"redis://127.0.0.1:{port}/0"
+            deadline = time.monotonic() + 10
+            while not redis_answers(redis_url):
+                if time.monotonic() > deadline:
+                    print("redis-server did not start; see .augur/logs/redis.log", file=sys.stderr)
+                    return 1
+                time.sleep(0.05)
+            say(f"redis      started {redis_url} (append-only file in {data})")
+        tracking = f"sqlite:///{self.root / 'mlflow' / 'mlflow.db'}"
+        env = {
+            **os.environ,
+            "AUGUR_REDIS_URL": redis_url,
+            "AUGUR_REDIS_PREFIX": self.settings.redis_prefix,
+            "AUGUR_MLFLOW_TRACKING_URI": tracking,
+            "AUGUR_STATE_DIR": str(self.root),
+            "MLFLOW_TRACKING_URI": tracking,
+        }
+        say(f"mlflow     embedded store {tracking}, artifacts in {self.root / 'mlflow'}")
+        state = StackState(redis_url, self.settings.redis_prefix, tracking, procs)
+        port = free_port(self.settings.grpc_port)
+        metrics = free_port(self.settings.metrics_port)
+        cli = [sys.executable, "-m", "training.cli"]
+        procs.append(self._spawn("features", [*cli, "serve", "features"], {
+            **env, "AUGUR_GRPC_PORT": str(port), "AUGUR_METRICS_PORT": str(metrics),
+        }, port, metrics))
+        for shard in range(self.settings.ingest_shards):
+            mport = free_port(self.settings.metrics_port + 10 + shard)
+            procs.append(self._spawn(f"consumer-{shard}", [
+                *cli, "consume", "--shard", str(shard), "--metrics-port", str(mport)
+            ], env, 0, mport))
+        self._save(state)
+        if not wait_serving(port, 30):
+            print("features service did not become SERVING; see .augur/logs/features.log",
+                  file=sys.stderr)
+            self.down(quiet=True)
+            return 1
+        say(f"features   gRPC 127.0.0.1:{port}, metrics :{metrics}/metrics")
+        for shard in range(self.settings.ingest_shards):
+            say(f"consumer   shard {shard}")
+        for name in MODEL_SERVICES:
+            say(f"{name:10s} not started: no model registered yet (nothing real to serve)")
+        say(f"logs in {self.log_dir}; stop with `augur down`")
+        return 0
+
+    def _save(self, state: StackState) -> None:
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(state), indent=2))
+        tmp.replace(self.state_file)
+
+    def down(self, quiet: bool = False) -> int:
+        say = (lambda *_: None) if quiet else print
+        state = self.load()
+        if state is None:
+            say("nothing to stop")
+            return 0
+        for proc in reversed(state.processes):  # services first, Redis last
+            if is_alive(proc.pid):
+                os.kill(proc.pid, signal.SIGTERM)
+                deadline = time.monotonic() + self.settings.grace_seconds + 5
+                while is_alive(proc.pid) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                if is_alive(proc.pid):
+                    os.kill(proc.pid, signal.SIGKILL)
+                    say(f"{proc.name:10s} killed (did not stop within the grace period)")
+                    continue
+            say(f"{proc.name:10s} stopped")
+        self.state_file.unlink(missing_ok=True)
+        return 0
+
+    def status(self) -> int:
+        state = self.load()
+        if state is None:
+            print("not running")
+            return 1
+        print(f"redis {state.redis_url} prefix '{state.redis_prefix}'")
+        print(f"mlflow {state.mlflow_tracking_uri}")
+        for p in state.processes:
+            alive = "up" if is_alive(p.pid) else "DOWN"
+            where = f"port {p.port}" if p.port else ""
+            print(f"  {p.name:12s} pid {p.pid:<8d} {alive:5s} {where:12s} log {p.log}")
+        return 0 if all(is_alive(p.pid) for p in state.processes) else 1

@@ -1,0 +1,196 @@
+"""`make bench`: the foundation's scenarios against a running local stack.
+
+Scenarios: the echo floor (every other figure reads as a ratio of it),
+online feature reads (in-process and over gRPC), bulk materialisation, and
+IngestEvents with the time until the ingested events show in the features.
+Figures are printed and written to ``.bench/results.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+import random
+import time
+import uuid
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pandas as pd
+
+from augur.common.v1 import common_pb2, common_pb2_grpc
+from augur.features.v1 import features_pb2, features_pb2_grpc
+from services.common.features.store import RedisFeatureStore
+from services.common.settings import ServerSettings, load_settings
+from services.runtime import LocalStack, StackState
+from training.bench.harness import Result, closed_loop, open_loop, print_table, write_results
+from training.data.loader import Dataset, load_dataset
+from training.data.synthetic import SyntheticConfig, generate
+from training.features.batch import compute_features
+from training.features.replay import dataset_events
+
+BENCH_CUSTOMERS = 10_000
+RESULTS = Path(".bench/results.json")
+
+
+def _bench_data(root: Path) -> Path:
+    path = root / "bench" / f"data-{BENCH_CUSTOMERS}"
+    if not (path / "orders.csv").exists():
+        print(f"generating the benchmark data set ({BENCH_CUSTOMERS:,} customers) in {path}")
+        generate(path, SyntheticConfig(customers=BENCH_CUSTOMERS, items=2000, days=365, seed=101))
+    return path
+
+
+async def _grpc_scenarios(state: StackState, ids: list[str], duration: float,
+                          results: list[Result], wanted: set[str]) -> None:
+    port = state.port_of("features")
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        echo = common_pb2_grpc.DiagnosticsServiceStub(channel)
+        feats = features_pb2_grpc.FeatureServiceStub(channel)
+        ping = common_pb2.EchoRequest(payload=b"x" * 64)
+        for _ in range(200):
+            await echo.Echo(ping, timeout=2)
+        if "echo" in wanted:
+            load = await open_loop(lambda: echo.Echo(ping, timeout=2), 1000, duration)
+            results.append(load.result("echo (floor) @1000/s"))
+        if "feature_read_grpc" in wanted:
+            def get() -> object:
+                req = features_pb2.GetFeaturesRequest(customer_id=random.choice(ids))
+                return feats.GetFeatures(req, timeout=2)
+            load = await open_loop(get, 1000, duration)
+            results.append(load.result("GetFeatures gRPC @1000/s"))
+
+
+async def _ingest(state: StackState, events: list[features_pb2.Event], store: RedisFeatureStore,
+                  duration: float, results: list[Result]) -> None:
+    port = state.port_of("features")
+    batch_size, rate = 100, 50.0
+    run = uuid.uuid4().hex[:8]
+    batches = []
+    for start in range(0, len(events) - batch_size + 1, batch_size):
+        chunk = []
+        for e in events[start:start + batch_size]:
+            copy = features_pb2.Event()
+            copy.CopyFrom(e)
+            copy.event_id = f"{run}:{e.event_id}"
+            chunk.append(copy)
+        batches.append(features_pb2.IngestEventsRequest(events=chunk))
+    delays: list[float] = []
+    delay_errors = 0
+    pollers: list[asyncio.Task[None]] = []
+    cursor = 0
+
+    async def poll(customer: str, sent_at: float) -> None:
+        nonlocal delay_errors
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            vector = store.get(customer)
+            if vector is not None and vector.as_of >= sent_at:
+                delays.append(time.time() - sent_at)
+                return
+            await asyncio.sleep(0.002)
+        delay_errors += 1
+
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = features_pb2_grpc.FeatureServiceStub(channel)
+
+        async def send() -> None:
+            nonlocal cursor
+            request = batches[cursor % len(batches)]
+            cursor += 1
+            sent_at = time.time()
+            reply = await stub.IngestEvents(request, timeout=5)
+            if cursor % 5 == 0 and reply.accepted:
+                last = request.events[-1].customer_id
+                pollers.append(asyncio.ensure_future(poll(last, sent_at)))
+
+        load = await open_loop(send, rate, duration)
+        if pollers:
+            await asyncio.wait(pollers, timeout=10)
+    results.append(load.result(f"IngestEvents batch={batch_size} @{rate * batch_size:.0f} ev/s",
+                               scale=batch_size, note="rate = events/s"))
+    results.append(Result.from_latencies(
+        "ingest -> online feature update", delays, delay_errors, len(delays) / duration,
+        note="from request send to the features holding the event; sampled"))
+
+
+def run_bench(duration: float = 5.0, only: str | None = None) -> int:
+    wanted = set(only.split(",")) if only else {
+        "echo", "feature_read_inprocess", "feature_read_grpc", "materialise", "ingest"}
+    stack = LocalStack.from_env()
+    state = stack.running()
+    started_here = state is None
+    if started_here:
+        if stack.up() != 0:
+            return 1
+        state = stack.running()
+    assert state is not None
+    settings = load_settings(ServerSettings, redis_url=state.redis_url,
+                             redis_prefix=state.redis_prefix)
+    store = RedisFeatureStore.from_settings(settings)
+    results: list[Result] = []
+    bench_ids: list[str] = []
+    try:
+        ds = load_dataset(_bench_data(settings.state_dir.resolve()))
+        as_of = ds.orders["timestamp"].max()
+        frame = compute_features(ds, as_of - pd.Timedelta(days=30))
+        base_ids = [f"bench-{c}" for c in frame.customer_ids]
+        store.write(base_ids, frame.accumulators, frame.values, frame.as_of)
+        bench_ids = list(base_ids)
+        print(f"{len(base_ids):,} customers with {frame.values.shape[1]} features each; "
+              f"machine: {platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores")
+        if "feature_read_inprocess" in wanted:
+            lat, rps = closed_loop(lambda: store.get(random.choice(base_ids)), 20_000)
+            results.append(Result.from_latencies(
+                f"feature read in-process ({frame.values.shape[1]} features)", lat, 0, rps,
+                note="one GET, closed loop"))
+        asyncio.run(_grpc_scenarios(state, base_ids, duration, results, wanted))
+        if "materialise" in wanted:
+            copies = max(1, 100_000 // len(base_ids))
+            ids = [f"{c}-m{k}" for k in range(copies) for c in base_ids]
+            acc = np.tile(frame.accumulators, (copies, 1))
+            values = np.tile(frame.values, (copies, 1))
+            chunk_times = []
+            started = time.perf_counter()
+            for s in range(0, len(ids), 5000):
+                t = time.perf_counter()
+                store.write(ids[s:s + 5000], acc[s:s + 5000], values[s:s + 5000], frame.as_of)
+                chunk_times.append(time.perf_counter() - t)
+            rate = len(ids) / (time.perf_counter() - started)
+            bench_ids += ids
+            results.append(Result.from_latencies(
+                f"materialise {len(ids):,} customers", chunk_times, 0, rate,
+                note="rate = customers/s; latency per 5,000-customer pipeline"))
+        if "ingest" in wanted:
+            recent = dataset_events(_after(ds, frame.as_of))
+            for e in recent:
+                e.customer_id = f"bench-{e.customer_id}"
+            bench_ids += sorted({e.customer_id for e in recent})
+            asyncio.run(_ingest(state, recent, store, duration, results))
+    finally:
+        _cleanup(store, bench_ids)
+        if started_here:
+            stack.down(quiet=True)
+    print_table(results)
+    write_results(results, RESULTS)
+    print(f"\nwritten to {RESULTS}")
+    return 0
+
+
+def _after(ds: Dataset, as_of: float) -> Dataset:
+    """The part of a data set that happened after ``as_of`` (what arrives live)."""
+    t = pd.Timestamp(as_of, unit="s", tz="UTC")
+    return Dataset(
+        orders=ds.orders[ds.orders["timestamp"] > t],
+        interactions=ds.interactions[ds.interactions["timestamp"] > t],
+        contacts=ds.contacts[ds.contacts["sent_at"] > t],
+        customers=ds.customers.iloc[:0], items=ds.items,
+    )
+
+
+def _cleanup(store: RedisFeatureStore, ids: list[str]) -> None:
+    for start in range(0, len(ids), 10_000):
+        keys = [k for c in ids[start:start + 10_000]
+                for k in (store.keys.features(c), store.keys.accumulator(c))]
+        store.client.unlink(*keys)
