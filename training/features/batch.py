@@ -188,6 +188,16 @@ def features_as_of(events: CanonicalEvents, customer_ids: pd.Index, as_of: float
     return FeatureFrame(customer_ids[known], acc, finalize(acc, as_of), as_of)
 
 
+def customer_features_as_of(
+    events: CanonicalEvents, customer_ids: pd.Index, customer: str, as_of: float
+) -> np.ndarray:
+    """One customer's feature vector as of a time (checks of the online values)."""
+    code = customer_ids.get_loc(customer)
+    mine = events.select((events.customer == code) & (events.ts <= as_of))
+    mine.customer = np.zeros(len(mine), dtype=np.int64)
+    return finalize(accumulate(mine, 1), as_of)[0]
+
+
 def compute_features(ds: Dataset, as_of: pd.Timestamp | float) -> FeatureFrame:
     """Convenience: canonical events of a data set, then features as of the cutoff."""
     events, ids = canonical_events(ds)
