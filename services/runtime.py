@@ -132,13 +132,19 @@ class LocalStack:
             return state
         return None
 
-    def _spawn(self, name: str, args: list[str], env: dict[str, str], port: int = 0,
-               metrics_port: int = 0) -> Proc:
+    def _spawn(
+        self, name: str, args: list[str], env: dict[str, str], port: int = 0, metrics_port: int = 0
+    ) -> Proc:
         log = self.log_dir / f"{name}.log"
         with log.open("ab") as out:
             proc = subprocess.Popen(
-                args, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, cwd=Path.cwd(),
+                args,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=Path.cwd(),
             )
         return Proc(name, proc.pid, str(log), port, metrics_port)
 
@@ -159,16 +165,37 @@ class LocalStack:
         else:
             binary = shutil.which("redis-server")
             if binary is None:
-                print(f"no Redis answers at {redis_url} and redis-server is not installed "
-                      "(apt-get install redis-server)", file=sys.stderr)
+                print(
+                    f"no Redis answers at {redis_url} and redis-server is not installed "
+                    "(apt-get install redis-server)",
+                    file=sys.stderr,
+                )
                 return 1
             port = free_port()
             data = self.root / "redis"
             data.mkdir(exist_ok=True)
-            procs.append(self._spawn("redis", [
-                binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
-                "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-            ], dict(os.environ), port=port))
+            procs.append(
+                self._spawn(
+                    "redis",
+                    [
+                        binary,
+                        "--port",
+                        str(port),
+                        "--bind",
+                        "127.0.0.1",
+                        "--dir",
+                        str(data),
+                        "--appendonly",
+                        "yes",
+                        "--appendfsync",
+                        "everysec",
+                        "--save",
+                        "",
+                    ],
+                    dict(os.environ),
+                    port=port,
+                )
+            )
             redis_url = f"redis://127.0.0.1:{port}/0"
             deadline = time.monotonic() + 10
             while not redis_answers(redis_url):
@@ -191,18 +218,36 @@ class LocalStack:
         port = free_port(self.settings.grpc_port)
         metrics = free_port(self.settings.metrics_port)
         cli = [sys.executable, "-m", "training.cli"]
-        procs.append(self._spawn("features", [*cli, "serve", "features"], {
-            **env, "AUGUR_GRPC_PORT": str(port), "AUGUR_METRICS_PORT": str(metrics),
-        }, port, metrics))
+        procs.append(
+            self._spawn(
+                "features",
+                [*cli, "serve", "features"],
+                {
+                    **env,
+                    "AUGUR_GRPC_PORT": str(port),
+                    "AUGUR_METRICS_PORT": str(metrics),
+                },
+                port,
+                metrics,
+            )
+        )
         for shard in range(self.settings.ingest_shards):
             mport = free_port(self.settings.metrics_port + 10 + shard)
-            procs.append(self._spawn(f"consumer-{shard}", [
-                *cli, "consume", "--shard", str(shard), "--metrics-port", str(mport)
-            ], env, 0, mport))
+            procs.append(
+                self._spawn(
+                    f"consumer-{shard}",
+                    [*cli, "consume", "--shard", str(shard), "--metrics-port", str(mport)],
+                    env,
+                    0,
+                    mport,
+                )
+            )
         self._save(state)
         if not wait_serving(port, 30):
-            print("features service did not become SERVING; see .augur/logs/features.log",
-                  file=sys.stderr)
+            print(
+                "features service did not become SERVING; see .augur/logs/features.log",
+                file=sys.stderr,
+            )
             self.down(quiet=True)
             return 1
         say(f"features   gRPC 127.0.0.1:{port}, metrics :{metrics}/metrics")

@@ -34,7 +34,7 @@ def prefix(redis_client: redis.Redis) -> Iterator[str]:
     yield value
     keys = list(redis_client.scan_iter(match=f"{value}:*", count=1000))
     for start in range(0, len(keys), 1000):
-        redis_client.unlink(*keys[start:start + 1000])
+        redis_client.unlink(*keys[start : start + 1000])
 
 
 @pytest.fixture

@@ -14,8 +14,14 @@ from pathlib import Path
 def _generate(args: argparse.Namespace) -> int:
     from training.data.synthetic import SyntheticConfig, generate
 
-    cfg = SyntheticConfig(customers=args.customers, items=args.items, days=args.days,
-                          seed=args.seed, fmt=args.format, start=args.start)
+    cfg = SyntheticConfig(
+        customers=args.customers,
+        items=args.items,
+        days=args.days,
+        seed=args.seed,
+        fmt=args.format,
+        start=args.start,
+    )
     started = time.perf_counter()
     summary = generate(args.out, cfg, progress=not args.quiet)
     elapsed = time.perf_counter() - started
@@ -56,13 +62,16 @@ def _materialise(args: argparse.Namespace) -> int:
     frame = compute_features(ds, as_of)
     computed = time.perf_counter() - started
     store = RedisFeatureStore.from_settings(settings)
-    store.write_items(ds.items["item_id"], ds.items["category"], ds.items["price"],
-                      ds.items["in_stock"])
+    store.write_items(
+        ds.items["item_id"], ds.items["category"], ds.items["price"], ds.items["in_stock"]
+    )
     rows, seconds = materialise(frame, store)
     store.record_meta(frame.as_of, rows)
-    print(f"features of {rows:,} customers as of {pd.Timestamp(frame.as_of, unit='s', tz='UTC')}: "
-          f"computed in {computed:.2f} s, written in {seconds:.2f} s "
-          f"({rows / max(seconds, 1e-9):,.0f} customers/s) under prefix '{settings.redis_prefix}'")
+    print(
+        f"features of {rows:,} customers as of {pd.Timestamp(frame.as_of, unit='s', tz='UTC')}: "
+        f"computed in {computed:.2f} s, written in {seconds:.2f} s "
+        f"({rows / max(seconds, 1e-9):,.0f} customers/s) under prefix '{settings.redis_prefix}'"
+    )
     return 0
 
 
@@ -148,9 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics-port", type=int, default=None)
     p.set_defaults(func=_consume)
 
-    for name, func, text in (("up", _up, "start the local stack"),
-                             ("down", _down, "stop what `augur up` started"),
-                             ("status", _status, "show the local stack")):
+    for name, func, text in (
+        ("up", _up, "start the local stack"),
+        ("down", _down, "stop what `augur up` started"),
+        ("status", _status, "show the local stack"),
+    ):
         sub.add_parser(name, help=text).set_defaults(func=func)
 
     p = sub.add_parser("demo", help="the main job on embedded defaults, end to end")
@@ -170,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
+    except Exception as exc:
         from services.common.settings import SettingsError
 
         if isinstance(exc, SettingsError):

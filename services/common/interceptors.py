@@ -98,7 +98,7 @@ class ChassisInterceptor(aio.ServerInterceptor):
             code = grpc.StatusCode.OK
             try:
                 return await behaviour(request, context)
-            except Exception as exc:  # noqa: BLE001 - mapped to a status below
+            except Exception as exc:
                 code = _already_set(context) or _status_for(exc)[0]
                 await _abort(context, exc, rid, code)
             finally:
@@ -116,7 +116,7 @@ class ChassisInterceptor(aio.ServerInterceptor):
             try:
                 async for item in behaviour(request, context):
                     yield item
-            except Exception as exc:  # noqa: BLE001 - mapped to a status below
+            except Exception as exc:
                 code = _already_set(context) or _status_for(exc)[0]
                 await _abort(context, exc, rid, code)
             finally:

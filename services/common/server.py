@@ -15,16 +15,16 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
-import grpc
+from augur.common.v1 import common_pb2, common_pb2_grpc
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry
 
-from augur.common.v1 import common_pb2, common_pb2_grpc
 from services.common.errors import InvalidArgument
 from services.common.interceptors import ChassisInterceptor
 from services.common.logs import configure_logging
@@ -60,7 +60,7 @@ class ServiceSpec:
     """True when every dependency (Redis, model) is usable; polled for health."""
     close: Callable[[], Awaitable[None]] = _nothing_to_close
     """Closes clients after the server has stopped."""
-    background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     """Long-running tasks (watchers) started with the server and cancelled at stop."""
 
 
@@ -70,7 +70,7 @@ class DiagnosticsServicer(common_pb2_grpc.DiagnosticsServiceServicer):
     def __init__(self, served_by: str) -> None:
         self.served_by = served_by
 
-    async def Echo(  # noqa: N802 - gRPC method name
+    async def Echo(
         self, request: common_pb2.EchoRequest, context: aio.ServicerContext
     ) -> common_pb2.EchoResponse:
         if len(request.payload) > ECHO_MAX_BYTES:
@@ -145,7 +145,7 @@ class AugurServer:
         while not self._stopping:
             try:
                 ready = await self.spec.readiness()
-            except Exception:  # noqa: BLE001 - a failing check means not ready
+            except Exception:
                 ready = False
             if ready != current and not self._stopping:
                 for name in ["", *names]:

@@ -13,13 +13,15 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import redis
+from augur.features.v1 import features_pb2
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from augur.features.v1 import features_pb2
 from services.common.errors import Unavailable
 from services.common.features.definitions import (
     A_STREAM_MS,
@@ -42,23 +44,28 @@ class ConsumerMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.applied = Counter(
-            "augur_ingest_events_applied_total", "Stream entries folded into features.",
-            ["shard"], registry=registry,
+            "augur_ingest_events_applied_total",
+            "Stream entries folded into features.",
+            ["shard"],
+            registry=registry,
         )
         self.skipped = Counter(
             "augur_ingest_events_replayed_total",
             "Stream entries skipped because their effect was already applied (replays).",
-            ["shard"], registry=registry,
+            ["shard"],
+            registry=registry,
         )
         self.lag = Gauge(
             "augur_ingest_consumer_lag_entries",
-            "Entries in the shard not yet delivered to the consumer.", ["shard"],
+            "Entries in the shard not yet delivered to the consumer.",
+            ["shard"],
             registry=registry,
         )
         self.delay = Histogram(
             "augur_ingest_update_delay_seconds",
             "Time from the acknowledgement of an event to its features being written.",
-            ["shard"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+            ["shard"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
             registry=registry,
         )
 
@@ -107,8 +114,11 @@ class Consumer:
         """Read and apply one batch; returns what happened (0 entries when idle)."""
         start_id = "0" if self._recovering else ">"
         block = None if self._recovering else (block_ms or self.settings.consumer_block_ms)
-        reply = self.client.xreadgroup(
-            GROUP, self.name, {self.stream: start_id}, count=self.settings.consumer_batch,
+        reply: Any = self.client.xreadgroup(
+            GROUP,
+            self.name,
+            {self.stream: start_id},
+            count=self.settings.consumer_batch,
             block=block,
         )
         entries = reply[0][1] if reply else []
@@ -145,8 +155,8 @@ class Consumer:
             ms, seq = _parse_id(entry_id)
             events.append((ms, seq, event, float(fields.get(b"t", b"0"))))
         self._apply_items([e for _, _, e, _ in events if e.WhichOneof("payload") == "item"])
-        by_customer: dict[str, list[tuple[float, float, features_pb2.Event, float]]] = (
-            defaultdict(list)
+        by_customer: dict[str, list[tuple[float, float, features_pb2.Event, float]]] = defaultdict(
+            list
         )
         for item in events:
             if item[2].customer_id:
@@ -170,10 +180,14 @@ class Consumer:
         changed = np.flatnonzero(last_ids[:, 0] > 0)
         if len(changed):
             index = {customers[i]: n for n, i in enumerate(changed)}
-            item_ids = sorted({
-                line.item_id for e in fresh if e.WhichOneof("payload") == "order"
-                for line in e.order.lines
-            })
+            item_ids = sorted(
+                {
+                    line.item_id
+                    for e in fresh
+                    if e.WhichOneof("payload") == "order"
+                    for line in e.order.lines
+                }
+            )
             cats = dict(zip(item_ids, self.store.item_categories(item_ids), strict=True))
             delta = accumulate(to_canonical(fresh, index, lambda i: cats.get(i, "")), len(changed))
             new_acc = merge(accs[changed], delta)
@@ -192,8 +206,9 @@ class Consumer:
         self.metrics.skipped.labels(str(self.shard)).inc(stats.replayed)
         return stats
 
-    def _write(self, customers: list[str], acc: np.ndarray, values: np.ndarray,
-               as_of: float) -> None:
+    def _write(
+        self, customers: list[str], acc: np.ndarray, values: np.ndarray, as_of: float
+    ) -> None:
         self.store.write(customers, acc, values, as_of)  # vector before accumulator
 
     def _apply_items(self, events: list[features_pb2.Event]) -> None:
@@ -216,7 +231,7 @@ class Consumer:
         self.metrics.lag.labels(str(self.shard)).set(lag)
         return lag
 
-    def run(self, stop: callable | None = None) -> None:  # type: ignore[valid-type]
+    def run(self, stop: Callable[[], bool] | None = None) -> None:
         """Loop until ``stop()`` is true; Redis outages are waited out, not fatal."""
         last_lag = 0.0
         while not (stop and stop()):

@@ -11,9 +11,9 @@ import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
-
 from augur.common.v1 import common_pb2
 from augur.features.v1 import features_pb2
+
 from services.common.errors import InvalidArgument
 from services.common.features.definitions import (
     CanonicalEvents,
@@ -39,11 +39,15 @@ _OUTCOME = {
     common_pb2.OUTCOME_TYPE_UNSUBSCRIBED: EventKind.CONTACT_UNSUBSCRIBED,
 }
 _CHANNELS = (
-    common_pb2.CHANNEL_EMAIL, common_pb2.CHANNEL_SMS, common_pb2.CHANNEL_PUSH,
+    common_pb2.CHANNEL_EMAIL,
+    common_pb2.CHANNEL_SMS,
+    common_pb2.CHANNEL_PUSH,
     common_pb2.CHANNEL_PHONE,
 )
 _PURPOSES = (
-    common_pb2.PURPOSE_UNSPECIFIED, common_pb2.PURPOSE_RETENTION, common_pb2.PURPOSE_PROMOTION,
+    common_pb2.PURPOSE_UNSPECIFIED,
+    common_pb2.PURPOSE_RETENTION,
+    common_pb2.PURPOSE_PROMOTION,
     common_pb2.PURPOSE_SERVICE,
 )
 
@@ -82,8 +86,9 @@ def _validate(e: features_pb2.Event, now: float, max_future: float) -> None:
     check_id(e.event_id, "event_id")
     kind = e.WhichOneof("payload")
     if kind is None:
-        raise InvalidArgument("no payload: set one of order, interaction, contact_sent, "
-                              "contact_outcome, item")
+        raise InvalidArgument(
+            "no payload: set one of order, interaction, contact_sent, contact_outcome, item"
+        )
     check_id(e.customer_id, "customer_id", required=kind != "item")
     if not e.HasField("occurred_at") or e.occurred_at.seconds <= 0:
         raise InvalidArgument("occurred_at is required")
@@ -102,8 +107,11 @@ def _validate(e: features_pb2.Event, now: float, max_future: float) -> None:
     elif kind == "interaction":
         if e.interaction.type not in _INTERACTION:
             raise InvalidArgument(f"interaction.type {e.interaction.type} is not a known type")
-        check_id(e.interaction.item_id, "interaction.item_id",
-                 required=e.interaction.type != features_pb2.INTERACTION_TYPE_SEARCH)
+        check_id(
+            e.interaction.item_id,
+            "interaction.item_id",
+            required=e.interaction.type != features_pb2.INTERACTION_TYPE_SEARCH,
+        )
     elif kind == "contact_sent":
         check_id(e.contact_sent.contact_id, "contact_sent.contact_id")
         if e.contact_sent.channel not in _CHANNELS:
@@ -113,11 +121,14 @@ def _validate(e: features_pb2.Event, now: float, max_future: float) -> None:
     elif kind == "contact_outcome":
         check_id(e.contact_outcome.contact_id, "contact_outcome.contact_id")
         if e.contact_outcome.channel not in _CHANNELS:
-            raise InvalidArgument(f"contact_outcome.channel {e.contact_outcome.channel} is not a "
-                                  "channel")
+            raise InvalidArgument(
+                f"contact_outcome.channel {e.contact_outcome.channel} is not a channel"
+            )
         if e.contact_outcome.outcome not in _OUTCOME:
-            raise InvalidArgument(f"contact_outcome.outcome {e.contact_outcome.outcome} is not "
-                                  "OPENED, CLICKED, CONVERTED or UNSUBSCRIBED")
+            raise InvalidArgument(
+                f"contact_outcome.outcome {e.contact_outcome.outcome} is not "
+                "OPENED, CLICKED, CONVERTED or UNSUBSCRIBED"
+            )
     elif kind == "item":
         check_id(e.item.item_id, "item.item_id")
         if not (math.isfinite(e.item.price) and 0 <= e.item.price < 1e7):
@@ -174,7 +185,10 @@ def to_canonical(
             o = e.contact_outcome
             add(c, t, _OUTCOME[o.outcome], a=_CHANNELS.index(o.channel))
     return CanonicalEvents(
-        np.array(cust, dtype=np.int64), np.array(ts, dtype=np.float64),
-        np.array(kind, dtype=np.int8), np.array(value, dtype=np.float64),
-        np.array(qty, dtype=np.float64), np.array(aux, dtype=np.int16),
+        np.array(cust, dtype=np.int64),
+        np.array(ts, dtype=np.float64),
+        np.array(kind, dtype=np.int8),
+        np.array(value, dtype=np.float64),
+        np.array(qty, dtype=np.float64),
+        np.array(aux, dtype=np.int16),
     )

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import redis
-
 from augur.features.v1 import features_pb2
+
 from services.common.errors import ResourceExhausted, Unavailable
 from services.common.features.keys import Keys, shard_of
 from services.common.settings import FeatureSettings
@@ -70,7 +70,7 @@ class Ingestor:
         for shard, positions in shards.items():
             keys = [self.keys.stream(shard)]
             keys += [self.keys.event_seen(shard, events[i].event_id) for i in positions]
-            args: list[object] = [
+            args: list[bytes | str | int | float] = [
                 self.settings.ingest_stream_maxlen,
                 self.settings.ingest_dedup_ttl_seconds,
                 repr(now),

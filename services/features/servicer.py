@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 
 import redis
+from augur.features.v1 import features_pb2, features_pb2_grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc import aio
 
-from augur.features.v1 import features_pb2, features_pb2_grpc
 from services.common.errors import NotFound, Unavailable
 from services.common.features.definitions import FEATURE_NAMES
 from services.common.features.store import RedisFeatureStore
@@ -23,7 +23,7 @@ _DUPLICATE = features_pb2.INGEST_STATUS_DUPLICATE
 def timestamp(seconds: float) -> Timestamp:
     ts = Timestamp()
     whole = math.floor(seconds)
-    ts.seconds, ts.nanos = int(whole), int(round((seconds - whole) * 1e9)) % 1_000_000_000
+    ts.seconds, ts.nanos = int(whole), round((seconds - whole) * 1e9) % 1_000_000_000
     return ts
 
 
@@ -35,7 +35,7 @@ class FeatureServicer(features_pb2_grpc.FeatureServiceServicer):
         self.store = store
         self.shards = shards
 
-    async def IngestEvents(  # noqa: N802
+    async def IngestEvents(
         self, request: features_pb2.IngestEventsRequest, context: aio.ServicerContext
     ) -> features_pb2.IngestEventsResponse:
         result = self.ingestor.ingest(request.events)
@@ -46,7 +46,7 @@ class FeatureServicer(features_pb2_grpc.FeatureServiceServicer):
         response.duplicates = len(result.accepted) - response.accepted
         return response
 
-    async def GetFeatures(  # noqa: N802
+    async def GetFeatures(
         self, request: features_pb2.GetFeaturesRequest, context: aio.ServicerContext
     ) -> features_pb2.GetFeaturesResponse:
         check_id(request.customer_id, "customer_id")
@@ -61,7 +61,7 @@ class FeatureServicer(features_pb2_grpc.FeatureServiceServicer):
             as_of=timestamp(vector.as_of),
         )
 
-    async def GetIngestionStatus(  # noqa: N802
+    async def GetIngestionStatus(
         self, request: features_pb2.GetIngestionStatusRequest, context: aio.ServicerContext
     ) -> features_pb2.GetIngestionStatusResponse:
         response = features_pb2.GetIngestionStatusResponse()

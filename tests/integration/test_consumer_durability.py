@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import redis
+from augur.features.v1 import features_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from augur.features.v1 import features_pb2
 from services.common.features.definitions import A_N_ORDERS
 from services.common.features.store import RedisFeatureStore
 from services.common.settings import ServerSettings
@@ -34,7 +34,9 @@ def start_consumer(settings: ServerSettings) -> subprocess.Popen[bytes]:
     }
     return subprocess.Popen(
         [sys.executable, "-m", "training.cli", "consume", "--shard", "0", "--metrics-port", "0"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -54,12 +56,19 @@ def test_sigkill_loses_nothing_and_counts_nothing_twice(
             for _ in range(100):
                 ts = Timestamp()
                 ts.FromNanoseconds(int((now + sent * 0.1) * 1e9))
-                batch.append(features_pb2.Event(
-                    event_id=f"ev{sent}", customer_id=customers[sent % len(customers)],
-                    occurred_at=ts,
-                    order=features_pb2.OrderEvent(order_id=f"o{sent}", lines=[
-                        features_pb2.OrderLine(item_id="I1", quantity=1, unit_price=1.0)]),
-                ))
+                batch.append(
+                    features_pb2.Event(
+                        event_id=f"ev{sent}",
+                        customer_id=customers[sent % len(customers)],
+                        occurred_at=ts,
+                        order=features_pb2.OrderEvent(
+                            order_id=f"o{sent}",
+                            lines=[
+                                features_pb2.OrderLine(item_id="I1", quantity=1, unit_price=1.0)
+                            ],
+                        ),
+                    )
+                )
                 sent += 1
             assert all(ingestor.ingest(batch).accepted)
             if sent % 1500 == 0:  # kill it while it is working, restart it

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import redis
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from augur.common.v1 import common_pb2
 from augur.features.v1 import features_pb2, features_pb2_grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from services.common.features.definitions import FEATURE_NAMES, feature_index
 from services.common.features.store import RedisFeatureStore
 from services.common.server import AugurServer
@@ -35,9 +35,13 @@ def ts(seconds: float) -> Timestamp:
 
 def order(event_id: str, customer: str, t: float, qty: int = 1) -> features_pb2.Event:
     return features_pb2.Event(
-        event_id=event_id, customer_id=customer, occurred_at=ts(t),
-        order=features_pb2.OrderEvent(order_id=f"o-{event_id}", lines=[
-            features_pb2.OrderLine(item_id="I1", quantity=qty, unit_price=2.5)]),
+        event_id=event_id,
+        customer_id=customer,
+        occurred_at=ts(t),
+        order=features_pb2.OrderEvent(
+            order_id=f"o-{event_id}",
+            lines=[features_pb2.OrderLine(item_id="I1", quantity=qty, unit_price=2.5)],
+        ),
     )
 
 
@@ -86,10 +90,14 @@ async def test_a_bad_event_rejects_the_whole_batch(
     future = order("f-1", "c1", now + 3600)
     with pytest.raises(grpc.aio.AioRpcError, match="future"):
         await stub.IngestEvents(features_pb2.IngestEventsRequest(events=[future]), timeout=5)
-    unknown = features_pb2.Event(event_id="x", customer_id="c1", occurred_at=ts(now),
-                                 contact_outcome=features_pb2.ContactOutcomeEvent(
-                                     contact_id="k", channel=common_pb2.CHANNEL_EMAIL,
-                                     outcome=99))
+    unknown = features_pb2.Event(
+        event_id="x",
+        customer_id="c1",
+        occurred_at=ts(now),
+        contact_outcome=features_pb2.ContactOutcomeEvent(
+            contact_id="k", channel=common_pb2.CHANNEL_EMAIL, outcome=99
+        ),
+    )
     with pytest.raises(grpc.aio.AioRpcError, match="not OPENED") as err:
         await stub.IngestEvents(features_pb2.IngestEventsRequest(events=[unknown]), timeout=5)
     assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
@@ -108,8 +116,9 @@ async def test_unknown_and_malformed_customers(stub: features_pb2_grpc.FeatureSe
 
 
 async def test_redis_down_is_unavailable_not_internal(tmp_path: Path) -> None:
-    dead = ServerSettings(redis_url="redis://127.0.0.1:1/0", grpc_port=0, metrics_port=0,
-                          redis_prefix="dead")
+    dead = ServerSettings(
+        redis_url="redis://127.0.0.1:1/0", grpc_port=0, metrics_port=0, redis_prefix="dead"
+    )
     server = AugurServer(dead, await build_spec(dead))
     port = await server.start(serve_metrics_endpoint=False)
     try:
@@ -117,42 +126,53 @@ async def test_redis_down_is_unavailable_not_internal(tmp_path: Path) -> None:
             stub = features_pb2_grpc.FeatureServiceStub(channel)
             for _ in range(2):  # the second call hits the open breaker
                 with pytest.raises(grpc.aio.AioRpcError) as err:
-                    await stub.GetFeatures(features_pb2.GetFeaturesRequest(customer_id="c"),
-                                           timeout=5)
+                    await stub.GetFeatures(
+                        features_pb2.GetFeaturesRequest(customer_id="c"), timeout=5
+                    )
                 assert err.value.code() is grpc.StatusCode.UNAVAILABLE
             with pytest.raises(grpc.aio.AioRpcError) as err:
-                await stub.IngestEvents(features_pb2.IngestEventsRequest(
-                    events=[order("e", "c", pd.Timestamp.now(tz="UTC").timestamp())]), timeout=5)
+                await stub.IngestEvents(
+                    features_pb2.IngestEventsRequest(
+                        events=[order("e", "c", pd.Timestamp.now(tz="UTC").timestamp())]
+                    ),
+                    timeout=5,
+                )
             assert err.value.code() is grpc.StatusCode.UNAVAILABLE
     finally:
         await server.stop(0)
 
 
 async def test_online_equals_batch_for_the_same_customer_and_time(
-    stub: features_pb2_grpc.FeatureServiceStub, settings: ServerSettings, redis_client: redis.Redis,
+    stub: features_pb2_grpc.FeatureServiceStub,
+    settings: ServerSettings,
+    redis_client: redis.Redis,
     small_data: Path,
 ) -> None:
     """Half of the history is materialised in batch, the rest streams in; both paths agree."""
     ds = load_dataset(small_data)
     cutoff = pd.Timestamp("2025-04-15T00:00:00Z")
     store = RedisFeatureStore.from_settings(settings)
-    store.write_items(ds.items["item_id"], ds.items["category"], ds.items["price"],
-                      ds.items["in_stock"])
+    store.write_items(
+        ds.items["item_id"], ds.items["category"], ds.items["price"], ds.items["in_stock"]
+    )
     chosen = list(ds.orders["customer_id"].drop_duplicates().iloc[:25])
     materialise(compute_features(ds, cutoff), store)
-    later = [e for e in dataset_events(ds, customers=set(chosen)) if e.occurred_at.seconds >
-             cutoff.timestamp()]
+    later = [
+        e
+        for e in dataset_events(ds, customers=set(chosen))
+        if e.occurred_at.seconds > cutoff.timestamp()
+    ]
     assert len(later) > 200
     for start in range(0, len(later), 500):
-        await stub.IngestEvents(features_pb2.IngestEventsRequest(events=later[start:start + 500]),
-                                timeout=10)
+        await stub.IngestEvents(
+            features_pb2.IngestEventsRequest(events=later[start : start + 500]), timeout=10
+        )
     consumer = Consumer(redis_client, settings)
     consumer.drain()
     for customer in chosen:
         online = store.get(customer)
         assert online is not None
         batch = compute_features(ds, online.as_of).to_frame().loc[customer].to_numpy()
-        np.testing.assert_allclose(online.values, batch, rtol=2e-5, atol=1e-6,
-                                   err_msg=customer)
+        np.testing.assert_allclose(online.values, batch, rtol=2e-5, atol=1e-6, err_msg=customer)
     assert online.values[feature_index("orders_total")] > 0
     assert len(FEATURE_NAMES) >= 45

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import grpc
 import pytest
+from augur.common.v1 import common_pb2, common_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from augur.common.v1 import common_pb2, common_pb2_grpc
 from services.common.server import AugurServer
 from services.common.settings import ServerSettings
 from tests.integration.slow_service import slow_spec
@@ -72,8 +72,9 @@ async def test_in_flight_call_completes_during_stop(settings: ServerSettings) ->
 def test_sigterm_lets_the_in_flight_call_finish(tmp_path: Path) -> None:
     port = free_port()
     log = (tmp_path / "slow.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "tests.integration.slow_service", str(port)],
-                            stderr=log, stdout=log)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.slow_service", str(port)], stderr=log, stdout=log
+    )
     try:
         channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         grpc.channel_ready_future(channel).result(timeout=15)
@@ -103,15 +104,21 @@ async def test_metrics_count_calls_but_not_health_checks(settings: ServerSetting
             with pytest.raises(grpc.aio.AioRpcError) as err:
                 await echo.Echo(common_pb2.EchoRequest(payload=b"x" * 70000), timeout=2)
             assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
-            await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(),
-                                                            timeout=2)
+            await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=2
+            )
             refl = reflection_pb2_grpc.ServerReflectionStub(channel)
-            answers = refl.ServerReflectionInfo(iter([
-                reflection_pb2.ServerReflectionRequest(list_services="")]))
+            answers = refl.ServerReflectionInfo(
+                iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+            )
             names = [s.name async for a in answers for s in a.list_services_response.service]
-            assert "augur.common.v1.DiagnosticsService" in names and "grpc.health.v1.Health" in names
+            assert (
+                "augur.common.v1.DiagnosticsService" in names and "grpc.health.v1.Health" in names
+            )
         url = f"http://127.0.0.1:{server.metrics_port}/metrics"
-        text = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read().decode())
+        text = await asyncio.to_thread(
+            lambda: urllib.request.urlopen(url, timeout=5).read().decode()
+        )
         assert 'augur_grpc_requests_total{code="OK",method="Echo",service="slow"} 3.0' in text
         assert 'code="INVALID_ARGUMENT",method="Echo"' in text
         assert "Check" not in text and "ServerReflectionInfo" not in text

@@ -56,29 +56,35 @@ def test_merge_is_order_free(small_data: Path) -> None:
     rng = np.random.default_rng(0)
     split = rng.random(len(events)) < 0.5
     whole = accumulate(events, len(ids))
-    parts = merge(accumulate(events.select(split), len(ids)),
-                  accumulate(events.select(~split), len(ids)))
+    parts = merge(
+        accumulate(events.select(split), len(ids)), accumulate(events.select(~split), len(ids))
+    )
     t = float(events.ts.max())
     np.testing.assert_allclose(finalize(whole, t), finalize(parts, t), rtol=1e-5)
 
 
 def _events(rows: list[tuple[float, EventKind, float, float, int]]) -> CanonicalEvents:
     return CanonicalEvents(
-        np.zeros(len(rows), np.int64), np.array([r[0] for r in rows]),
-        np.array([int(r[1]) for r in rows], np.int8), np.array([r[2] for r in rows]),
-        np.array([r[3] for r in rows]), np.array([r[4] for r in rows], np.int16),
+        np.zeros(len(rows), np.int64),
+        np.array([r[0] for r in rows]),
+        np.array([int(r[1]) for r in rows], np.int8),
+        np.array([r[2] for r in rows]),
+        np.array([r[3] for r in rows]),
+        np.array([r[4] for r in rows], np.int16),
     )
 
 
 def test_known_values_for_one_customer() -> None:
     t0 = pd.Timestamp("2025-01-01T00:00:00Z").timestamp()
-    events = _events([
-        (t0, EventKind.ORDER, 10.0, 1.0, -1),
-        (t0 + 10 * DAY, EventKind.ORDER, 30.0, 3.0, -1),
-        (t0 + 30 * DAY, EventKind.ORDER, 20.0, 2.0, -1),
-        (t0 + 31 * DAY, EventKind.VIEW, 0.0, 0.0, -1),
-        (t0 + 31 * DAY, EventKind.CONTACT_SENT, 0.0, 0.0, 1),
-    ])
+    events = _events(
+        [
+            (t0, EventKind.ORDER, 10.0, 1.0, -1),
+            (t0 + 10 * DAY, EventKind.ORDER, 30.0, 3.0, -1),
+            (t0 + 30 * DAY, EventKind.ORDER, 20.0, 2.0, -1),
+            (t0 + 31 * DAY, EventKind.VIEW, 0.0, 0.0, -1),
+            (t0 + 31 * DAY, EventKind.CONTACT_SENT, 0.0, 0.0, 1),
+        ]
+    )
     acc = accumulate(events, 1)
     as_of = t0 + 40 * DAY
     f = dict(zip(FEATURE_NAMES, finalize(acc, as_of)[0], strict=True))

@@ -34,13 +34,28 @@ class Result:
     note: str = ""
 
     @classmethod
-    def from_latencies(cls, scenario: str, latencies_s: list[float] | np.ndarray, errors: int,
-                       rps: float, note: str = "") -> Result:
+    def from_latencies(
+        cls,
+        scenario: str,
+        latencies_s: list[float] | np.ndarray,
+        errors: int,
+        rps: float,
+        note: str = "",
+    ) -> Result:
         lat = np.asarray(latencies_s, dtype=float) * 1000
         if lat.size == 0:
             lat = np.array([np.nan])
-        return cls(scenario, *(round(float(np.percentile(lat, q)), 4) for q in (50, 90, 99)),
-                   round(float(np.max(lat)), 4), round(rps, 1), errors, note)
+        p50, p90, p99 = (round(float(np.percentile(lat, q)), 4) for q in (50, 90, 99))
+        return cls(
+            scenario,
+            p50,
+            p90,
+            p99,
+            round(float(np.max(lat)), 4),
+            round(rps, 1),
+            errors,
+            note,
+        )
 
 
 @dataclass
@@ -54,12 +69,22 @@ class Load:
 
     def result(self, scenario: str, scale: float = 1.0, note: str = "") -> Result:
         lag = f"client lag p99 {self.lag_p99_ms:.2f} ms"
-        return Result.from_latencies(scenario, self.latencies, self.errors, self.rps * scale,
-                                     f"{note}; {lag}" if note else lag)
+        return Result.from_latencies(
+            scenario,
+            self.latencies,
+            self.errors,
+            self.rps * scale,
+            f"{note}; {lag}" if note else lag,
+        )
 
 
-async def open_loop(call: Callable[[], Awaitable[object]], rate: float, duration: float,
-                    max_in_flight: int = 512, warmup: float = 0.5) -> Load:
+async def open_loop(
+    call: Callable[[], Awaitable[object]],
+    rate: float,
+    duration: float,
+    max_in_flight: int = 512,
+    warmup: float = 0.5,
+) -> Load:
     """Fire ``call`` at ``rate``/s for ``duration`` s after a warm-up."""
     latencies: list[float] = []
     errors = 0
@@ -79,7 +104,7 @@ async def open_loop(call: Callable[[], Awaitable[object]], rate: float, duration
         try:
             await call()
             ok = True
-        except Exception:  # noqa: BLE001 - every failure is counted as an error
+        except Exception:
             ok = False
         if scheduled >= measure_from:
             completed += 1
@@ -111,7 +136,9 @@ async def open_loop(call: Callable[[], Awaitable[object]], rate: float, duration
     return Load(latencies, errors, completed / elapsed, lag)
 
 
-def closed_loop(fn: Callable[[], object], count: int, warmup: int = 500) -> tuple[list[float], float]:
+def closed_loop(
+    fn: Callable[[], object], count: int, warmup: int = 500
+) -> tuple[list[float], float]:
     """Call ``fn`` back to back in this thread; (latencies, calls per second)."""
     for _ in range(warmup):
         fn()
@@ -125,11 +152,15 @@ def closed_loop(fn: Callable[[], object], count: int, warmup: int = 500) -> tupl
 
 
 def print_table(results: list[Result]) -> None:
-    print(f"\n{'scenario':34s} {'p50 ms':>9s} {'p90 ms':>9s} {'p99 ms':>9s} {'max ms':>9s} "
-          f"{'rate/s':>10s} {'errors':>7s}")
+    print(
+        f"\n{'scenario':34s} {'p50 ms':>9s} {'p90 ms':>9s} {'p99 ms':>9s} {'max ms':>9s} "
+        f"{'rate/s':>10s} {'errors':>7s}"
+    )
     for r in results:
-        print(f"{r.scenario:34s} {r.p50_ms:9.3f} {r.p90_ms:9.3f} {r.p99_ms:9.3f} {r.max_ms:9.3f} "
-              f"{r.rps:10.1f} {r.errors:7d}  {r.note}")
+        print(
+            f"{r.scenario:34s} {r.p50_ms:9.3f} {r.p90_ms:9.3f} {r.p99_ms:9.3f} {r.max_ms:9.3f} "
+            f"{r.rps:10.1f} {r.errors:7d}  {r.note}"
+        )
 
 
 def write_results(results: list[Result], path: Path) -> None:

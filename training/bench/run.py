@@ -13,14 +13,15 @@ import platform
 import random
 import time
 import uuid
+from collections.abc import Awaitable
 from pathlib import Path
 
 import grpc
 import numpy as np
 import pandas as pd
-
 from augur.common.v1 import common_pb2, common_pb2_grpc
 from augur.features.v1 import features_pb2, features_pb2_grpc
+
 from services.common.features.store import RedisFeatureStore
 from services.common.settings import ServerSettings, load_settings
 from services.runtime import LocalStack, StackState
@@ -42,8 +43,9 @@ def _bench_data(root: Path) -> Path:
     return path
 
 
-async def _grpc_scenarios(state: StackState, ids: list[str], duration: float,
-                          results: list[Result], wanted: set[str]) -> None:
+async def _grpc_scenarios(
+    state: StackState, ids: list[str], duration: float, results: list[Result], wanted: set[str]
+) -> None:
     port = state.port_of("features")
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         echo = common_pb2_grpc.DiagnosticsServiceStub(channel)
@@ -55,22 +57,29 @@ async def _grpc_scenarios(state: StackState, ids: list[str], duration: float,
             load = await open_loop(lambda: echo.Echo(ping, timeout=2), 1000, duration)
             results.append(load.result("echo (floor) @1000/s"))
         if "feature_read_grpc" in wanted:
-            def get() -> object:
+
+            def get() -> Awaitable[object]:
                 req = features_pb2.GetFeaturesRequest(customer_id=random.choice(ids))
                 return feats.GetFeatures(req, timeout=2)
+
             load = await open_loop(get, 1000, duration)
             results.append(load.result("GetFeatures gRPC @1000/s"))
 
 
-async def _ingest(state: StackState, events: list[features_pb2.Event], store: RedisFeatureStore,
-                  duration: float, results: list[Result]) -> None:
+async def _ingest(
+    state: StackState,
+    events: list[features_pb2.Event],
+    store: RedisFeatureStore,
+    duration: float,
+    results: list[Result],
+) -> None:
     port = state.port_of("features")
     batch_size, rate = 100, 50.0
     run = uuid.uuid4().hex[:8]
     batches = []
     for start in range(0, len(events) - batch_size + 1, batch_size):
         chunk = []
-        for e in events[start:start + batch_size]:
+        for e in events[start : start + batch_size]:
             copy = features_pb2.Event()
             copy.CopyFrom(e)
             copy.event_id = f"{run}:{e.event_id}"
@@ -108,16 +117,30 @@ async def _ingest(state: StackState, events: list[features_pb2.Event], store: Re
         load = await open_loop(send, rate, duration)
         if pollers:
             await asyncio.wait(pollers, timeout=10)
-    results.append(load.result(f"IngestEvents batch={batch_size} @{rate * batch_size:.0f} ev/s",
-                               scale=batch_size, note="rate = events/s"))
-    results.append(Result.from_latencies(
-        "ingest -> online feature update", delays, delay_errors, len(delays) / duration,
-        note="from request send to the features holding the event; sampled"))
+    results.append(
+        load.result(
+            f"IngestEvents batch={batch_size} @{rate * batch_size:.0f} ev/s",
+            scale=batch_size,
+            note="rate = events/s",
+        )
+    )
+    results.append(
+        Result.from_latencies(
+            "ingest -> online feature update",
+            delays,
+            delay_errors,
+            len(delays) / duration,
+            note="from request send to the features holding the event; sampled",
+        )
+    )
 
 
 def run_bench(duration: float = 5.0, only: str | None = None) -> int:
-    wanted = set(only.split(",")) if only else {
-        "echo", "feature_read_inprocess", "feature_read_grpc", "materialise", "ingest"}
+    wanted = (
+        set(only.split(","))
+        if only
+        else {"echo", "feature_read_inprocess", "feature_read_grpc", "materialise", "ingest"}
+    )
     stack = LocalStack.from_env()
     state = stack.running()
     started_here = state is None
@@ -126,8 +149,9 @@ def run_bench(duration: float = 5.0, only: str | None = None) -> int:
             return 1
         state = stack.running()
     assert state is not None
-    settings = load_settings(ServerSettings, redis_url=state.redis_url,
-                             redis_prefix=state.redis_prefix)
+    settings = load_settings(
+        ServerSettings, redis_url=state.redis_url, redis_prefix=state.redis_prefix
+    )
     store = RedisFeatureStore.from_settings(settings)
     results: list[Result] = []
     bench_ids: list[str] = []
@@ -138,13 +162,21 @@ def run_bench(duration: float = 5.0, only: str | None = None) -> int:
         base_ids = [f"bench-{c}" for c in frame.customer_ids]
         store.write(base_ids, frame.accumulators, frame.values, frame.as_of)
         bench_ids = list(base_ids)
-        print(f"{len(base_ids):,} customers with {frame.values.shape[1]} features each; "
-              f"machine: {platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores")
+        print(
+            f"{len(base_ids):,} customers with {frame.values.shape[1]} features each; "
+            f"machine: {platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores"
+        )
         if "feature_read_inprocess" in wanted:
             lat, rps = closed_loop(lambda: store.get(random.choice(base_ids)), 20_000)
-            results.append(Result.from_latencies(
-                f"feature read in-process ({frame.values.shape[1]} features)", lat, 0, rps,
-                note="one GET, closed loop"))
+            results.append(
+                Result.from_latencies(
+                    f"feature read in-process ({frame.values.shape[1]} features)",
+                    lat,
+                    0,
+                    rps,
+                    note="one GET, closed loop",
+                )
+            )
         asyncio.run(_grpc_scenarios(state, base_ids, duration, results, wanted))
         if "materialise" in wanted:
             copies = max(1, 100_000 // len(base_ids))
@@ -155,13 +187,19 @@ def run_bench(duration: float = 5.0, only: str | None = None) -> int:
             started = time.perf_counter()
             for s in range(0, len(ids), 5000):
                 t = time.perf_counter()
-                store.write(ids[s:s + 5000], acc[s:s + 5000], values[s:s + 5000], frame.as_of)
+                store.write(ids[s : s + 5000], acc[s : s + 5000], values[s : s + 5000], frame.as_of)
                 chunk_times.append(time.perf_counter() - t)
             rate = len(ids) / (time.perf_counter() - started)
             bench_ids += ids
-            results.append(Result.from_latencies(
-                f"materialise {len(ids):,} customers", chunk_times, 0, rate,
-                note="rate = customers/s; latency per 5,000-customer pipeline"))
+            results.append(
+                Result.from_latencies(
+                    f"materialise {len(ids):,} customers",
+                    chunk_times,
+                    0,
+                    rate,
+                    note="rate = customers/s; latency per 5,000-customer pipeline",
+                )
+            )
         if "ingest" in wanted:
             recent = dataset_events(_after(ds, frame.as_of))
             for e in recent:
@@ -185,12 +223,16 @@ def _after(ds: Dataset, as_of: float) -> Dataset:
         orders=ds.orders[ds.orders["timestamp"] > t],
         interactions=ds.interactions[ds.interactions["timestamp"] > t],
         contacts=ds.contacts[ds.contacts["sent_at"] > t],
-        customers=ds.customers.iloc[:0], items=ds.items,
+        customers=ds.customers.iloc[:0],
+        items=ds.items,
     )
 
 
 def _cleanup(store: RedisFeatureStore, ids: list[str]) -> None:
     for start in range(0, len(ids), 10_000):
-        keys = [k for c in ids[start:start + 10_000]
-                for k in (store.keys.features(c), store.keys.accumulator(c))]
+        keys = [
+            k
+            for c in ids[start : start + 10_000]
+            for k in (store.keys.features(c), store.keys.accumulator(c))
+        ]
         store.client.unlink(*keys)

@@ -122,7 +122,7 @@ def load_table(file: str | Path, table: Table | str) -> pd.DataFrame:
             raise DataError(file, "unsupported format; expected .csv, .csv.gz or .parquet")
     except DataError:
         raise
-    except Exception as exc:  # noqa: BLE001 - reader errors become data errors
+    except Exception as exc:
         raise DataError(file, f"cannot be read: {exc}") from None
     raw.columns = [str(c).strip() for c in raw.columns]
     known = {c.name for c in table.columns}
@@ -162,7 +162,7 @@ def _default_series(col: Column, n: int) -> pd.Series:
     if col.kind is Kind.BOOL:
         return pd.Series(bool(col.default), index=range(n), dtype="bool")
     if col.kind is Kind.FLOAT:
-        return pd.Series(float(col.default or 0.0), index=range(n), dtype="float64")
+        return pd.Series(float(col.default or 0.0), index=range(n), dtype="float64")  # type: ignore[arg-type]
     return pd.Series(col.default if col.default is not None else "", index=range(n), dtype=object)
 
 

@@ -7,10 +7,10 @@ against it and ``docs/data-contract.md`` documents it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """How a column is parsed and checked."""
 
     ID = "id"  # non-empty printable string, at most 128 characters

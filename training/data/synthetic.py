@@ -207,7 +207,7 @@ def generate(
     return GenerationSummary(root, dict(writer.rows))
 
 
-def _simulate_chunk(  # noqa: PLR0915 - one simulation loop reads best in one place
+def _simulate_chunk(
     rng: np.random.Generator,
     cfg: SyntheticConfig,
     catalog: pd.DataFrame,
@@ -280,7 +280,9 @@ def _simulate_chunk(  # noqa: PLR0915 - one simulation loop reads best in one pl
         alive = signed & (state < 2)
         lo = np.maximum(d0, signup)
 
-        def in_week(count: np.ndarray, lo: np.ndarray = lo) -> tuple[np.ndarray, np.ndarray]:
+        def in_week(
+            count: np.ndarray, lo: np.ndarray = lo, d1: float = d1
+        ) -> tuple[np.ndarray, np.ndarray]:
             who = np.repeat(idx, count)
             return who, rng.uniform(lo[who], d1)
 

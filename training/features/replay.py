@@ -11,9 +11,9 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
-
 from augur.common.v1 import common_pb2
 from augur.features.v1 import features_pb2
+
 from training.data.loader import Dataset
 
 _INTERACTION = {
@@ -24,11 +24,14 @@ _INTERACTION = {
     "remove_from_cart": features_pb2.INTERACTION_TYPE_REMOVE_FROM_CART,
 }
 _CHANNEL = {
-    "email": common_pb2.CHANNEL_EMAIL, "sms": common_pb2.CHANNEL_SMS,
-    "push": common_pb2.CHANNEL_PUSH, "phone": common_pb2.CHANNEL_PHONE,
+    "email": common_pb2.CHANNEL_EMAIL,
+    "sms": common_pb2.CHANNEL_SMS,
+    "push": common_pb2.CHANNEL_PUSH,
+    "phone": common_pb2.CHANNEL_PHONE,
 }
 _PURPOSE = {
-    "retention": common_pb2.PURPOSE_RETENTION, "promotion": common_pb2.PURPOSE_PROMOTION,
+    "retention": common_pb2.PURPOSE_RETENTION,
+    "promotion": common_pb2.PURPOSE_PROMOTION,
     "service": common_pb2.PURPOSE_SERVICE,
 }
 _OUTCOME = {
@@ -58,14 +61,21 @@ def dataset_events(ds: Dataset, customers: set[str] | None = None) -> list[featu
             event = features_pb2.Event(event_id=f"o:{oid}", customer_id=str(cust))
             event.occurred_at.FromNanoseconds(int(lines["_t"].min()))
             event.order.order_id = str(oid)
-            for item, qty, price in zip(lines["item_id"], lines["quantity"], lines["unit_price"],
-                                        strict=True):
+            for item, qty, price in zip(
+                lines["item_id"], lines["quantity"], lines["unit_price"], strict=True
+            ):
                 event.order.lines.add(item_id=item, quantity=int(qty), unit_price=float(price))
             keyed.append((int(lines["_t"].min()), 0, event))
     inter = keep(ds.interactions)
     if len(inter):
-        for row, cust, item, t, kind in zip(inter.index, inter["customer_id"], inter["item_id"],
-                                            _nanos(inter["timestamp"]), inter["type"], strict=True):
+        for row, cust, item, t, kind in zip(
+            inter.index,
+            inter["customer_id"],
+            inter["item_id"],
+            _nanos(inter["timestamp"]),
+            inter["type"],
+            strict=True,
+        ):
             event = features_pb2.Event(event_id=f"i:{row}", customer_id=cust)
             event.occurred_at.FromNanoseconds(int(t))
             event.interaction.type = _INTERACTION[kind]
@@ -80,10 +90,15 @@ def dataset_events(ds: Dataset, customers: set[str] | None = None) -> list[featu
 
 def _contact_events(contacts: pd.DataFrame) -> Iterable[tuple[int, int, features_pb2.Event]]:
     sent = _nanos(contacts["sent_at"])
-    for i, (cust, cid, channel, purpose) in enumerate(zip(
-        contacts["customer_id"], contacts["contact_id"], contacts["channel"], contacts["purpose"],
-        strict=True,
-    )):
+    for i, (cust, cid, channel, purpose) in enumerate(
+        zip(
+            contacts["customer_id"],
+            contacts["contact_id"],
+            contacts["channel"],
+            contacts["purpose"],
+            strict=True,
+        )
+    ):
         event = features_pb2.Event(event_id=f"k:{cid}", customer_id=cust)
         event.occurred_at.FromNanoseconds(int(sent[i]))
         event.contact_sent.contact_id = cid
@@ -95,8 +110,13 @@ def _contact_events(contacts: pd.DataFrame) -> Iterable[tuple[int, int, features
         if not ok.any():
             continue
         rows = contacts[ok]
-        for cust, cid, channel, t in zip(rows["customer_id"], rows["contact_id"], rows["channel"],
-                                         _nanos(rows[column]), strict=True):
+        for cust, cid, channel, t in zip(
+            rows["customer_id"],
+            rows["contact_id"],
+            rows["channel"],
+            _nanos(rows[column]),
+            strict=True,
+        ):
             event = features_pb2.Event(event_id=f"k:{cid}:{column}", customer_id=cust)
             event.occurred_at.FromNanoseconds(int(t))
             event.contact_outcome.contact_id = cid

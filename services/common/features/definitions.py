@@ -380,7 +380,9 @@ def finalize(acc: np.ndarray, as_of: np.ndarray | float) -> np.ndarray:
     n = acc.shape[0]
     t = np.broadcast_to(np.asarray(as_of, dtype=np.float64), (n,))
     out = np.empty((n, N_FEATURES), dtype=np.float64)
-    d = {slot: _decayed(acc, slot, t) for slot in np.flatnonzero(ACC_HALF_LIFE > 0)}
+    d: dict[int, np.ndarray] = {
+        int(slot): _decayed(acc, int(slot), t) for slot in np.flatnonzero(ACC_HALF_LIFE > 0)
+    }
 
     start = np.minimum(acc[:, A_SIGNUP], acc[:, A_FIRST_EVENT])
     n_orders = acc[:, A_N_ORDERS]

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from collections.abc import Iterable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol, cast
 
 import hiredis
 import numpy as np
@@ -115,7 +114,7 @@ class RedisFeatureStore:
         """This thread's dedicated connection (connected lazily)."""
         conn: AbstractConnection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self.client.connection_pool.make_connection()
+            conn = cast(AbstractConnection, self.client.connection_pool.make_connection())
             self._local.conn = conn
         return conn
 
@@ -144,7 +143,7 @@ class RedisFeatureStore:
         self.breaker.succeeded()
         return result
 
-    def _pipelined(self, commands: list[tuple[object, ...]]) -> None:
+    def _pipelined(self, commands: list[tuple[Any, ...]]) -> None:
         """Send many commands in one write and read every reply."""
         if not commands:
             return
@@ -173,8 +172,10 @@ class RedisFeatureStore:
     def get_many(self, customer_ids: Sequence[str]) -> list[FeatureVector | None]:
         if not customer_ids:
             return []
-        raws = self._direct("MGET", *[self.keys.features(c) for c in customer_ids])
-        return [None if r is None else decode_vector(r) for r in raws]  # type: ignore[union-attr]
+        raws = cast(
+            list[bytes | None], self._direct("MGET", *map(self.keys.features, customer_ids))
+        )
+        return [None if r is None else decode_vector(r) for r in raws]
 
     def get_accumulators(self, customer_ids: Sequence[str]) -> np.ndarray:
         if not customer_ids:
@@ -197,9 +198,9 @@ class RedisFeatureStore:
         """
         vectors = encode_vectors(features, as_of)
         accs = encode_accs(acc) if acc is not None else None
-        ttl: tuple[object, ...] = ("EX", self.ttl) if self.ttl else ()
+        ttl: tuple[Any, ...] = ("EX", self.ttl) if self.ttl else ()
         for start in range(0, len(customer_ids), chunk):
-            commands: list[tuple[object, ...]] = []
+            commands: list[tuple[Any, ...]] = []
             for i in range(start, min(start + chunk, len(customer_ids))):
                 cid = customer_ids[i]
                 commands.append(("SET", self.keys.features(cid), vectors[i], *ttl))
@@ -252,8 +253,11 @@ class RedisFeatureStore:
     def item_categories(self, item_ids: Sequence[str]) -> list[str]:
         if not item_ids:
             return []
-        raws = self._call(self.client.hmget, self.keys.item_category(), list(item_ids))
-        return [r.decode() if r else "" for r in raws]  # type: ignore[union-attr]
+        raws = cast(
+            list[bytes | None],
+            self._call(self.client.hmget, self.keys.item_category(), list(item_ids)),
+        )
+        return [r.decode() if r else "" for r in raws]
 
     def ping(self) -> bool:
         try:
