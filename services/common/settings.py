@@ -73,8 +73,8 @@ class FeatureSettings(RedisSettings):
     ingest_stream_maxlen: int = Field(
         1_000_000,
         ge=1000,
-        description="Approximate maximum entries kept per stream shard (older acknowledged "
-        "entries are trimmed).",
+        description="Most entries a stream shard may hold; beyond it IngestEvents answers "
+        "RESOURCE_EXHAUSTED rather than drop data (applied entries are trimmed).",
     )
     ingest_dedup_ttl_seconds: int = Field(
         7 * 86400,
@@ -103,8 +103,8 @@ class ServerSettings(FeatureSettings):
         9100,
         ge=0,
         le=65535,
-        description="Port of the Prometheus /metrics endpoint; 0 picks a free port, "
-        "-1 is not allowed; with N processes, process i uses metrics_port + i.",
+        description="Port of the Prometheus /metrics endpoint; 0 picks a free port; "
+        "with N processes, process i uses metrics_port + i.",
     )
     processes: int = Field(
         1, ge=1, le=64, description="Server processes sharing the gRPC port (SO_REUSEPORT)."
@@ -124,7 +124,7 @@ class ServerSettings(FeatureSettings):
         description="Log level of the JSON logs.",
     )
     mlflow_tracking_uri: str = Field(
-        "sqlite:///.augur/mlflow.db",
+        "sqlite:///.augur/mlflow/mlflow.db",
         description="MLflow tracking + registry URI (sqlite file embedded by default).",
     )
     state_dir: Path = Field(
