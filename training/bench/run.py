@@ -72,9 +72,11 @@ async def _ingest(
     store: RedisFeatureStore,
     duration: float,
     results: list[Result],
+    rate: float,
 ) -> None:
+    """IngestEvents at ``rate`` batches of 100 per second, plus the update delay."""
     port = state.port_of("features")
-    batch_size, rate = 100, 50.0
+    batch_size = 100
     run = uuid.uuid4().hex[:8]
     batches = []
     for start in range(0, len(events) - batch_size + 1, batch_size):
@@ -205,7 +207,8 @@ def run_bench(duration: float = 5.0, only: str | None = None) -> int:
             for e in recent:
                 e.customer_id = f"bench-{e.customer_id}"
             bench_ids += sorted({e.customer_id for e in recent})
-            asyncio.run(_ingest(state, recent, store, duration, results))
+            for rate in (50.0, 100.0):  # 5,000 and 10,000 events/s
+                asyncio.run(_ingest(state, recent, store, duration, results, rate))
     finally:
         _cleanup(store, bench_ids)
         if started_here:
