@@ -16,8 +16,8 @@ import time
 import grpc
 import numpy as np
 import pandas as pd
-from augur.features.v1 import features_pb2, features_pb2_grpc
 
+from augur.features.v1 import features_pb2, features_pb2_grpc
 from services.common.features.store import RedisFeatureStore
 from services.common.settings import ServerSettings, load_settings
 from services.runtime import LocalStack, StackState

@@ -19,12 +19,12 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from augur.common.v1 import common_pb2, common_pb2_grpc
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry
 
+from augur.common.v1 import common_pb2, common_pb2_grpc
 from services.common.errors import InvalidArgument
 from services.common.interceptors import ChassisInterceptor
 from services.common.logs import configure_logging

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 import redis
-from augur.features.v1 import features_pb2
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from augur.features.v1 import features_pb2
 from services.common.errors import Unavailable
 from services.common.features.definitions import (
     A_STREAM_MS,

@@ -11,9 +11,9 @@ import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
+
 from augur.common.v1 import common_pb2
 from augur.features.v1 import features_pb2
-
 from services.common.errors import InvalidArgument
 from services.common.features.definitions import (
     CanonicalEvents,

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import redis
-from augur.features.v1 import features_pb2
 
+from augur.features.v1 import features_pb2
 from services.common.errors import ResourceExhausted, Unavailable
 from services.common.features.keys import Keys, shard_of
 from services.common.settings import FeatureSettings

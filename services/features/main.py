@@ -6,10 +6,10 @@ import logging
 import signal
 import threading
 
-from augur.features.v1 import features_pb2_grpc
 from grpc import aio
 from prometheus_client import CollectorRegistry
 
+from augur.features.v1 import features_pb2_grpc
 from services.common.features.keys import Keys
 from services.common.features.store import RedisFeatureStore, redis_client
 from services.common.logs import configure_logging

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 
 import redis
-from augur.features.v1 import features_pb2, features_pb2_grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc import aio
 
+from augur.features.v1 import features_pb2, features_pb2_grpc
 from services.common.errors import NotFound, Unavailable
 from services.common.features.definitions import FEATURE_NAMES
 from services.common.features.store import RedisFeatureStore

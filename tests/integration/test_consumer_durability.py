@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import redis
-from augur.features.v1 import features_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from augur.features.v1 import features_pb2
 from services.common.features.definitions import A_N_ORDERS
 from services.common.features.store import RedisFeatureStore
 from services.common.settings import ServerSettings

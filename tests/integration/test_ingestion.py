@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import redis
-from augur.common.v1 import common_pb2
-from augur.features.v1 import features_pb2, features_pb2_grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from augur.common.v1 import common_pb2
+from augur.features.v1 import features_pb2, features_pb2_grpc
 from services.common.features.definitions import FEATURE_NAMES, feature_index
 from services.common.features.store import RedisFeatureStore
 from services.common.server import AugurServer

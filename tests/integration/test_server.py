@@ -13,10 +13,10 @@ from pathlib import Path
 
 import grpc
 import pytest
-from augur.common.v1 import common_pb2, common_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from augur.common.v1 import common_pb2, common_pb2_grpc
 from services.common.server import AugurServer
 from services.common.settings import ServerSettings
 from tests.integration.slow_service import slow_spec

@@ -11,9 +11,9 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+
 from augur.common.v1 import common_pb2
 from augur.features.v1 import features_pb2
-
 from training.data.loader import Dataset
 
 _INTERACTION = {
