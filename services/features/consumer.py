@@ -4,8 +4,8 @@ One consumer per stream shard, in a consumer group, with a stable consumer
 name, so after a crash it first re-reads its own pending entries. Exactly-once
 effect on the features comes from the accumulator itself: it records the
 last stream id applied for its customer, and an entry at or below that id is
-skipped. Per customer, the feature vector is written before the accumulator,
-so a crash between the two writes leaves a state that a replay repairs.
+skipped. A customer's features and accumulator live in one Redis value, so
+they are always written together.
 """
 
 from __future__ import annotations
@@ -209,7 +209,7 @@ class Consumer:
     def _write(
         self, customers: list[str], acc: np.ndarray, values: np.ndarray, as_of: float
     ) -> None:
-        self.store.write(customers, acc, values, as_of)  # vector before accumulator
+        self.store.write(customers, acc, values, as_of)
 
     def _apply_items(self, events: list[features_pb2.Event]) -> None:
         if not events:

@@ -233,9 +233,5 @@ def _after(ds: Dataset, as_of: float) -> Dataset:
 
 def _cleanup(store: RedisFeatureStore, ids: list[str]) -> None:
     for start in range(0, len(ids), 10_000):
-        keys = [
-            k
-            for c in ids[start : start + 10_000]
-            for k in (store.keys.features(c), store.keys.accumulator(c))
-        ]
+        keys = [store.keys.features(c) for c in ids[start : start + 10_000]]
         store.client.unlink(*keys)

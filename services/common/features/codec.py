@@ -1,8 +1,14 @@
-"""Binary layout of the values stored in Redis.
+"""Binary layout of a customer's online record in Redis.
 
-A feature vector is a 16-byte header (as-of time float64, feature-set version
-uint32, feature count uint32) followed by float32 values; an accumulator is
-float64 values. Reading one customer is one GET and one ``np.frombuffer``.
+One value per customer holds both what serving reads and what the ingestion
+consumer updates, so a write is atomic by construction:
+
+    header (24 bytes): as-of time float64 (Unix s), feature-set version uint32,
+                       feature count uint32, accumulator size uint32, reserved uint32
+    features:          float32 x feature count   (serving decodes only this)
+    accumulator:       float64 x accumulator size (the consumer's state)
+
+Reading the features of one customer is one GET and one ``np.frombuffer``.
 """
 
 from __future__ import annotations
@@ -12,9 +18,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.common.features.definitions import ACC_SIZE, FEATURE_SET_VERSION, N_FEATURES
+from services.common.features.definitions import (
+    ACC_SIZE,
+    FEATURE_SET_VERSION,
+    N_FEATURES,
+    empty_acc,
+)
 
-_HEADER = struct.Struct("<dII")
+_HEADER = struct.Struct("<dIIII")
+HEADER_SIZE = _HEADER.size
 
 
 @dataclass(frozen=True)
@@ -26,42 +38,44 @@ class FeatureVector:
     version: int
 
 
-def encode_vector(values: np.ndarray, as_of: float) -> bytes:
-    return (
-        _HEADER.pack(as_of, FEATURE_SET_VERSION, N_FEATURES)
-        + np.ascontiguousarray(values, dtype="<f4").tobytes()
+def encode_records(features: np.ndarray, acc: np.ndarray, as_of: np.ndarray | float) -> list[bytes]:
+    """Encode many customers' records at once (vectorised)."""
+    n = features.shape[0]
+    dtype = np.dtype(
+        [
+            ("as_of", "<f8"),
+            ("version", "<u4"),
+            ("n_features", "<u4"),
+            ("n_acc", "<u4"),
+            ("reserved", "<u4"),
+            ("features", "<f4", (N_FEATURES,)),
+            ("acc", "<f8", (ACC_SIZE,)),
+        ]
     )
-
-
-def encode_vectors(matrix: np.ndarray, as_of: np.ndarray | float) -> list[bytes]:
-    """Encode many rows at once (bulk materialisation)."""
-    matrix = np.ascontiguousarray(matrix, dtype="<f4")
-    times = np.broadcast_to(np.asarray(as_of, dtype=np.float64), (matrix.shape[0],))
-    rows = matrix.view(np.dtype((np.void, matrix.shape[1] * 4))).ravel()
-    pack = _HEADER.pack
-    return [
-        pack(float(t), FEATURE_SET_VERSION, N_FEATURES) + r.tobytes()
-        for t, r in zip(times, rows, strict=True)
-    ]
+    rec = np.empty(n, dtype=dtype)
+    rec["as_of"] = np.broadcast_to(np.asarray(as_of, dtype=np.float64), (n,))
+    rec["version"] = FEATURE_SET_VERSION
+    rec["n_features"] = N_FEATURES
+    rec["n_acc"] = ACC_SIZE
+    rec["reserved"] = 0
+    rec["features"] = features
+    rec["acc"] = acc
+    raw = rec.tobytes()
+    size = dtype.itemsize
+    return [raw[i * size : (i + 1) * size] for i in range(n)]
 
 
 def decode_vector(raw: bytes) -> FeatureVector:
-    as_of, version, count = _HEADER.unpack_from(raw)
-    values = np.frombuffer(raw, dtype="<f4", count=count, offset=_HEADER.size)
+    as_of, version, count, _, _ = _HEADER.unpack_from(raw)
+    values = np.frombuffer(raw, dtype="<f4", count=count, offset=HEADER_SIZE)
     return FeatureVector(values, as_of, version)
 
 
-def encode_accs(acc: np.ndarray) -> list[bytes]:
-    acc = np.ascontiguousarray(acc, dtype="<f8")
-    return [row.tobytes() for row in acc]
-
-
 def decode_accs(raws: list[bytes | None]) -> np.ndarray:
-    """Stack stored accumulators; missing ones come back empty (no events)."""
-    from services.common.features.definitions import empty_acc
-
+    """Stack the stored accumulators; missing records come back empty (no events)."""
     out = empty_acc(len(raws))
     for i, raw in enumerate(raws):
         if raw is not None:
-            out[i] = np.frombuffer(raw, dtype="<f8", count=ACC_SIZE)
+            _, _, count, n_acc, _ = _HEADER.unpack_from(raw)
+            out[i] = np.frombuffer(raw, dtype="<f8", count=n_acc, offset=HEADER_SIZE + 4 * count)
     return out

@@ -27,12 +27,8 @@ class Keys:
     version: int = FEATURE_SET_VERSION
 
     def features(self, customer_id: str) -> str:
-        """Packed feature vector of a customer (what serving reads)."""
-        return f"{self.prefix}:fv:v{self.version}:{{c:{customer_id}}}"
-
-    def accumulator(self, customer_id: str) -> str:
-        """Packed accumulator of a customer (what the ingestion consumer updates)."""
-        return f"{self.prefix}:acc:v{self.version}:{{c:{customer_id}}}"
+        """A customer's online record: feature vector + accumulator (see ``codec``)."""
+        return f"{self.prefix}:feat:v{self.version}:{{c:{customer_id}}}"
 
     def meta(self) -> str:
         """Hash describing the materialised feature set (names, version, time)."""
