@@ -27,6 +27,24 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from services.common.settings import ServerSettings, load_settings
 
 MODEL_SERVICES = ("churn", "recommend", "contact")
+SERVABLE = ("churn",)  # services whose implementation exists
+
+
+def champion_of(tracking_uri: str, name: str) -> str | None:
+    """The champion version of a registered model, or None (also when no store exists)."""
+    if (
+        tracking_uri.startswith("sqlite:///")
+        and not Path(tracking_uri.removeprefix("sqlite:///")).exists()
+    ):
+        return None
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client = MlflowClient(tracking_uri=tracking_uri)
+        return str(client.get_model_version_by_alias(name, "champion").version)
+    except MlflowException:
+        return None
 
 
 def free_port(preferred: int = 0) -> int:
@@ -253,8 +271,38 @@ class LocalStack:
         say(f"features   gRPC 127.0.0.1:{port}, metrics :{metrics}/metrics")
         for shard in range(self.settings.ingest_shards):
             say(f"consumer   shard {shard}")
+        next_port = port
         for name in MODEL_SERVICES:
-            say(f"{name:10s} not started: no model registered yet (nothing real to serve)")
+            version = champion_of(tracking, f"augur-{name}") if name in SERVABLE else None
+            if version is None:
+                say(
+                    f"{name:10s} not started: no champion model registered "
+                    f"(augur train {name} --data DIR)"
+                )
+                continue
+            next_port = free_port(next_port + 1)
+            mport = free_port(self.settings.metrics_port + MODEL_SERVICES.index(name) + 1)
+            proc = self._spawn(
+                name,
+                [*cli, "serve", name],
+                {
+                    **env,
+                    "AUGUR_GRPC_PORT": str(next_port),
+                    "AUGUR_METRICS_PORT": str(mport),
+                },
+                next_port,
+                mport,
+            )
+            procs.append(proc)
+            self._save(state)
+            if not wait_serving(next_port, 60):
+                print(f"{name} service did not become SERVING; see {proc.log}", file=sys.stderr)
+                self.down(quiet=True)
+                return 1
+            say(
+                f"{name:10s} gRPC 127.0.0.1:{next_port}, metrics :{mport}/metrics, "
+                f"model augur-{name} v{version}"
+            )
         say(f"logs in {self.log_dir}; stop with `augur down`")
         return 0
 

@@ -57,3 +57,11 @@ def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("data")
     generate(path, SyntheticConfig(customers=300, items=120, days=200, seed=11))
     return path
+
+
+@pytest.fixture(scope="session")
+def shop_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo-size seeded shop (2,000 customers, one year), generated once per session."""
+    path = tmp_path_factory.mktemp("shop")
+    generate(path, SyntheticConfig(customers=2000, items=500, days=365, seed=7))
+    return path

@@ -78,11 +78,133 @@ def _materialise(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     if args.service == "features":
         from services.features.main import serve
+    elif args.service == "churn":
+        from services.churn.main import serve
+    else:
+        print(f"service '{args.service}' is not available yet", file=sys.stderr)
+        return 2
+    serve()
+    return 0
 
-        serve()
-        return 0
-    print(f"service '{args.service}' is not available yet", file=sys.stderr)
-    return 2
+
+def _model_settings():  # type: ignore[no-untyped-def]
+    from services.common.settings import ServerSettings, load_settings
+
+    return load_settings(ServerSettings)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from training.data.loader import DataError
+
+    settings = _model_settings()
+    if args.kind != "churn":
+        print(f"training '{args.kind}' is not available yet", file=sys.stderr)
+        return 2
+    from training.churn.train import ChurnConfig, train_churn
+
+    try:
+        report = train_churn(
+            args.data,
+            settings.mlflow_tracking_uri,
+            settings.state_dir,
+            ChurnConfig(horizon_days=args.horizon_days),
+        )
+    except DataError as exc:
+        print(f"invalid data: {exc}", file=sys.stderr)
+        return 2
+    m = report.metrics
+    print(
+        f"\nchurn model: registered version {report.version} (run {report.run_id}) "
+        f"in {report.seconds:.1f} s; rows {report.rows}"
+    )
+    print(
+        f"{'scorer':10s} {'ROC-AUC':>8s} {'PR-AUC':>8s} {'Brier':>8s} {'ECE':>8s} "
+        f"{'prec@5%':>8s} {'rec@10%':>8s} {'lift@10%':>8s}"
+    )
+    for tag, label in (("model", "model"), ("recency", "recency"), ("bgnbd", "BG/NBD")):
+        print(
+            f"{label:10s} {m[f'{tag}_roc_auc']:8.4f} {m[f'{tag}_pr_auc']:8.4f} "
+            f"{m.get(f'{tag}_brier', float('nan')):8.4f} {m.get(f'{tag}_ece', float('nan')):8.4f} "
+            f"{m[f'{tag}_precision_top5']:8.4f} {m[f'{tag}_recall_top10']:8.4f} "
+            f"{m[f'{tag}_lift_top10']:8.2f}"
+        )
+    if "active_model_roc_auc" in m:
+        print(
+            f"customers active in the last 30 days ({m['active_customers']:.0f}): ROC-AUC model "
+            f"{m['active_model_roc_auc']:.4f}, recency {m['active_recency_roc_auc']:.4f}, "
+            f"BG/NBD {m['active_bgnbd_roc_auc']:.4f}"
+        )
+    print(
+        f"calibration: Brier {m['model_brier_uncalibrated']:.4f} -> {m['model_brier']:.4f}; "
+        f"reason codes agree with exact SHAP on {m['reason_top3_agreement']:.0%} of top-3"
+    )
+    verdict = "promoted to champion" if report.promoted else "kept as challenger"
+    print(f"quality gate: {verdict}: {report.gate_reason}")
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from training import registry
+
+    settings = _model_settings()
+    registry.configure(settings.mlflow_tracking_uri, settings.state_dir, f"augur-{args.kind}")
+    name = registry.model_name(args.kind)
+    if args.action == "promote":
+        from mlflow import MlflowClient
+
+        version = args.version or max(
+            (v.version for v in MlflowClient().search_model_versions(f"name='{name}'")),
+            key=int,
+            default=None,
+        )
+        if version is None:
+            print(f"{name} has no registered version", file=sys.stderr)
+            return 1
+        previous = registry.promote(name, str(version))
+        print(f"{name}@champion: {previous} -> {version}")
+    elif args.action == "rollback":
+        try:
+            old, new = registry.rollback(name)
+        except ValueError as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+        print(f"{name}@champion: {old} -> {new}")
+    else:
+        from mlflow import MlflowClient
+
+        champion = registry.champion_version(name)
+        for v in sorted(
+            MlflowClient().search_model_versions(f"name='{name}'"), key=lambda v: int(v.version)
+        ):
+            mark = " <- champion" if v.version == champion else ""
+            print(f"{name} v{v.version}  {v.tags.get('gate', '')}{mark}")
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from services.churn.model import ChurnModel
+    from services.churn.snapshot import write_snapshot
+    from services.common.features.store import RedisFeatureStore
+    from training import registry
+
+    settings = _model_settings()
+    registry.configure(settings.mlflow_tracking_uri, settings.state_dir, "augur-churn")
+    name = registry.model_name("churn")
+    version = registry.champion_version(name)
+    if version is None:
+        print("no churn champion yet: run `augur train churn --data DIR`", file=sys.stderr)
+        return 1
+    path = registry.download(name, version, settings.state_dir / "models")
+    model = ChurnModel.load(path / "artifacts" / "model")
+    store = RedisFeatureStore.from_settings(settings)
+    started = time.perf_counter()
+    snapshot, count = write_snapshot(store.client, store.keys, model, name, version)
+    seconds = time.perf_counter() - started
+    print(
+        f"at-risk snapshot {snapshot}: {count:,} customers scored with {name} v{version} "
+        f"in {seconds:.1f} s ({count / max(seconds, 1e-9):,.0f}/s)"
+    )
+    return 0
 
 
 def _consume(args: argparse.Namespace) -> int:
@@ -151,6 +273,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run a gRPC service (settings from AUGUR_* variables)")
     p.add_argument("service", choices=["features", "churn", "recommend", "contact", "gateway"])
     p.set_defaults(func=_serve)
+
+    p = sub.add_parser("train", help="train, evaluate, register (and promote if it passes)")
+    p.add_argument("kind", choices=["churn", "recommend", "contact"])
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--horizon-days", type=int, default=90, help="churn label horizon H")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("models", help="registry: list, promote or roll back the champion")
+    p.add_argument("action", choices=["list", "promote", "rollback"])
+    p.add_argument("kind", choices=["churn", "recommend", "contact"])
+    p.add_argument("--version", default=None, help="promote: version (default: latest)")
+    p.set_defaults(func=_models)
+
+    p = sub.add_parser("score", help="batch-score every customer into the at-risk snapshot")
+    p.add_argument("--all", action="store_true", required=True)
+    p.set_defaults(func=_score)
 
     p = sub.add_parser("consume", help="run the ingestion consumer of one stream shard")
     p.add_argument("--shard", type=int, default=0)

@@ -178,12 +178,13 @@ class AugurServer:
             await self._server.wait_for_termination()
 
 
-SpecFactory = Callable[[ServerSettings], Awaitable[ServiceSpec]]
+SpecFactory = Callable[[ServerSettings, CollectorRegistry], Awaitable[ServiceSpec]]
 
 
 async def _serve_one(settings: ServerSettings, build: SpecFactory) -> None:
-    spec = await build(settings)
-    server = AugurServer(settings, spec)
+    registry = CollectorRegistry()
+    spec = await build(settings, registry)
+    server = AugurServer(settings, spec, registry)
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -153,3 +153,31 @@ def settings_table(cls: type[BaseSettings]) -> list[tuple[str, str, str]]:
     for name, field in cls.model_fields.items():
         rows.append((f"{ENV_PREFIX}{name.upper()}", repr(field.default), field.description or ""))
     return rows
+
+
+class ModelServiceSettings(ServerSettings):
+    """A service that serves a model from the MLflow registry."""
+
+    model_alias: str = Field("champion", description="Registry alias the service serves.")
+    model_poll_seconds: float = Field(
+        10.0, gt=0, le=3600, description="How often the alias is checked for a new version."
+    )
+
+
+class ChurnSettings(ModelServiceSettings):
+    """The churn service."""
+
+    churn_risk_medium: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Probability from which a customer is MEDIUM risk; "
+        "unset uses the model's trained threshold.",
+    )
+    churn_risk_high: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Probability from which a customer is HIGH risk; "
+        "unset uses the model's trained threshold.",
+    )

@@ -23,7 +23,9 @@ from services.features.servicer import FeatureServicer
 log = logging.getLogger("augur.features")
 
 
-async def build_spec(settings: ServerSettings) -> ServiceSpec:
+async def build_spec(
+    settings: ServerSettings, registry: CollectorRegistry | None = None
+) -> ServiceSpec:
     """The features service: its servicer, readiness (Redis answers) and clean-up."""
     client = redis_client(settings)
     store = RedisFeatureStore(client, Keys(settings.redis_prefix), settings.feature_ttl_seconds)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import redis
-from google.protobuf.timestamp_pb2 import Timestamp
 from grpc import aio
 
 from augur.features.v1 import features_pb2, features_pb2_grpc
+from services.common.convert import timestamp
 from services.common.errors import NotFound, Unavailable
 from services.common.features.definitions import FEATURE_NAMES
 from services.common.features.store import RedisFeatureStore
@@ -18,13 +16,6 @@ from services.features.ingest import Ingestor
 
 _ACCEPTED = features_pb2.INGEST_STATUS_ACCEPTED
 _DUPLICATE = features_pb2.INGEST_STATUS_DUPLICATE
-
-
-def timestamp(seconds: float) -> Timestamp:
-    ts = Timestamp()
-    whole = math.floor(seconds)
-    ts.seconds, ts.nanos = int(whole), round((seconds - whole) * 1e9) % 1_000_000_000
-    return ts
 
 
 class FeatureServicer(features_pb2_grpc.FeatureServiceServicer):

@@ -34,7 +34,7 @@ def slow_spec(ready: asyncio.Event | None = None) -> ServiceSpec:
     return ServiceSpec("slow", ["augur.test.Slow"], register, readiness)
 
 
-async def _build(settings: ServerSettings) -> ServiceSpec:
+async def _build(settings: ServerSettings, registry: object = None) -> ServiceSpec:
     return slow_spec()
 
 

@@ -134,7 +134,7 @@ def _catalog(rng: np.random.Generator, cfg: SyntheticConfig) -> pd.DataFrame:
             "base_price": price,
             "popularity": popularity,
             "increase_day": np.where(increase, rng.uniform(30, cfg.days, cfg.items), np.inf),
-            "increase_factor": np.where(increase, rng.uniform(1.15, 1.35, cfg.items), 1.0),
+            "increase_factor": np.where(increase, rng.uniform(1.25, 1.6, cfg.items), 1.0),
             "in_stock": rng.random(cfg.items) < 0.95,
         }
     )
@@ -250,6 +250,7 @@ def _simulate_chunk(
     peak_hour = rng.choice(np.arange(7, 23), n)
     weekend_pref = rng.random(n) < 0.3
     h0 = 0.003 * act**-0.5
+    contact_rate = rng.uniform(0.2, 1.2, n)  # contacts per week sent by the business
     lead_weeks = rng.integers(3, 9, n)
     state = np.zeros(n, dtype=np.int8)  # 0 engaged, 1 disengaging, 2 gone
     dis_week = np.full(n, -1)
@@ -357,7 +358,7 @@ def _simulate_chunk(
         s_c, s_day = in_week(rng.poisson(0.6 * act * m * alive))
         inter.append((s_c, np.full(len(s_c), -1), s_day, np.full(len(s_c), 4, np.int8)))
         # contacts from the business (also to customers who left: they just do not answer)
-        c_c, _ = in_week(rng.poisson(0.5 * signed))
+        c_c, _ = in_week(rng.poisson(contact_rate * signed))
         allowed = consent[c_c] & ~unsubscribed[c_c]
         mix = allowed * BUSINESS_CHANNEL_MIX
         has = mix.sum(axis=1) > 0
@@ -402,9 +403,9 @@ def _simulate_chunk(
         drivers = np.stack([returns8, price_exp > 0.5, unanswered4 >= 3, abandoned4 >= 3], 1)
         hazard = h0 * np.exp(
             1.4 * returns8
-            + 0.9 * np.minimum(price_exp, 2)
-            + 0.25 * np.minimum(unanswered4, 6)
-            + 0.5 * (abandoned4 >= 3)
+            + 1.2 * np.minimum(price_exp, 2)
+            + 0.3 * np.minimum(unanswered4, 6)
+            + 0.6 * (abandoned4 >= 3)
         )
         start_dis = (state == 0) & alive & (rng.random(n) < hazard)
         state[start_dis] = 1

@@ -54,6 +54,27 @@ class Keys:
         """Hash item_id -> current unit price."""
         return f"{self.prefix}:items:price"
 
+    def churn_snapshot(self) -> str:
+        """Hash describing the current at-risk snapshot (id, time, model)."""
+        return f"{self.prefix}:churn:snapshot"
+
+    def churn_rank(self, snapshot: str) -> str:
+        """Sorted set of a snapshot: customer -> value at risk."""
+        return f"{self.prefix}:churn:{{snap:{snapshot}}}:rank"
+
+    def churn_probability(self, snapshot: str) -> str:
+        """Sorted set of a snapshot: customer -> churn probability."""
+        return f"{self.prefix}:churn:{{snap:{snapshot}}}:prob"
+
+    def features_pattern(self) -> str:
+        """SCAN pattern of every customer record of this feature-set version."""
+        return f"{self.prefix}:feat:v{self.version}:*"
+
+    @staticmethod
+    def customer_of(key: str) -> str:
+        """The customer id inside a record key."""
+        return key[key.index("{c:") + 3 : -1]
+
     def customer_pattern(self, customer_id: str) -> str:
         """SCAN pattern matching every per-customer key (for erasure)."""
         escaped = "".join("\\" + ch if ch in "*?[]\\" else ch for ch in customer_id)

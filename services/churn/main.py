@@ -1,0 +1,53 @@
+"""Wiring of the churn service."""
+
+from __future__ import annotations
+
+from grpc import aio
+from prometheus_client import CollectorRegistry
+
+from augur.churn.v1 import churn_pb2_grpc
+from services.churn.core import ChurnCore
+from services.churn.model import ChurnModel
+from services.churn.servicer import ChurnServicer
+from services.common.features.store import RedisFeatureStore
+from services.common.models import ModelMetrics, ModelWatcher
+from services.common.server import ServiceSpec, run
+from services.common.settings import ChurnSettings, ServerSettings, load_settings
+
+MODEL_NAME = "augur-churn"
+
+
+async def build_spec(
+    settings: ServerSettings, registry: CollectorRegistry | None = None
+) -> ServiceSpec:
+    assert isinstance(settings, ChurnSettings)
+    store = RedisFeatureStore.from_settings(settings)
+    watcher: ModelWatcher[ChurnModel] = ModelWatcher(
+        MODEL_NAME,
+        settings.model_alias,
+        ChurnModel.load,
+        settings.mlflow_tracking_uri,
+        settings.state_dir / "models",
+        ModelMetrics(registry or CollectorRegistry(), "churn"),
+        settings.model_poll_seconds,
+    )
+    await watcher.refresh()
+    servicer = ChurnServicer(ChurnCore(store, watcher, settings), watcher)
+
+    def register(server: aio.Server) -> None:
+        churn_pb2_grpc.add_ChurnServiceServicer_to_server(servicer, server)
+
+    async def ready() -> bool:
+        return watcher.current is not None and store.ping()
+
+    async def close() -> None:
+        store.close()
+
+    return ServiceSpec(
+        "churn", ["augur.churn.v1.ChurnService"], register, ready, close, background=[watcher.watch]
+    )
+
+
+def serve() -> None:
+    """Entry point of `augur serve churn`."""
+    run(load_settings(ChurnSettings), build_spec, "churn")

@@ -1,0 +1,112 @@
+"""Thin gRPC servicer of augur.churn.v1."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from grpc import aio
+
+from augur.churn.v1 import churn_pb2, churn_pb2_grpc
+from augur.common.v1 import common_pb2
+from services.churn.core import ChurnCore, Score
+from services.churn.model import ChurnModel
+from services.common.convert import model_info, timestamp
+from services.common.models import Loaded, ModelWatcher
+
+_DIRECTION = {True: churn_pb2.DIRECTION_INCREASES_RISK, False: churn_pb2.DIRECTION_DECREASES_RISK}
+
+
+def to_proto(score: Score, info: common_pb2.ModelInfo) -> churn_pb2.ScoreResponse:
+    response = churn_pb2.ScoreResponse(
+        customer_id=score.customer_id,
+        probability=score.probability,
+        risk_band=score.risk_band,
+        expected_value=score.expected_value,
+        value_at_risk=score.value_at_risk,
+        model=info,
+        features_as_of=timestamp(score.features_as_of),
+        horizon_days=score.horizon_days,
+    )
+    for r in score.reasons:
+        response.reasons.add(
+            feature=r.feature,
+            value=r.value,
+            direction=_DIRECTION[r.contribution > 0],
+            contribution=abs(r.contribution),
+            text=r.text,
+        )
+    return response
+
+
+class ChurnServicer(churn_pb2_grpc.ChurnServiceServicer):
+    def __init__(self, core: ChurnCore, watcher: ModelWatcher[ChurnModel]) -> None:
+        self.core = core
+        self.watcher = watcher
+
+    @staticmethod
+    def _info(loaded: Loaded[ChurnModel]) -> common_pb2.ModelInfo:
+        return model_info(loaded, loaded.model.feature_set_version)  # type: ignore[arg-type]
+
+    async def Score(
+        self, request: churn_pb2.ScoreRequest, context: aio.ServicerContext
+    ) -> churn_pb2.ScoreResponse:
+        score, loaded = self.core.score(
+            request.customer_id, request.include_reasons, request.max_reasons
+        )
+        return to_proto(score, self._info(loaded))
+
+    async def ScoreBatch(
+        self, request: churn_pb2.ScoreBatchRequest, context: aio.ServicerContext
+    ) -> AsyncIterator[churn_pb2.ScoreBatchResponse]:
+        loaded, chunks = self.core.score_batch(
+            list(request.customer_ids), request.include_reasons, request.max_reasons
+        )
+        info = self._info(loaded)
+        for items in chunks:
+            for item in items:
+                if item.score is not None:
+                    yield churn_pb2.ScoreBatchResponse(
+                        customer_id=item.customer_id, score=to_proto(item.score, info)
+                    )
+                else:
+                    code, message = item.error or ("NOT_FOUND", "")
+                    yield churn_pb2.ScoreBatchResponse(
+                        customer_id=item.customer_id,
+                        error=common_pb2.ItemError(code=code, message=message),
+                    )
+
+    async def ListAtRisk(
+        self, request: churn_pb2.ListAtRiskRequest, context: aio.ServicerContext
+    ) -> churn_pb2.ListAtRiskResponse:
+        page = self.core.list_at_risk(
+            request.min_probability, request.page_size, request.page_token, list(request.risk_bands)
+        )
+        loaded = self.watcher.current
+        thresholds = self.core._thresholds(loaded.model) if loaded else (0.3, 0.6)
+        response = churn_pb2.ListAtRiskResponse(
+            next_page_token=page.next_token,
+            scored_at=timestamp(page.scored_at),
+            total=page.total,
+            model=common_pb2.ModelInfo(name=page.model_name, version=page.model_version),
+        )
+        for c in page.customers:
+            band = (
+                3 if c.probability >= thresholds[1] else 2 if c.probability >= thresholds[0] else 1
+            )
+            response.customers.add(
+                customer_id=c.customer_id,
+                probability=c.probability,
+                risk_band=band,
+                expected_value=c.value_at_risk / c.probability if c.probability > 0 else 0.0,
+                value_at_risk=c.value_at_risk,
+                rank=c.rank,
+            )
+        return response
+
+    async def ReloadModel(
+        self, request: churn_pb2.ReloadModelRequest, context: aio.ServicerContext
+    ) -> churn_pb2.ReloadModelResponse:
+        changed = await self.watcher.refresh()
+        return churn_pb2.ReloadModelResponse(
+            model=self._info(self.watcher.require()), changed=changed
+        )

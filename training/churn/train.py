@@ -1,0 +1,272 @@
+"""`augur train churn`: rolling-cutoff training, calibration, evaluation, registry, gate."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import zlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import lightgbm as lgb
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.models import infer_signature
+from sklearn.isotonic import IsotonicRegression
+from tqdm import tqdm
+
+from services.churn.model import ChurnModel, ReasonTable
+from services.common.features.definitions import FEATURE_NAMES, FEATURE_SET_VERSION, feature_index
+from training import registry
+from training.churn import bgnbd
+from training.churn.evaluate import churn_metrics, plot_all
+from training.churn.labels import Frame, labelled_frame, plan_cutoffs
+from training.data.loader import load_dataset
+from training.features.batch import canonical_events
+
+KIND = "churn"
+
+
+@dataclass
+class ChurnConfig:
+    """Training settings (all logged as MLflow params)."""
+
+    horizon_days: int = 90
+    train_cutoffs: int = 4
+    cutoff_step_days: int = 30
+    num_leaves: int = 31
+    learning_rate: float = 0.05
+    max_rounds: int = 1000
+    early_stopping_rounds: int = 50
+    min_data_in_leaf: int = 40
+    feature_fraction: float = 0.9
+    reason_bins: int = 16
+    risk_medium: float = 0.3
+    risk_high: float = 0.6
+    gate_tolerance_auc: float = 0.01
+    seed: int = 7
+
+
+@dataclass
+class ChurnReport:
+    """What a training run produced and decided."""
+
+    run_id: str
+    version: str
+    promoted: bool
+    gate_reason: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _split_by_customer(frame: Frame, salt: str) -> tuple[Frame, Frame]:
+    """Deterministic half/half split of a frame by customer id."""
+    h = np.array([zlib.crc32(f"{salt}:{c}".encode()) % 2 for c in frame.customer_ids])
+    return frame.select(h == 0), frame.select(h == 1)
+
+
+def _reason_tables(booster: lgb.Booster, X: np.ndarray, bins: int) -> dict[str, ReasonTable]:
+    """Mean exact SHAP contribution per quantile bin of each feature."""
+    contrib = booster.predict(X, pred_contrib=True, num_threads=1)[:, : X.shape[1]]
+    tables = {}
+    for j, name in enumerate(FEATURE_NAMES):
+        values = X[:, j].astype(float)
+        finite = ~np.isnan(values)
+        edges = (
+            np.unique(np.quantile(values[finite], np.linspace(0, 1, bins + 1)[1:-1]))
+            if finite.any()
+            else np.array([])
+        )
+        idx = np.searchsorted(edges, values, side="right")
+        means = np.zeros(len(edges) + 1)
+        for b in range(len(edges) + 1):
+            mask = finite & (idx == b)
+            means[b] = contrib[mask, j].mean() if mask.any() else 0.0
+        nan_mean = float(contrib[~finite, j].mean()) if (~finite).any() else 0.0
+        tables[name] = ReasonTable(edges, means, nan_mean)
+    return tables
+
+
+def _top3_agreement(model: ChurnModel, X: np.ndarray) -> float:
+    """Share of the exact-SHAP top-3 reasons (ranked as served: risk-raising first) that the
+    lookup's top-3 also names."""
+    exact = model.booster.predict(X, pred_contrib=True, num_threads=1)[:, : X.shape[1]]
+    hits = 0
+    for i in range(len(X)):
+        a = set(np.lexsort((-np.abs(exact[i]), exact[i] <= 0))[:3])
+        b = {model.feature_names.index(r.feature) for r in model.reasons(X[i], 3)}
+        hits += len(a & b)
+    return hits / (3 * len(X))
+
+
+def train_churn(
+    data: Path,
+    tracking_uri: str,
+    state_dir: Path,
+    cfg: ChurnConfig | None = None,
+    progress: bool = True,
+) -> ChurnReport:
+    """Train, evaluate against baselines, log and register; promote when the gate passes."""
+    cfg = cfg or ChurnConfig()
+    started = time.perf_counter()
+    ds = load_dataset(data)
+    events, ids = canonical_events(ds)
+    data_end = ds.orders["timestamp"].max()
+    train_cutoffs, test_cutoff = plan_cutoffs(
+        data_end, cfg.horizon_days, cfg.train_cutoffs, cfg.cutoff_step_days
+    )
+    cutoffs = [*train_cutoffs, test_cutoff]
+    frames = [
+        labelled_frame(ds, events, ids, c, cfg.horizon_days)
+        for c in tqdm(cutoffs, desc="features at cutoffs", disable=not progress)
+    ]
+    *train_frames, test = frames
+    fit = Frame.concat(train_frames[:-1])
+    stop_set, calib_set = _split_by_customer(train_frames[-1], "calibration")
+    if min(len(fit), len(stop_set), len(calib_set), len(test)) < 50:
+        raise ValueError(
+            "not enough customers at the cutoffs to train a churn model "
+            f"(data ends {data_end.date()}, horizon {cfg.horizon_days} days)"
+        )
+    pos = max(float(fit.y.mean()), 1e-6)
+    params = {
+        "objective": "binary",
+        "learning_rate": cfg.learning_rate,
+        "num_leaves": cfg.num_leaves,
+        "min_data_in_leaf": cfg.min_data_in_leaf,
+        "feature_fraction": cfg.feature_fraction,
+        "scale_pos_weight": (1 - pos) / pos,
+        "seed": cfg.seed,
+        "deterministic": True,
+        "num_threads": 2,
+        "verbose": -1,
+    }
+    booster = lgb.train(
+        params,
+        lgb.Dataset(fit.X, fit.y.astype(float), feature_name=list(FEATURE_NAMES)),
+        num_boost_round=cfg.max_rounds,
+        valid_sets=[lgb.Dataset(stop_set.X, stop_set.y.astype(float))],
+        callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)],
+    )
+    booster.free_dataset()
+    raw_calib = booster.predict(calib_set.X, num_threads=2)
+    iso = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(raw_calib, calib_set.y)
+    rfm = bgnbd.rfm_from_features(train_frames[-1].X)
+    bg = bgnbd.fit(*rfm)
+    aov = train_frames[-1].X[:, feature_index("avg_order_value")]
+    model = ChurnModel(
+        booster=booster,
+        calibration_x=np.asarray(iso.X_thresholds_, dtype=float),
+        # never claim certainty: a calibration bin of all-churners still maps below 1
+        calibration_y=np.clip(np.asarray(iso.y_thresholds_, dtype=float), 0.001, 0.999),
+        reason_tables=_reason_tables(booster, fit.X[:4000], cfg.reason_bins),
+        bgnbd=bg.to_dict(),
+        aov_prior=float(np.nanmedian(aov)),
+        aov_prior_weight=2.0,
+        horizon_days=cfg.horizon_days,
+        risk_thresholds=(cfg.risk_medium, cfg.risk_high),
+    )
+    # evaluation on the test cutoff, same customers for every scorer
+    p_test = model.probability(test.X)
+    raw_test = model.raw_probability(test.X)
+    recency = np.nan_to_num(test.X[:, feature_index("days_since_last_order")], nan=1e6)
+    p_alive = bg.p_alive(*bgnbd.rfm_from_features(test.X))
+    scores = {"model": p_test, "recency": recency, "bg/nbd": 1 - p_alive}
+    metrics = {f"model_{k}": v for k, v in churn_metrics(test.y, p_test).items()}
+    metrics["model_brier_uncalibrated"] = churn_metrics(test.y, raw_test)["brier"]
+    metrics.update({f"recency_{k}": v for k, v in churn_metrics(test.y, recency, False).items()})
+    metrics.update({f"bgnbd_{k}": v for k, v in churn_metrics(test.y, 1 - p_alive).items()})
+    active = np.nan_to_num(test.X[:, feature_index("days_since_last_order")], nan=1e6) <= 30
+    if active.sum() > 20 and 0 < test.y[active].mean() < 1:
+        metrics["active_model_roc_auc"] = churn_metrics(test.y[active], p_test[active])["roc_auc"]
+        metrics["active_recency_roc_auc"] = churn_metrics(test.y[active], recency[active], False)[
+            "roc_auc"
+        ]
+        metrics["active_bgnbd_roc_auc"] = churn_metrics(test.y[active], 1 - p_alive[active])[
+            "roc_auc"
+        ]
+        metrics["active_customers"] = float(active.sum())
+    metrics["reason_top3_agreement"] = _top3_agreement(model, test.X[:500])
+    metrics["best_iteration"] = float(booster.best_iteration or booster.current_iteration())
+    metrics["test_churn_rate"] = float(test.y.mean())
+    rows = {
+        "train": len(fit),
+        "early_stopping": len(stop_set),
+        "calibration": len(calib_set),
+        "test": len(test),
+    }
+
+    name = registry.model_name(KIND)
+    registry.configure(tracking_uri, state_dir, "augur-churn")
+    champion = registry.champion_version(name)
+    champion_auc = None
+    if champion is not None:
+        old = ChurnModel.load(
+            registry.download(name, champion, state_dir / "models") / "artifacts" / "model"
+        )
+        if old.feature_set_version == FEATURE_SET_VERSION:
+            champion_auc = churn_metrics(test.y, old.probability(test.X))["roc_auc"]
+            metrics["champion_roc_auc_same_test"] = champion_auc
+    decision = registry.quality_gate(
+        "roc_auc",
+        metrics["model_roc_auc"],
+        metrics["recency_roc_auc"],
+        champion_auc,
+        cfg.gate_tolerance_auc,
+    )
+    with (
+        mlflow.start_run(run_name=f"churn-{pd.Timestamp.now(tz='UTC'):%Y%m%d-%H%M%S}") as run,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        mlflow.log_params(
+            {
+                **asdict(cfg),
+                "test_cutoff": str(test_cutoff.date()),
+                "train_cutoffs": ",".join(str(c.date()) for c in train_cutoffs),
+            }
+        )
+        mlflow.log_metrics(metrics)
+        mlflow.set_tags(
+            {
+                "feature_set_version": FEATURE_SET_VERSION,
+                "data_fingerprint": registry.data_fingerprint(Path(data)),
+                "data_path": str(data),
+                "gate": decision.reason,
+            }
+        )
+        for path in plot_all(test.y.astype(float), scores, p_test, Path(tmp) / "plots"):
+            mlflow.log_artifact(str(path), "plots")
+        model_dir = Path(tmp) / "model"
+        model.save(model_dir)
+        example = pd.DataFrame(test.X[:2].astype(np.float64), columns=list(FEATURE_NAMES))
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(Path(__file__).with_name("pyfunc.py")),
+            artifacts={"model": str(model_dir)},
+            signature=infer_signature(
+                example,
+                pd.DataFrame(
+                    {"probability": [0.5], "expected_value": [1.0], "value_at_risk": [0.5]}
+                ),
+            ),
+            input_example=example,
+            registered_model_name=name,
+        )
+        version = str(info.registered_model_version)
+    client = mlflow.MlflowClient()
+    client.set_model_version_tag(name, version, "gate", decision.reason)
+    if decision.promote:
+        registry.promote(name, version)
+    else:
+        client.set_registered_model_alias(name, registry.CHALLENGER, version)
+    return ChurnReport(
+        run.info.run_id,
+        version,
+        decision.promote,
+        decision.reason,
+        metrics,
+        rows,
+        time.perf_counter() - started,
+    )
