@@ -20,7 +20,7 @@ def to_proto(score: Score, info: common_pb2.ModelInfo) -> churn_pb2.ScoreRespons
     response = churn_pb2.ScoreResponse(
         customer_id=score.customer_id,
         probability=score.probability,
-        risk_band=score.risk_band,
+        risk_band=score.risk_band,  # type: ignore[arg-type]
         expected_value=score.expected_value,
         value_at_risk=score.value_at_risk,
         model=info,

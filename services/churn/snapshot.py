@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import redis
@@ -62,7 +63,7 @@ def write_snapshot(
     rank_key, prob_key = keys.churn_rank(snapshot), keys.churn_probability(snapshot)
     count = 0
     for ids in iter_customers(client, keys):
-        raws = client.mget([keys.features(c) for c in ids])
+        raws: Any = client.mget([keys.features(c) for c in ids])
         present = [(c, decode_vector(r)) for c, r in zip(ids, raws, strict=True) if r is not None]
         if not present:
             continue
@@ -74,7 +75,7 @@ def write_snapshot(
         pipe.zadd(prob_key, {c: float(q) for (c, _), q in zip(present, p, strict=True)})
         pipe.execute()
         count += len(present)
-    old = client.hget(keys.churn_snapshot(), "id")
+    old: Any = client.hget(keys.churn_snapshot(), "id")
     client.hset(
         keys.churn_snapshot(),
         mapping={
@@ -114,7 +115,8 @@ def list_at_risk(
     bands: Sequence[int],
 ) -> Page:
     """One page of the current snapshot, by value at risk, filtered."""
-    meta = {k.decode(): v.decode() for k, v in client.hgetall(keys.churn_snapshot()).items()}
+    stored: Any = client.hgetall(keys.churn_snapshot())
+    meta = {k.decode(): v.decode() for k, v in stored.items()}
     if not meta:
         raise FailedPrecondition("no at-risk snapshot yet: run `augur score --all`")
     snapshot = meta["id"]
@@ -139,10 +141,10 @@ def list_at_risk(
     out: list[AtRisk] = []
     while len(out) < page_size and offset < size:
         want = max(page_size - len(out), 100)
-        rows = client.zrevrange(rank_key, offset, offset + want - 1, withscores=True)
+        rows: Any = client.zrevrange(rank_key, offset, offset + want - 1, withscores=True)
         if not rows:
             break
-        probs = client.zmscore(prob_key, [m for m, _ in rows])
+        probs: Any = client.zmscore(prob_key, [m for m, _ in rows])
         for i, ((member, var), p) in enumerate(zip(rows, probs, strict=True)):
             p = float(p or 0.0)
             if any(lo <= p < hi for lo, hi in intervals):

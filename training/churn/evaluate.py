@@ -32,7 +32,7 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
 
 def top_share(y: np.ndarray, score: np.ndarray, share: float) -> tuple[float, float, float]:
     """(precision, recall, lift) of the top ``share`` of customers by score."""
-    n = max(1, int(round(len(y) * share)))
+    n = max(1, round(len(y) * share))
     top = np.argsort(-score, kind="stable")[:n]
     precision = float(y[top].mean())
     recall = float(y[top].sum() / max(y.sum(), 1))

@@ -12,11 +12,12 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from services.churn.model import ChurnModel
 
 
-class ChurnPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+class ChurnPyfunc(PythonModel):  # type: ignore[misc]
     """Input: one column per feature; output: probability, expected value, value at risk."""
 
     def load_context(self, context: Any) -> None:

@@ -69,7 +69,7 @@ def _split_by_customer(frame: Frame, salt: str) -> tuple[Frame, Frame]:
 
 def _reason_tables(booster: lgb.Booster, X: np.ndarray, bins: int) -> dict[str, ReasonTable]:
     """Mean exact SHAP contribution per quantile bin of each feature."""
-    contrib = booster.predict(X, pred_contrib=True, num_threads=1)[:, : X.shape[1]]
+    contrib = np.asarray(booster.predict(X, pred_contrib=True, num_threads=1))[:, : X.shape[1]]
     tables = {}
     for j, name in enumerate(FEATURE_NAMES):
         values = X[:, j].astype(float)
@@ -92,7 +92,8 @@ def _reason_tables(booster: lgb.Booster, X: np.ndarray, bins: int) -> dict[str, 
 def _top3_agreement(model: ChurnModel, X: np.ndarray) -> float:
     """Share of the exact-SHAP top-3 reasons (ranked as served: risk-raising first) that the
     lookup's top-3 also names."""
-    exact = model.booster.predict(X, pred_contrib=True, num_threads=1)[:, : X.shape[1]]
+    exact = np.asarray(model.booster.predict(X, pred_contrib=True, num_threads=1))
+    exact = exact[:, : X.shape[1]]
     hits = 0
     for i in range(len(X)):
         a = set(np.lexsort((-np.abs(exact[i]), exact[i] <= 0))[:3])
