@@ -65,3 +65,14 @@ def shop_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("shop")
     generate(path, SyntheticConfig(customers=2000, items=500, days=365, seed=7))
     return path
+
+
+@pytest.fixture(scope="session")
+def churn_trained(shop_data: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A churn model trained once per session into a temp sqlite MLflow store:
+    (tracking uri, state dir, report)."""
+    from training.churn.train import train_churn
+
+    root = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    return uri, root, train_churn(shop_data, uri, root, progress=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,16 +20,14 @@ from training.features.batch import canonical_events, compute_features
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    root = tmp_path_factory.mktemp("mlflow")
-    yield f"sqlite:///{root / 'mlflow.db'}", root
+@pytest.fixture
+def first(churn_trained: tuple[str, Path, ChurnReport]) -> ChurnReport:
+    return churn_trained[2]
 
 
-@pytest.fixture(scope="module")
-def first(shop_data: Path, mlflow_store: tuple[str, Path]) -> ChurnReport:
-    uri, root = mlflow_store
-    return train_churn(shop_data, uri, root, progress=False)
+@pytest.fixture
+def mlflow_store(churn_trained: tuple[str, Path, ChurnReport]) -> tuple[str, Path]:
+    return churn_trained[0], churn_trained[1]
 
 
 def tiny() -> Dataset:
