@@ -74,7 +74,10 @@ class ChurnCore:
         k: int,
     ) -> list[Score]:
         model = loaded.model
-        X = np.stack([v.values for v in vectors]).astype(np.float64)
+        if len(vectors) == 1:
+            X = vectors[0].values.astype(np.float64)[None, :]
+        else:
+            X = np.stack([v.values for v in vectors]).astype(np.float64)
         p = model.probability(X)
         value = model.expected_value(X)
         medium, high = self._thresholds(model)

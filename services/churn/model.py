@@ -17,6 +17,7 @@ Saved as plain files (``booster.txt`` + ``churn.json``), never pickled:
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,11 @@ from services.churn.reasons import reason_text
 from services.common.features.definitions import FEATURE_NAMES, FEATURE_SET_VERSION, feature_index
 
 BOOSTER_FILE = "booster.txt"
+_VALUE_COLUMNS = [
+    feature_index("orders_total"),
+    feature_index("days_since_first_order"),
+    feature_index("revenue_total"),
+]
 META_FILE = "churn.json"
 
 
@@ -70,7 +76,16 @@ class ChurnModel:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        """Pack the reason tables into matrices so a lookup is a few numpy operations."""
+        """Pack the reason tables into matrices so a lookup is a few numpy operations, and
+        keep one LightGBM predictor: ``Booster.predict`` builds a new one on every call,
+        which costs more than the prediction itself for one row (~130 us against ~45 us)."""
+        self._predictor: Any = None
+        try:
+            from lightgbm.basic import _InnerPredictor
+
+            self._predictor = _InnerPredictor.from_booster(self.booster, {"num_threads": 1})
+        except (ImportError, AttributeError, TypeError):  # a LightGBM without it
+            self._predictor = None
         width = max((len(t.edges) for t in self.reason_tables.values()), default=0)
         n = len(self.feature_names)
         self._edges = np.full((n, width), np.inf)
@@ -94,7 +109,10 @@ class ChurnModel:
 
     # ------------------------------------------------------------ predictions
     def raw_probability(self, X: np.ndarray) -> np.ndarray:
-        return np.asarray(self.booster.predict(np.atleast_2d(X), num_threads=1), dtype=float)
+        X = np.atleast_2d(X)
+        if self._predictor is not None:
+            return np.asarray(self._predictor.predict(X), dtype=float)
+        return np.asarray(self.booster.predict(X, num_threads=1), dtype=float)
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
         return np.interp(raw, self.calibration_x, self.calibration_y)
@@ -106,13 +124,21 @@ class ChurnModel:
     def expected_value(self, X: np.ndarray) -> np.ndarray:
         """Expected spend over the next 12 months if the customer stays (>= 0)."""
         X = np.atleast_2d(X)
-        orders = np.nan_to_num(X[:, feature_index("orders_total")])
-        T = np.nan_to_num(X[:, feature_index("days_since_first_order")])
-        revenue = np.nan_to_num(X[:, feature_index("revenue_total")])
+        if X.shape[0] == 1:  # the per-request path: plain floats beat ten numpy calls
+            return np.array([self._value_one(*(float(X[0, c]) for c in _VALUE_COLUMNS))])
+        cols = X[:, _VALUE_COLUMNS]
+        cols = np.where(np.isnan(cols), 0.0, cols)
+        orders, T, revenue = cols[:, 0], cols[:, 1], cols[:, 2]
         r, alpha = self.bgnbd["r"], self.bgnbd["alpha"]
         rate = (r + np.maximum(orders - 1, 0)) / (alpha + T)
         aov = (revenue + self.aov_prior * self.aov_prior_weight) / (orders + self.aov_prior_weight)
         return np.maximum(365.0 * rate * aov, 0.0)
+
+    def _value_one(self, orders: float, T: float, revenue: float) -> float:
+        orders, T, revenue = (0.0 if math.isnan(v) else v for v in (orders, T, revenue))
+        rate = (self.bgnbd["r"] + max(orders - 1, 0.0)) / (self.bgnbd["alpha"] + T)
+        aov = (revenue + self.aov_prior * self.aov_prior_weight) / (orders + self.aov_prior_weight)
+        return max(365.0 * rate * aov, 0.0)
 
     def risk_band(self, p: float) -> int:
         """1 = low, 2 = medium, 3 = high."""

@@ -42,10 +42,15 @@ class ChurnServicer(churn_pb2_grpc.ChurnServiceServicer):
     def __init__(self, core: ChurnCore, watcher: ModelWatcher[ChurnModel]) -> None:
         self.core = core
         self.watcher = watcher
+        self._info_cache: tuple[Loaded[ChurnModel], common_pb2.ModelInfo] | None = None
 
-    @staticmethod
-    def _info(loaded: Loaded[ChurnModel]) -> common_pb2.ModelInfo:
-        return model_info(loaded, loaded.model.feature_set_version)  # type: ignore[arg-type]
+    def _info(self, loaded: Loaded[ChurnModel]) -> common_pb2.ModelInfo:
+        """The ModelInfo message of the served model, built once per loaded model."""
+        cached = self._info_cache
+        if cached is None or cached[0] is not loaded:
+            info = model_info(loaded, loaded.model.feature_set_version)  # type: ignore[arg-type]
+            self._info_cache = cached = (loaded, info)
+        return cached[1]
 
     async def Score(
         self, request: churn_pb2.ScoreRequest, context: aio.ServicerContext
@@ -63,17 +68,15 @@ class ChurnServicer(churn_pb2_grpc.ChurnServiceServicer):
         )
         info = self._info(loaded)
         for items in chunks:
+            response = churn_pb2.ScoreBatchResponse()
             for item in items:
+                out = response.items.add(customer_id=item.customer_id)
                 if item.score is not None:
-                    yield churn_pb2.ScoreBatchResponse(
-                        customer_id=item.customer_id, score=to_proto(item.score, info)
-                    )
+                    out.score.CopyFrom(to_proto(item.score, info))
                 else:
                     code, message = item.error or ("NOT_FOUND", "")
-                    yield churn_pb2.ScoreBatchResponse(
-                        customer_id=item.customer_id,
-                        error=common_pb2.ItemError(code=code, message=message),
-                    )
+                    out.error.code, out.error.message = code, message
+            yield response
 
     async def ListAtRisk(
         self, request: churn_pb2.ListAtRiskRequest, context: aio.ServicerContext

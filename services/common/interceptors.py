@@ -42,43 +42,52 @@ class ChassisInterceptor(aio.ServerInterceptor):
     def __init__(self, service_name: str, metrics: ServerMetrics) -> None:
         self.service_name = service_name
         self.metrics = metrics
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+        self._in_flight = metrics.in_flight.labels(service_name)
 
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
         method_path: str = handler_call_details.method  # type: ignore[attr-defined]
+        cached = self._wrapped.get(method_path)
+        if cached is not None:  # wrapping once per method, not once per call
+            return cached
+        handler = await continuation(handler_call_details)
         if handler is None or method_path.startswith(_PASS_THROUGH):
             return handler
         method = method_path.rsplit("/", 1)[-1]
-        metadata = dict(handler_call_details.invocation_metadata or ())  # type: ignore[attr-defined]
-        incoming_id = metadata.get("x-request-id")
+        wrapped = handler
         if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(handler.unary_unary, method, incoming_id),
+            wrapped = grpc.unary_unary_rpc_method_handler(
+                self._wrap_unary(handler.unary_unary, method),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(handler.unary_stream, method, incoming_id),
+        elif handler.unary_stream is not None:
+            wrapped = grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(handler.unary_stream, method),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
-        return handler
+        self._wrapped[method_path] = wrapped
+        return wrapped
 
-    def _begin(self, incoming_id: Any) -> str:
-        rid = incoming_id if isinstance(incoming_id, str) and 0 < len(incoming_id) <= 64 else ""
+    def _begin(self, context: aio.ServicerContext) -> str:
+        rid = ""
+        for key, value in context.invocation_metadata() or ():
+            if key == "x-request-id" and isinstance(value, str) and 0 < len(value) <= 64:
+                rid = value
+                break
         rid = rid or uuid.uuid4().hex[:16]
         request_id_var.set(rid)
-        self.metrics.in_flight.labels(self.service_name).inc()
+        self._in_flight.inc()
         return rid
 
     def _finish(self, method: str, code: grpc.StatusCode, started: float) -> None:
         elapsed = time.perf_counter() - started
-        self.metrics.in_flight.labels(self.service_name).dec()
+        self._in_flight.dec()
         self.metrics.requests.labels(self.service_name, method, code.name).inc()
         self.metrics.latency.labels(self.service_name, method).observe(elapsed)
         if code is not grpc.StatusCode.OK or log.isEnabledFor(logging.DEBUG):
@@ -90,11 +99,11 @@ class ChassisInterceptor(aio.ServerInterceptor):
             )
 
     def _wrap_unary(
-        self, behaviour: Callable[..., Any], method: str, incoming_id: Any
+        self, behaviour: Callable[..., Any], method: str
     ) -> Callable[..., Awaitable[Any]]:
         async def wrapped(request: Any, context: aio.ServicerContext) -> Any:
             started = time.perf_counter()
-            rid = self._begin(incoming_id)
+            rid = self._begin(context)
             code = grpc.StatusCode.OK
             try:
                 return await behaviour(request, context)
@@ -107,11 +116,11 @@ class ChassisInterceptor(aio.ServerInterceptor):
         return wrapped
 
     def _wrap_stream(
-        self, behaviour: Callable[..., Any], method: str, incoming_id: Any
+        self, behaviour: Callable[..., Any], method: str
     ) -> Callable[..., AsyncIterator[Any]]:
         async def wrapped(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
             started = time.perf_counter()
-            rid = self._begin(incoming_id)
+            rid = self._begin(context)
             code = grpc.StatusCode.OK
             try:
                 async for item in behaviour(request, context):

@@ -96,9 +96,11 @@ async def test_score_batch_streams_in_order_with_item_errors(
 ) -> None:
     stub, _ = churn
     ids = [f"C{i:07d}" for i in range(1500)] + ["ghost"]
-    items = [
+    chunks = [
         r async for r in stub.ScoreBatch(churn_pb2.ScoreBatchRequest(customer_ids=ids), timeout=20)
     ]
+    assert len(chunks) == 2 and len(chunks[0].items) == 1000
+    items = [item for chunk in chunks for item in chunk.items]
     assert [r.customer_id for r in items] == ids
     assert items[-1].WhichOneof("result") == "error" and items[-1].error.code == "NOT_FOUND"
     assert sum(r.WhichOneof("result") == "score" for r in items) >= 1400

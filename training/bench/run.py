@@ -1,14 +1,17 @@
-"""`make bench`: the foundation's scenarios against a running local stack.
+"""`make bench`: every scenario against a local stack of its own (``.bench/stack``).
 
 Scenarios: the echo floor (every other figure reads as a ratio of it),
 online feature reads (in-process and over gRPC), bulk materialisation, and
-IngestEvents with the time until the ingested events show in the features.
+IngestEvents with the time until the ingested events show in the features,
+the churn service (Score, reasons, ScoreBatch) and the same churn model behind
+``mlflow models serve``.
 Figures are printed and written to ``.bench/results.json``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import platform
 import random
 import time
@@ -36,7 +39,7 @@ RESULTS = Path(".bench/results.json")
 
 
 def _bench_data(root: Path) -> Path:
-    path = root / "bench" / f"data-{BENCH_CUSTOMERS}"
+    path = root / f"data-{BENCH_CUSTOMERS}"
     if not (path / "orders.csv").exists():
         print(f"generating the benchmark data set ({BENCH_CUSTOMERS:,} customers) in {path}")
         generate(path, SyntheticConfig(customers=BENCH_CUSTOMERS, items=2000, days=365, seed=101))
@@ -137,12 +140,45 @@ async def _ingest(
     )
 
 
-def run_bench(duration: float = 5.0, only: str | None = None) -> int:
-    wanted = (
-        set(only.split(","))
-        if only
-        else {"echo", "feature_read_inprocess", "feature_read_grpc", "materialise", "ingest"}
+def _bench_env(root: Path) -> None:
+    """The benchmark runs its own stack: own state dir, key prefix, MLflow store, ports."""
+    os.environ.update(
+        {
+            "AUGUR_STATE_DIR": str(root),
+            "AUGUR_REDIS_PREFIX": "augur-bench",
+            "AUGUR_MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow' / 'mlflow.db'}",
+            "AUGUR_GRPC_PORT": os.environ.get("AUGUR_BENCH_GRPC_PORT", "50151"),
+            "AUGUR_METRICS_PORT": os.environ.get("AUGUR_BENCH_METRICS_PORT", "9190"),
+            "AUGUR_LOG_LEVEL": "WARNING",
+        }
     )
+
+
+ALL = (
+    "echo",
+    "feature_read_inprocess",
+    "feature_read_grpc",
+    "materialise",
+    "ingest",
+    "churn",
+    "mlflow_serve",
+)
+
+
+def run_bench(duration: float = 5.0, only: str | None = None) -> int:
+    wanted = set(only.split(",")) if only else set(ALL)
+    root = Path(".bench/stack").resolve()
+    _bench_env(root)
+    settings = load_settings(ServerSettings)
+    data = _bench_data(root)
+    if wanted & {"churn", "mlflow_serve"}:
+        from training import registry
+        from training.churn.train import train_churn
+
+        registry.configure(settings.mlflow_tracking_uri, root, "augur-churn")
+        if registry.champion_version("augur-churn") is None:
+            print("training the benchmark churn model (once; kept in .bench/stack)")
+            train_churn(data, settings.mlflow_tracking_uri, root, progress=False)
     stack = LocalStack.from_env()
     state = stack.running()
     started_here = state is None
@@ -151,22 +187,19 @@ def run_bench(duration: float = 5.0, only: str | None = None) -> int:
             return 1
         state = stack.running()
     assert state is not None
-    settings = load_settings(
-        ServerSettings, redis_url=state.redis_url, redis_prefix=state.redis_prefix
+    store = RedisFeatureStore.from_settings(
+        load_settings(ServerSettings, redis_url=state.redis_url, redis_prefix=state.redis_prefix)
     )
-    store = RedisFeatureStore.from_settings(settings)
     results: list[Result] = []
-    bench_ids: list[str] = []
     try:
-        ds = load_dataset(_bench_data(settings.state_dir.resolve()))
+        ds = load_dataset(data)
         as_of = ds.orders["timestamp"].max()
         frame = compute_features(ds, as_of - pd.Timedelta(days=30))
-        base_ids = [f"bench-{c}" for c in frame.customer_ids]
+        base_ids = list(frame.customer_ids)
         store.write(base_ids, frame.accumulators, frame.values, frame.as_of)
-        bench_ids = list(base_ids)
         print(
             f"{len(base_ids):,} customers with {frame.values.shape[1]} features each; "
-            f"machine: {platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores"
+            f"machine: {platform.machine()}, {len(os.sched_getaffinity(0))} cores"
         )
         if "feature_read_inprocess" in wanted:
             lat, rps = closed_loop(lambda: store.get(random.choice(base_ids)), 20_000)
@@ -192,7 +225,6 @@ def run_bench(duration: float = 5.0, only: str | None = None) -> int:
                 store.write(ids[s : s + 5000], acc[s : s + 5000], values[s : s + 5000], frame.as_of)
                 chunk_times.append(time.perf_counter() - t)
             rate = len(ids) / (time.perf_counter() - started)
-            bench_ids += ids
             results.append(
                 Result.from_latencies(
                     f"materialise {len(ids):,} customers",
@@ -204,13 +236,18 @@ def run_bench(duration: float = 5.0, only: str | None = None) -> int:
             )
         if "ingest" in wanted:
             recent = dataset_events(_after(ds, frame.as_of))
-            for e in recent:
-                e.customer_id = f"bench-{e.customer_id}"
-            bench_ids += sorted({e.customer_id for e in recent})
             for rate in (50.0, 100.0):  # 5,000 and 10,000 events/s
                 asyncio.run(_ingest(state, recent, store, duration, results, rate))
+        if "churn" in wanted:
+            from training.bench import churn
+
+            asyncio.run(churn.direct(state, base_ids, duration, results))
+        if "mlflow_serve" in wanted:
+            from training.bench import churn
+
+            churn.versus_mlflow_serve(state, store, base_ids, results)
     finally:
-        _cleanup(store, bench_ids)
+        _cleanup(store)
         if started_here:
             stack.down(quiet=True)
     print_table(results)
@@ -231,7 +268,13 @@ def _after(ds: Dataset, as_of: float) -> Dataset:
     )
 
 
-def _cleanup(store: RedisFeatureStore, ids: list[str]) -> None:
-    for start in range(0, len(ids), 10_000):
-        keys = [store.keys.features(c) for c in ids[start : start + 10_000]]
-        store.client.unlink(*keys)
+def _cleanup(store: RedisFeatureStore) -> None:
+    """Remove every key of the benchmark prefix."""
+    batch = []
+    for key in store.client.scan_iter(match=f"{store.keys.prefix}:*", count=10_000):
+        batch.append(key)
+        if len(batch) >= 10_000:
+            store.client.unlink(*batch)
+            batch = []
+    if batch:
+        store.client.unlink(*batch)

@@ -36,8 +36,8 @@ class ChurnConfig:
     train_cutoffs: int = 4
     cutoff_step_days: int = 30
     num_leaves: int = 31
-    learning_rate: float = 0.05
-    max_rounds: int = 1000
+    learning_rate: float = 0.1
+    max_rounds: int = 400
     early_stopping_rounds: int = 50
     min_data_in_leaf: int = 40
     feature_fraction: float = 0.9

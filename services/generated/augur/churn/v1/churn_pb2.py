@@ -26,17 +26,17 @@ from augur.common.v1 import common_pb2 as augur_dot_common_dot_v1_dot_common__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61ugur/churn/v1/churn.proto\x12\x0e\x61ugur.churn.v1\x1a\x1c\x61ugur/common/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"z\n\x06Reason\x12\x0f\n\x07\x66\x65\x61ture\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01\x12,\n\tdirection\x18\x03 \x01(\x0e\x32\x19.augur.churn.v1.Direction\x12\x14\n\x0c\x63ontribution\x18\x04 \x01(\x01\x12\x0c\n\x04text\x18\x05 \x01(\t\"Q\n\x0cScoreRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x17\n\x0finclude_reasons\x18\x02 \x01(\x08\x12\x13\n\x0bmax_reasons\x18\x03 \x01(\x05\"\xfa\x02\n\rScoreResponse\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x13\n\x0bprobability\x18\x02 \x01(\x01\x12+\n\trisk_band\x18\x03 \x01(\x0e\x32\x18.augur.churn.v1.RiskBand\x12\x16\n\x0e\x65xpected_value\x18\x04 \x01(\x01\x12\x15\n\rvalue_at_risk\x18\x05 \x01(\x01\x12\'\n\x07reasons\x18\x06 \x03(\x0b\x32\x16.augur.churn.v1.Reason\x12)\n\x05model\x18\x07 \x01(\x0b\x32\x1a.augur.common.v1.ModelInfo\x12\x32\n\x0e\x66\x65\x61tures_as_of\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncold_start\x18\t \x01(\x08\x12\x31\n\x0b\x64\x65gradation\x18\n \x01(\x0b\x32\x1c.augur.common.v1.Degradation\x12\x14\n\x0chorizon_days\x18\x0b \x01(\x05\"W\n\x11ScoreBatchRequest\x12\x14\n\x0c\x63ustomer_ids\x18\x01 \x03(\t\x12\x17\n\x0finclude_reasons\x18\x02 \x01(\x08\x12\x13\n\x0bmax_reasons\x18\x03 \x01(\x05\"\x90\x01\n\x12ScoreBatchResponse\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12.\n\x05score\x18\x02 \x01(\x0b\x32\x1d.augur.churn.v1.ScoreResponseH\x00\x12+\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x1a.augur.common.v1.ItemErrorH\x00\x42\x08\n\x06result\"\x81\x01\n\x11ListAtRiskRequest\x12\x17\n\x0fmin_probability\x18\x01 \x01(\x01\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12,\n\nrisk_bands\x18\x04 \x03(\x0e\x32\x18.augur.churn.v1.RiskBand\"\xa4\x01\n\x0e\x41tRiskCustomer\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x13\n\x0bprobability\x18\x02 \x01(\x01\x12+\n\trisk_band\x18\x03 \x01(\x0e\x32\x18.augur.churn.v1.RiskBand\x12\x16\n\x0e\x65xpected_value\x18\x04 \x01(\x01\x12\x15\n\rvalue_at_risk\x18\x05 \x01(\x01\x12\x0c\n\x04rank\x18\x06 \x01(\x05\"\xc9\x01\n\x12ListAtRiskResponse\x12\x31\n\tcustomers\x18\x01 \x03(\x0b\x32\x1e.augur.churn.v1.AtRiskCustomer\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12-\n\tscored_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05model\x18\x04 \x01(\x0b\x32\x1a.augur.common.v1.ModelInfo\x12\r\n\x05total\x18\x05 \x01(\x03\"\x14\n\x12ReloadModelRequest\"Q\n\x13ReloadModelResponse\x12)\n\x05model\x18\x01 \x01(\x0b\x32\x1a.augur.common.v1.ModelInfo\x12\x0f\n\x07\x63hanged\x18\x02 \x01(\x08*b\n\x08RiskBand\x12\x19\n\x15RISK_BAND_UNSPECIFIED\x10\x00\x12\x11\n\rRISK_BAND_LOW\x10\x01\x12\x14\n\x10RISK_BAND_MEDIUM\x10\x02\x12\x12\n\x0eRISK_BAND_HIGH\x10\x03*b\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x44IRECTION_INCREASES_RISK\x10\x01\x12\x1c\n\x18\x44IRECTION_DECREASES_RISK\x10\x02\x32\xd8\x02\n\x0c\x43hurnService\x12\x44\n\x05Score\x12\x1c.augur.churn.v1.ScoreRequest\x1a\x1d.augur.churn.v1.ScoreResponse\x12U\n\nScoreBatch\x12!.augur.churn.v1.ScoreBatchRequest\x1a\".augur.churn.v1.ScoreBatchResponse0\x01\x12S\n\nListAtRisk\x12!.augur.churn.v1.ListAtRiskRequest\x1a\".augur.churn.v1.ListAtRiskResponse\x12V\n\x0bReloadModel\x12\".augur.churn.v1.ReloadModelRequest\x1a#.augur.churn.v1.ReloadModelResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61ugur/churn/v1/churn.proto\x12\x0e\x61ugur.churn.v1\x1a\x1c\x61ugur/common/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"z\n\x06Reason\x12\x0f\n\x07\x66\x65\x61ture\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01\x12,\n\tdirection\x18\x03 \x01(\x0e\x32\x19.augur.churn.v1.Direction\x12\x14\n\x0c\x63ontribution\x18\x04 \x01(\x01\x12\x0c\n\x04text\x18\x05 \x01(\t\"Q\n\x0cScoreRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x17\n\x0finclude_reasons\x18\x02 \x01(\x08\x12\x13\n\x0bmax_reasons\x18\x03 \x01(\x05\"\xfa\x02\n\rScoreResponse\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x13\n\x0bprobability\x18\x02 \x01(\x01\x12+\n\trisk_band\x18\x03 \x01(\x0e\x32\x18.augur.churn.v1.RiskBand\x12\x16\n\x0e\x65xpected_value\x18\x04 \x01(\x01\x12\x15\n\rvalue_at_risk\x18\x05 \x01(\x01\x12\'\n\x07reasons\x18\x06 \x03(\x0b\x32\x16.augur.churn.v1.Reason\x12)\n\x05model\x18\x07 \x01(\x0b\x32\x1a.augur.common.v1.ModelInfo\x12\x32\n\x0e\x66\x65\x61tures_as_of\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncold_start\x18\t \x01(\x08\x12\x31\n\x0b\x64\x65gradation\x18\n \x01(\x0b\x32\x1c.augur.common.v1.Degradation\x12\x14\n\x0chorizon_days\x18\x0b \x01(\x05\"W\n\x11ScoreBatchRequest\x12\x14\n\x0c\x63ustomer_ids\x18\x01 \x03(\t\x12\x17\n\x0finclude_reasons\x18\x02 \x01(\x08\x12\x13\n\x0bmax_reasons\x18\x03 \x01(\x05\"C\n\x12ScoreBatchResponse\x12-\n\x05items\x18\x01 \x03(\x0b\x32\x1e.augur.churn.v1.ScoreBatchItem\"\x8c\x01\n\x0eScoreBatchItem\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12.\n\x05score\x18\x02 \x01(\x0b\x32\x1d.augur.churn.v1.ScoreResponseH\x00\x12+\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x1a.augur.common.v1.ItemErrorH\x00\x42\x08\n\x06result\"\x81\x01\n\x11ListAtRiskRequest\x12\x17\n\x0fmin_probability\x18\x01 \x01(\x01\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12,\n\nrisk_bands\x18\x04 \x03(\x0e\x32\x18.augur.churn.v1.RiskBand\"\xa4\x01\n\x0e\x41tRiskCustomer\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x13\n\x0bprobability\x18\x02 \x01(\x01\x12+\n\trisk_band\x18\x03 \x01(\x0e\x32\x18.augur.churn.v1.RiskBand\x12\x16\n\x0e\x65xpected_value\x18\x04 \x01(\x01\x12\x15\n\rvalue_at_risk\x18\x05 \x01(\x01\x12\x0c\n\x04rank\x18\x06 \x01(\x05\"\xc9\x01\n\x12ListAtRiskResponse\x12\x31\n\tcustomers\x18\x01 \x03(\x0b\x32\x1e.augur.churn.v1.AtRiskCustomer\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12-\n\tscored_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05model\x18\x04 \x01(\x0b\x32\x1a.augur.common.v1.ModelInfo\x12\r\n\x05total\x18\x05 \x01(\x03\"\x14\n\x12ReloadModelRequest\"Q\n\x13ReloadModelResponse\x12)\n\x05model\x18\x01 \x01(\x0b\x32\x1a.augur.common.v1.ModelInfo\x12\x0f\n\x07\x63hanged\x18\x02 \x01(\x08*b\n\x08RiskBand\x12\x19\n\x15RISK_BAND_UNSPECIFIED\x10\x00\x12\x11\n\rRISK_BAND_LOW\x10\x01\x12\x14\n\x10RISK_BAND_MEDIUM\x10\x02\x12\x12\n\x0eRISK_BAND_HIGH\x10\x03*b\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x44IRECTION_INCREASES_RISK\x10\x01\x12\x1c\n\x18\x44IRECTION_DECREASES_RISK\x10\x02\x32\xd8\x02\n\x0c\x43hurnService\x12\x44\n\x05Score\x12\x1c.augur.churn.v1.ScoreRequest\x1a\x1d.augur.churn.v1.ScoreResponse\x12U\n\nScoreBatch\x12!.augur.churn.v1.ScoreBatchRequest\x1a\".augur.churn.v1.ScoreBatchResponse0\x01\x12S\n\nListAtRisk\x12!.augur.churn.v1.ListAtRiskRequest\x1a\".augur.churn.v1.ListAtRiskResponse\x12V\n\x0bReloadModel\x12\".augur.churn.v1.ReloadModelRequest\x1a#.augur.churn.v1.ReloadModelResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'augur.churn.v1.churn_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RISKBAND']._serialized_start=1541
-  _globals['_RISKBAND']._serialized_end=1639
-  _globals['_DIRECTION']._serialized_start=1641
-  _globals['_DIRECTION']._serialized_end=1739
+  _globals['_RISKBAND']._serialized_start=1606
+  _globals['_RISKBAND']._serialized_end=1704
+  _globals['_DIRECTION']._serialized_start=1706
+  _globals['_DIRECTION']._serialized_end=1804
   _globals['_REASON']._serialized_start=109
   _globals['_REASON']._serialized_end=231
   _globals['_SCOREREQUEST']._serialized_start=233
@@ -45,18 +45,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SCORERESPONSE']._serialized_end=695
   _globals['_SCOREBATCHREQUEST']._serialized_start=697
   _globals['_SCOREBATCHREQUEST']._serialized_end=784
-  _globals['_SCOREBATCHRESPONSE']._serialized_start=787
-  _globals['_SCOREBATCHRESPONSE']._serialized_end=931
-  _globals['_LISTATRISKREQUEST']._serialized_start=934
-  _globals['_LISTATRISKREQUEST']._serialized_end=1063
-  _globals['_ATRISKCUSTOMER']._serialized_start=1066
-  _globals['_ATRISKCUSTOMER']._serialized_end=1230
-  _globals['_LISTATRISKRESPONSE']._serialized_start=1233
-  _globals['_LISTATRISKRESPONSE']._serialized_end=1434
-  _globals['_RELOADMODELREQUEST']._serialized_start=1436
-  _globals['_RELOADMODELREQUEST']._serialized_end=1456
-  _globals['_RELOADMODELRESPONSE']._serialized_start=1458
-  _globals['_RELOADMODELRESPONSE']._serialized_end=1539
-  _globals['_CHURNSERVICE']._serialized_start=1742
-  _globals['_CHURNSERVICE']._serialized_end=2086
+  _globals['_SCOREBATCHRESPONSE']._serialized_start=786
+  _globals['_SCOREBATCHRESPONSE']._serialized_end=853
+  _globals['_SCOREBATCHITEM']._serialized_start=856
+  _globals['_SCOREBATCHITEM']._serialized_end=996
+  _globals['_LISTATRISKREQUEST']._serialized_start=999
+  _globals['_LISTATRISKREQUEST']._serialized_end=1128
+  _globals['_ATRISKCUSTOMER']._serialized_start=1131
+  _globals['_ATRISKCUSTOMER']._serialized_end=1295
+  _globals['_LISTATRISKRESPONSE']._serialized_start=1298
+  _globals['_LISTATRISKRESPONSE']._serialized_end=1499
+  _globals['_RELOADMODELREQUEST']._serialized_start=1501
+  _globals['_RELOADMODELREQUEST']._serialized_end=1521
+  _globals['_RELOADMODELRESPONSE']._serialized_start=1523
+  _globals['_RELOADMODELRESPONSE']._serialized_end=1604
+  _globals['_CHURNSERVICE']._serialized_start=1807
+  _globals['_CHURNSERVICE']._serialized_end=2151
 # @@protoc_insertion_point(module_scope)

@@ -92,6 +92,12 @@ class ScoreBatchRequest(_message.Message):
     def __init__(self, customer_ids: _Optional[_Iterable[str]] = ..., include_reasons: _Optional[bool] = ..., max_reasons: _Optional[int] = ...) -> None: ...
 
 class ScoreBatchResponse(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[ScoreBatchItem]
+    def __init__(self, items: _Optional[_Iterable[_Union[ScoreBatchItem, _Mapping]]] = ...) -> None: ...
+
+class ScoreBatchItem(_message.Message):
     __slots__ = ("customer_id", "score", "error")
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]

@@ -72,8 +72,9 @@ class ChurnServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ScoreBatch(self, request, context):
-        """Scores 1..10000 customers; results are streamed in request order, one per
-        id. An unknown id yields an item with an error, not a failed call.
+        """Scores 1..10000 customers; results are streamed in request order, in
+        chunks of up to 1000 (one message per customer would cost more than the
+        scoring). An unknown id yields an item with an error, not a failed call.
         Codes: OK, INVALID_ARGUMENT (empty or too many ids), UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

@@ -151,6 +151,12 @@ class BatchRecommendRequest(_message.Message):
     def __init__(self, customer_ids: _Optional[_Iterable[str]] = ..., n: _Optional[int] = ..., categories: _Optional[_Iterable[str]] = ..., include_repeat: _Optional[bool] = ...) -> None: ...
 
 class BatchRecommendResponse(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[BatchRecommendItem]
+    def __init__(self, items: _Optional[_Iterable[_Union[BatchRecommendItem, _Mapping]]] = ...) -> None: ...
+
+class BatchRecommendItem(_message.Message):
     __slots__ = ("customer_id", "recommendations", "error")
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     RECOMMENDATIONS_FIELD_NUMBER: _ClassVar[int]

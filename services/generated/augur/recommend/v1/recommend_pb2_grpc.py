@@ -94,7 +94,8 @@ class RecommendServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def BatchRecommend(self, request, context):
-        """Recommendations for 1..10000 customers, streamed in request order.
+        """Recommendations for 1..10000 customers, streamed in request order in
+        chunks of up to 1000.
         Codes: OK, INVALID_ARGUMENT, UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
