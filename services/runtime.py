@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -45,6 +46,13 @@ def champion_of(tracking_uri: str, name: str) -> str | None:
         return str(client.get_model_version_by_alias(name, "champion").version)
     except MlflowException:
         return None
+
+
+def resolved_tracking_uri(uri: str) -> str:
+    """An embedded sqlite store's path made absolute, so every process opens the same file."""
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        return f"sqlite:///{Path(uri.removeprefix('sqlite:///')).resolve()}"
+    return uri
 
 
 def free_port(preferred: int = 0) -> int:
@@ -170,7 +178,13 @@ class LocalStack:
         say = (lambda *_: None) if quiet else print
         existing = self.running()
         if existing:
-            say(f"already up ({len(existing.processes)} processes); `augur status` shows them")
+            started = self._start_model_services(existing, say)
+            if started < 0:
+                return 1
+            say(
+                f"already up ({len(existing.processes)} processes, {started} started now); "
+                "`augur status` shows them"
+            )
             return 0
         if self.load():
             self.down(quiet=True)  # a half-dead stack: clean it first
@@ -222,17 +236,10 @@ class LocalStack:
                     return 1
                 time.sleep(0.05)
             say(f"redis      started {redis_url} (append-only file in {data})")
-        tracking = f"sqlite:///{self.root / 'mlflow' / 'mlflow.db'}"
-        env = {
-            **os.environ,
-            "AUGUR_REDIS_URL": redis_url,
-            "AUGUR_REDIS_PREFIX": self.settings.redis_prefix,
-            "AUGUR_MLFLOW_TRACKING_URI": tracking,
-            "AUGUR_STATE_DIR": str(self.root),
-            "MLFLOW_TRACKING_URI": tracking,
-        }
-        say(f"mlflow     embedded store {tracking}, artifacts in {self.root / 'mlflow'}")
+        tracking = resolved_tracking_uri(self.settings.mlflow_tracking_uri)
+        say(f"mlflow     store {tracking}, artifacts in {self.root / 'mlflow'}")
         state = StackState(redis_url, self.settings.redis_prefix, tracking, procs)
+        env = self._env(state)
         port = free_port(self.settings.grpc_port)
         metrics = free_port(self.settings.metrics_port)
         cli = [sys.executable, "-m", "training.cli"]
@@ -271,40 +278,65 @@ class LocalStack:
         say(f"features   gRPC 127.0.0.1:{port}, metrics :{metrics}/metrics")
         for shard in range(self.settings.ingest_shards):
             say(f"consumer   shard {shard}")
-        next_port = port
+        if self._start_model_services(state, say) < 0:
+            return 1
+        say(f"logs in {self.log_dir}; stop with `augur down`")
+        return 0
+
+    def _env(self, state: StackState) -> dict[str, str]:
+        return {
+            **os.environ,
+            "AUGUR_REDIS_URL": state.redis_url,
+            "AUGUR_REDIS_PREFIX": state.redis_prefix,
+            "AUGUR_MLFLOW_TRACKING_URI": state.mlflow_tracking_uri,
+            "AUGUR_STATE_DIR": str(self.root),
+            "MLFLOW_TRACKING_URI": state.mlflow_tracking_uri,
+        }
+
+    def _start_model_services(self, state: StackState, say: Callable[..., None]) -> int:
+        """Start every model service that has a champion and is not running; -1 on failure."""
+        running = {p.name for p in state.processes}
+        cli = [sys.executable, "-m", "training.cli"]
+        started = 0
         for name in MODEL_SERVICES:
-            version = champion_of(tracking, f"augur-{name}") if name in SERVABLE else None
+            if name in running:
+                continue
+            version = (
+                champion_of(state.mlflow_tracking_uri, f"augur-{name}")
+                if name in SERVABLE
+                else None
+            )
             if version is None:
                 say(
                     f"{name:10s} not started: no champion model registered "
                     f"(augur train {name} --data DIR)"
                 )
                 continue
-            next_port = free_port(next_port + 1)
+            used = {p.port for p in state.processes}
+            port = free_port(max(used | {self.settings.grpc_port}) + 1)
             mport = free_port(self.settings.metrics_port + MODEL_SERVICES.index(name) + 1)
             proc = self._spawn(
                 name,
                 [*cli, "serve", name],
                 {
-                    **env,
-                    "AUGUR_GRPC_PORT": str(next_port),
+                    **self._env(state),
+                    "AUGUR_GRPC_PORT": str(port),
                     "AUGUR_METRICS_PORT": str(mport),
                 },
-                next_port,
+                port,
                 mport,
             )
-            procs.append(proc)
+            state.processes.append(proc)
             self._save(state)
-            if not wait_serving(next_port, 60):
+            if not wait_serving(port, 60):
                 print(f"{name} service did not become SERVING; see {proc.log}", file=sys.stderr)
-                self.down(quiet=True)
-                return 1
+                return -1
             say(
-                f"{name:10s} gRPC 127.0.0.1:{next_port}, metrics :{mport}/metrics, "
+                f"{name:10s} gRPC 127.0.0.1:{port}, metrics :{mport}/metrics, "
                 f"model augur-{name} v{version}"
             )
-        say(f"logs in {self.log_dir}; stop with `augur down`")
-        return 0
+            started += 1
+        return started
 
     def _save(self, state: StackState) -> None:
         tmp = self.state_file.with_suffix(".tmp")

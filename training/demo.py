@@ -11,7 +11,9 @@ recomputation at the same instant.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from pathlib import Path
 
 import grpc
 import numpy as np
@@ -22,7 +24,9 @@ from services.common.features.store import RedisFeatureStore
 from services.common.settings import ServerSettings, load_settings
 from services.runtime import LocalStack, StackState
 from training.bench.run import _after
-from training.data.loader import load_dataset
+from training.churn.report import print_churn_report
+from training.churn.train import train_churn
+from training.data.loader import Dataset, load_dataset
 from training.data.synthetic import SyntheticConfig, generate
 from training.features.batch import (
     canonical_events,
@@ -75,27 +79,31 @@ async def _features(state: StackState, customer: str) -> dict[str, float]:
         return dict(zip(reply.names, reply.values, strict=True))
 
 
-def run_demo(customers: int = 2000) -> int:
-    stack = LocalStack.from_env()
-    started_here = stack.running() is None
-    _step("local stack")
-    if stack.up() != 0:
-        return 1
-    state = stack.running()
-    assert state is not None
-    try:
-        return _run(state, customers)
-    finally:
-        if started_here:
-            stack.down(quiet=True)
-            print("\nstack stopped (use `make up` to keep one running)")
-
-
-def _run(state: StackState, customers: int) -> int:
-    settings = load_settings(
-        ServerSettings, redis_url=state.redis_url, redis_prefix=state.redis_prefix
+def _demo_env() -> None:
+    """The demo runs in a namespace of its own: state dir, key prefix, MLflow store, ports."""
+    os.environ.update(
+        {
+            "AUGUR_STATE_DIR": str(Path(".augur/demo").resolve()),
+            "AUGUR_REDIS_PREFIX": "augur-demo",
+            "AUGUR_MLFLOW_TRACKING_URI": "",
+            "AUGUR_GRPC_PORT": os.environ.get("AUGUR_DEMO_GRPC_PORT", "50071"),
+            "AUGUR_METRICS_PORT": os.environ.get("AUGUR_DEMO_METRICS_PORT", "9170"),
+        }
     )
-    root = settings.state_dir.resolve() / "demo" / "data"
+
+
+def _clear(store: RedisFeatureStore) -> int:
+    """Forget the previous demo run's keys (only the demo's own prefix)."""
+    keys = list(store.client.scan_iter(match=f"{store.keys.prefix}:*", count=10_000))
+    for start in range(0, len(keys), 10_000):
+        store.client.unlink(*keys[start : start + 10_000])
+    return len(keys)
+
+
+def run_demo(customers: int = 2000) -> int:
+    _demo_env()
+    settings = load_settings(ServerSettings)
+    root = settings.state_dir.resolve() / "data"
     today = pd.Timestamp.now(tz="UTC").normalize()
     cfg = SyntheticConfig(
         customers=customers, days=365, start=(today - pd.Timedelta(days=365)).strftime("%Y-%m-%d")
@@ -111,6 +119,36 @@ def _run(state: StackState, customers: int) -> int:
     ds = load_dataset(root)
     for name in ("orders", "interactions", "contacts", "customers", "items"):
         print(f"  {name:13s} {len(ds.table(name)):>9,} rows  ok")
+    _step("train the churn model (MLflow run, registry, quality gate)")
+    print_churn_report(
+        train_churn(root, settings.mlflow_tracking_uri, settings.state_dir, progress=False)
+    )
+    stack = LocalStack.from_env()
+    started_here = stack.running() is None
+    _step("local stack")
+    if started_here:
+        cleared = _clear(RedisFeatureStore.from_settings(settings))
+        if cleared:
+            print(
+                f"(cleared {cleared:,} keys of the previous demo run under "
+                f"'{settings.redis_prefix}:')"
+            )
+    if stack.up() != 0:
+        return 1
+    state = stack.running()
+    assert state is not None
+    try:
+        return _run(state, ds, today)
+    finally:
+        if started_here:
+            stack.down(quiet=True)
+            print("\ndemo stack stopped; its data, logs and MLflow store stay in .augur/demo")
+
+
+def _run(state: StackState, ds: Dataset, today: pd.Timestamp) -> int:
+    settings = load_settings(
+        ServerSettings, redis_url=state.redis_url, redis_prefix=state.redis_prefix
+    )
     cutoff = today - pd.Timedelta(days=14)
     _step(f"features as of {cutoff.date()} (two weeks ago), materialised into Redis")
     store = RedisFeatureStore.from_settings(settings)
@@ -125,13 +163,8 @@ def _run(state: StackState, customers: int) -> int:
         f"  {rows:,} customers x {frame.values.shape[1]} features: computed in {computed:.2f} s,"
         f" written in {seconds:.2f} s ({rows / seconds:,.0f} customers/s)"
     )
-    truth = pd.read_csv(root / "truth" / "customers.csv", parse_dates=["disengage_at"])
-    leaving = truth[
-        (truth["disengage_at"] > cutoff - pd.Timedelta(days=21)) & (truth["disengage_at"] <= cutoff)
-    ]["customer_id"]
-    loyal = frame.to_frame().sort_values("orders_hl30", ascending=False).index
-    shown = [c for c in [loyal[0], *leaving[:1]] if c in set(frame.customer_ids)]
-    before = {c: asyncio.run(_features(state, c)) for c in shown}
+    loyal = frame.to_frame().sort_values("orders_hl30", ascending=False).index[0]
+    before = asyncio.run(_features(state, loyal))
     live = dataset_events(_after(ds, frame.as_of))
     _step(f"replay the last two weeks live: {len(live):,} events through IngestEvents (gRPC)")
     ingested, applied = asyncio.run(_replay(state, live))
@@ -139,13 +172,11 @@ def _run(state: StackState, customers: int) -> int:
         f"  acknowledged in {ingested:.2f} s ({len(live) / ingested:,.0f} events/s); "
         f"all folded into the online features after {applied:.2f} s"
     )
-    for customer in shown:
-        after = asyncio.run(_features(state, customer))
-        kind = "planted leaver (disengaging)" if customer in set(leaving) else "most active"
-        print(f"\n  customer {customer} — {kind}")
-        print(f"  {'feature':28s} {'2 weeks ago':>12s} {'now':>12s}")
-        for name in SHOWN:
-            print(f"  {name:28s} {before[customer][name]:12.2f} {after[name]:12.2f}")
+    after = asyncio.run(_features(state, loyal))
+    print(f"\n  customer {loyal} (the most active one)")
+    print(f"  {'feature':28s} {'2 weeks ago':>12s} {'now':>12s}")
+    for name in SHOWN:
+        print(f"  {name:28s} {before[name]:12.2f} {after[name]:12.2f}")
     _step("online features equal a batch recomputation at the same instant")
     sample = list(frame.customer_ids[:: max(1, len(frame.customer_ids) // 50)])
     events, ids = canonical_events(ds)
@@ -159,9 +190,46 @@ def _run(state: StackState, customers: int) -> int:
         worst = max(worst, float(diff.max(initial=0.0)))
     verdict = "equal" if worst < 1e-4 else "DIFFERENT"
     print(f"  {len(sample)} customers checked: {verdict} (largest relative difference {worst:.1e})")
-    _step("next")
-    print(
-        "  churn, recommendation and contact models are not trained yet: their services are "
-        "not started."
-    )
+    if "churn" in {p.name for p in state.processes}:
+        _churn(state, settings)
     return 0 if worst < 1e-4 else 1
+
+
+def _churn(state: StackState, settings: ServerSettings) -> None:
+    """Score everyone, then read the at-risk list and explain the top customers over gRPC."""
+    from augur.churn.v1 import churn_pb2, churn_pb2_grpc
+    from services.churn.model import ChurnModel
+    from services.churn.snapshot import write_snapshot
+    from training import registry
+
+    _step("at-risk list: batch-score every customer (augur score --all), read it over gRPC")
+    registry.configure(state.mlflow_tracking_uri, settings.state_dir, "augur-churn")
+    name = registry.model_name("churn")
+    version = registry.champion_version(name)
+    assert version is not None
+    model = ChurnModel.load(
+        registry.download(name, version, settings.state_dir / "models") / "artifacts" / "model"
+    )
+    store = RedisFeatureStore.from_settings(settings)
+    _, count = write_snapshot(store.client, store.keys, model, name, version)
+    with grpc.insecure_channel(f"127.0.0.1:{state.port_of('churn')}") as channel:
+        stub = churn_pb2_grpc.ChurnServiceStub(channel)
+        page = stub.ListAtRisk(
+            churn_pb2.ListAtRiskRequest(min_probability=0.5, page_size=5), timeout=5
+        )
+        print(
+            f"  {count:,} customers scored with {name} v{version}; {page.total:,} at >= 50 % "
+            "risk; the five with most value at risk:"
+        )
+        for c in page.customers:
+            score = stub.Score(
+                churn_pb2.ScoreRequest(customer_id=c.customer_id, include_reasons=True), timeout=5
+            )
+            band = churn_pb2.RiskBand.Name(score.risk_band).removeprefix("RISK_BAND_")
+            print(
+                f"\n  #{c.rank} {c.customer_id}: churn {score.probability:.1%} ({band}), "
+                f"value at risk {score.value_at_risk:,.0f} of {score.expected_value:,.0f}"
+            )
+            for r in score.reasons:
+                sign = "+" if r.direction == churn_pb2.DIRECTION_INCREASES_RISK else "-"
+                print(f"     {sign} {r.text}")

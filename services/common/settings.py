@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "AUGUR_"
@@ -124,12 +124,20 @@ class ServerSettings(FeatureSettings):
         description="Log level of the JSON logs.",
     )
     mlflow_tracking_uri: str = Field(
-        "sqlite:///.augur/mlflow/mlflow.db",
-        description="MLflow tracking + registry URI (sqlite file embedded by default).",
+        "",
+        description="MLflow tracking + registry URI; empty means the embedded store, a sqlite "
+        "file at <state dir>/mlflow/mlflow.db (artifacts beside it).",
     )
     state_dir: Path = Field(
         Path(".augur"), description="Local state: data, logs, pid files, model cache."
     )
+
+    @model_validator(mode="after")
+    def _embedded_store(self) -> ServerSettings:
+        if not self.mlflow_tracking_uri:
+            db = (self.state_dir / "mlflow" / "mlflow.db").resolve()
+            self.mlflow_tracking_uri = f"sqlite:///{db}"
+        return self
 
 
 S = TypeVar("S", bound=BaseSettings)

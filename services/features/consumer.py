@@ -244,3 +244,9 @@ class Consumer:
                 log.warning("redis unreachable; retrying in 0.5 s")
                 self._recovering = True
                 time.sleep(0.5)
+            except redis.exceptions.ResponseError as exc:
+                if "NOGROUP" not in str(exc) and "UNBLOCKED" not in str(exc):
+                    raise
+                log.warning("stream or consumer group was deleted; recreating it")
+                self.ensure_group()
+                self._recovering = True

@@ -61,7 +61,7 @@ class FeatureServicer(features_pb2_grpc.FeatureServiceServicer):
             for shard in range(self.shards):
                 key = self.store.keys.stream(shard)
                 length = int(client.xlen(key))
-                lag = pending = 0
+                lag, pending = length, 0  # no consumer group yet: nothing was consumed
                 if length or client.exists(key):
                     for group in client.xinfo_groups(key):
                         if group["name"] in (GROUP, GROUP.encode()):

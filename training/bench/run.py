@@ -146,7 +146,7 @@ def _bench_env(root: Path) -> None:
         {
             "AUGUR_STATE_DIR": str(root),
             "AUGUR_REDIS_PREFIX": "augur-bench",
-            "AUGUR_MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow' / 'mlflow.db'}",
+            "AUGUR_MLFLOW_TRACKING_URI": "",  # the embedded store inside the bench state dir
             "AUGUR_GRPC_PORT": os.environ.get("AUGUR_BENCH_GRPC_PORT", "50151"),
             "AUGUR_METRICS_PORT": os.environ.get("AUGUR_BENCH_METRICS_PORT", "9190"),
             "AUGUR_LOG_LEVEL": "WARNING",
