@@ -31,23 +31,26 @@ async def direct(state: StackState, ids: list[str], duration: float, results: li
         ping = common_pb2.EchoRequest(payload=b"x" * 64)
         for _ in range(300):
             await stub.Score(churn_pb2.ScoreRequest(customer_id=random.choice(ids)), timeout=2)
-        load = await open_loop(lambda: echo.Echo(ping, timeout=2), 1000, duration)
-        results.append(load.result("churn echo (floor) @1000/s"))
-        load = await open_loop(
-            lambda: stub.Score(churn_pb2.ScoreRequest(customer_id=random.choice(ids)), timeout=2),
-            1000,
-            duration,
-        )
-        results.append(load.result("Score @1000/s"))
-        load = await open_loop(
-            lambda: stub.Score(
-                churn_pb2.ScoreRequest(customer_id=random.choice(ids), include_reasons=True),
-                timeout=2,
-            ),
-            1000,
-            duration,
-        )
-        results.append(load.result("Score + 3 reasons @1000/s"))
+        for rate in (500, 1000):  # below and at the target rate: where the knee is
+            load = await open_loop(lambda: echo.Echo(ping, timeout=2), rate, duration)
+            results.append(load.result(f"churn echo (floor) @{rate}/s"))
+            load = await open_loop(
+                lambda: stub.Score(
+                    churn_pb2.ScoreRequest(customer_id=random.choice(ids)), timeout=2
+                ),
+                rate,
+                duration,
+            )
+            results.append(load.result(f"Score @{rate}/s"))
+            load = await open_loop(
+                lambda: stub.Score(
+                    churn_pb2.ScoreRequest(customer_id=random.choice(ids), include_reasons=True),
+                    timeout=2,
+                ),
+                rate,
+                duration,
+            )
+            results.append(load.result(f"Score + 3 reasons @{rate}/s"))
         latencies, count = [], 0
         for _ in range(5):
             batch = random.sample(ids, min(10_000, len(ids)))
