@@ -43,6 +43,8 @@ class ChassisInterceptor(aio.ServerInterceptor):
         self.service_name = service_name
         self.metrics = metrics
         self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+        self._counters: dict[tuple[str, grpc.StatusCode], Any] = {}
+        self._histograms: dict[str, Any] = {}
         self._in_flight = metrics.in_flight.labels(service_name)
 
     async def intercept_service(
@@ -88,8 +90,16 @@ class ChassisInterceptor(aio.ServerInterceptor):
     def _finish(self, method: str, code: grpc.StatusCode, started: float) -> None:
         elapsed = time.perf_counter() - started
         self._in_flight.dec()
-        self.metrics.requests.labels(self.service_name, method, code.name).inc()
-        self.metrics.latency.labels(self.service_name, method).observe(elapsed)
+        counter = self._counters.get((method, code))
+        if counter is None:  # label lookups take a lock: resolve each child once
+            counter = self.metrics.requests.labels(self.service_name, method, code.name)
+            self._counters[(method, code)] = counter
+        histogram = self._histograms.get(method)
+        if histogram is None:
+            histogram = self.metrics.latency.labels(self.service_name, method)
+            self._histograms[method] = histogram
+        counter.inc()
+        histogram.observe(elapsed)
         if code is not grpc.StatusCode.OK or log.isEnabledFor(logging.DEBUG):
             level = logging.ERROR if code is grpc.StatusCode.INTERNAL else logging.INFO
             log.log(
