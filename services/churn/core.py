@@ -34,10 +34,16 @@ class Score:
 
 
 @dataclass
-class BatchItem:
-    customer_id: str
-    score: Score | None
-    error: tuple[str, str] | None  # (code name, message)
+class ScoredChunk:
+    """Scores of consecutive request ids; arrays hold the found customers, in order."""
+
+    customer_ids: list[str]
+    found: np.ndarray
+    probability: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    expected_value: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    band: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    as_of: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    reasons: list[list[Reason]] | None = None
 
 
 class ChurnCore:
@@ -112,7 +118,8 @@ class ChurnCore:
 
     def score_batch(
         self, ids: Sequence[str], include_reasons: bool, max_reasons: int, chunk: int = 1000
-    ) -> tuple[Loaded[ChurnModel], Iterator[list[BatchItem]]]:
+    ) -> tuple[Loaded[ChurnModel], Iterator[ScoredChunk]]:
+        """Validate everything first, then score lazily chunk by chunk (vectorised)."""
         if not ids:
             raise InvalidArgument("customer_ids is empty; send 1..10000 ids")
         if len(ids) > MAX_BATCH:
@@ -121,24 +128,23 @@ class ChurnCore:
             check_id(cid, f"customer_ids[{i}]")
         k = self._reasons_k(include_reasons, max_reasons)
         loaded = self.watcher.require()
+        medium, high = self._thresholds(loaded.model)
 
-        def chunks() -> Iterator[list[BatchItem]]:
+        def chunks() -> Iterator[ScoredChunk]:
+            model = loaded.model
             for start in range(0, len(ids), chunk):
-                part = ids[start : start + chunk]
-                vectors = self.store.get_many(part)
-                known = [(c, v) for c, v in zip(part, vectors, strict=True) if v is not None]
-                scores = {}
-                if known:
-                    scored = self._scores(loaded, [c for c, _ in known], [v for _, v in known], k)
-                    scores = {s.customer_id: s for s in scored}
-                yield [
-                    BatchItem(
-                        c,
-                        scores.get(c),
-                        None if c in scores else ("NOT_FOUND", "no features for this customer"),
-                    )
-                    for c in part
-                ]
+                part = list(ids[start : start + chunk])
+                found, values, as_of = self.store.get_matrix(part)
+                out = ScoredChunk(part, found)
+                if found.any():
+                    X = values.astype(np.float64)
+                    p = model.probability(X)
+                    value = model.expected_value(X)
+                    out.probability, out.expected_value = p, value
+                    out.band = np.where(p >= high, 3, np.where(p >= medium, 2, 1))
+                    out.as_of = as_of
+                    out.reasons = [model.reasons(x, k) for x in X] if k else None
+                yield out
 
         return loaded, chunks()
 

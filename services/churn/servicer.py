@@ -9,7 +9,7 @@ from grpc import aio
 from augur.churn.v1 import churn_pb2, churn_pb2_grpc
 from augur.common.v1 import common_pb2
 from services.churn.core import ChurnCore, Score
-from services.churn.model import ChurnModel
+from services.churn.model import ChurnModel, Reason
 from services.common.convert import model_info, timestamp
 from services.common.models import Loaded, ModelWatcher
 
@@ -27,7 +27,12 @@ def to_proto(score: Score, info: common_pb2.ModelInfo) -> churn_pb2.ScoreRespons
         features_as_of=timestamp(score.features_as_of),
         horizon_days=score.horizon_days,
     )
-    for r in score.reasons:
+    _add_reasons(response, score.reasons)
+    return response
+
+
+def _add_reasons(response: churn_pb2.ScoreResponse, reasons: list[Reason]) -> None:
+    for r in reasons:
         response.reasons.add(
             feature=r.feature,
             value=r.value,
@@ -35,7 +40,6 @@ def to_proto(score: Score, info: common_pb2.ModelInfo) -> churn_pb2.ScoreRespons
             contribution=abs(r.contribution),
             text=r.text,
         )
-    return response
 
 
 class ChurnServicer(churn_pb2_grpc.ChurnServiceServicer):
@@ -67,15 +71,31 @@ class ChurnServicer(churn_pb2_grpc.ChurnServiceServicer):
             list(request.customer_ids), request.include_reasons, request.max_reasons
         )
         info = self._info(loaded)
-        for items in chunks:
+        horizon = loaded.model.horizon_days
+        for chunk in chunks:
             response = churn_pb2.ScoreBatchResponse()
-            for item in items:
-                out = response.items.add(customer_id=item.customer_id)
-                if item.score is not None:
-                    out.score.CopyFrom(to_proto(item.score, info))
-                else:
-                    code, message = item.error or ("NOT_FOUND", "")
-                    out.error.code, out.error.message = code, message
+            j = 0
+            for cid, found in zip(chunk.customer_ids, chunk.found, strict=True):
+                item = response.items.add(customer_id=cid)
+                if not found:
+                    item.error.code = "NOT_FOUND"
+                    item.error.message = "no features for this customer"
+                    continue
+                score = item.score
+                p, value = float(chunk.probability[j]), float(chunk.expected_value[j])
+                score.customer_id = cid
+                score.probability = p
+                score.risk_band = int(chunk.band[j])  # type: ignore[assignment]
+                score.expected_value = value
+                score.value_at_risk = p * value
+                score.horizon_days = horizon
+                score.model.CopyFrom(info)
+                as_of = float(chunk.as_of[j])
+                score.features_as_of.seconds = int(as_of)
+                score.features_as_of.nanos = int((as_of % 1) * 1e9)
+                if chunk.reasons is not None:
+                    _add_reasons(score, chunk.reasons[j])
+                j += 1
             yield response
 
     async def ListAtRisk(

@@ -38,20 +38,23 @@ class FeatureVector:
     version: int
 
 
+RECORD = np.dtype(
+    [
+        ("as_of", "<f8"),
+        ("version", "<u4"),
+        ("n_features", "<u4"),
+        ("n_acc", "<u4"),
+        ("reserved", "<u4"),
+        ("features", "<f4", (N_FEATURES,)),
+        ("acc", "<f8", (ACC_SIZE,)),
+    ]
+)
+
+
 def encode_records(features: np.ndarray, acc: np.ndarray, as_of: np.ndarray | float) -> list[bytes]:
     """Encode many customers' records at once (vectorised)."""
     n = features.shape[0]
-    dtype = np.dtype(
-        [
-            ("as_of", "<f8"),
-            ("version", "<u4"),
-            ("n_features", "<u4"),
-            ("n_acc", "<u4"),
-            ("reserved", "<u4"),
-            ("features", "<f4", (N_FEATURES,)),
-            ("acc", "<f8", (ACC_SIZE,)),
-        ]
-    )
+    dtype = RECORD
     rec = np.empty(n, dtype=dtype)
     rec["as_of"] = np.broadcast_to(np.asarray(as_of, dtype=np.float64), (n,))
     rec["version"] = FEATURE_SET_VERSION
@@ -69,6 +72,18 @@ def decode_vector(raw: bytes) -> FeatureVector:
     as_of, version, count, _, _ = _HEADER.unpack_from(raw)
     values = np.frombuffer(raw, dtype="<f4", count=count, offset=HEADER_SIZE)
     return FeatureVector(values, as_of, version)
+
+
+def decode_matrix(raws: list[bytes | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(found mask, float32 feature matrix of the found rows, their as-of times) in one pass."""
+    found = np.array([r is not None for r in raws], dtype=bool)
+    present = [r for r in raws if r is not None]
+    if present and all(len(r) == RECORD.itemsize for r in present):
+        rec = np.frombuffer(b"".join(present), dtype=RECORD)
+        return found, rec["features"], rec["as_of"]
+    vectors = [decode_vector(r) for r in present]  # another layout: decode one by one
+    values = np.stack([v.values for v in vectors]) if vectors else np.zeros((0, N_FEATURES))
+    return found, values, np.array([v.as_of for v in vectors])
 
 
 def decode_accs(raws: list[bytes | None]) -> np.ndarray:

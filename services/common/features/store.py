@@ -30,6 +30,7 @@ from services.common.errors import Unavailable
 from services.common.features.codec import (
     FeatureVector,
     decode_accs,
+    decode_matrix,
     decode_vector,
     encode_records,
 )
@@ -175,6 +176,11 @@ class RedisFeatureStore:
             list[bytes | None], self._direct("MGET", *map(self.keys.features, customer_ids))
         )
         return [None if r is None else decode_vector(r) for r in raws]
+
+    def get_matrix(self, customer_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Bulk read: (found mask, feature matrix of the found customers, their as-of times)."""
+        keys = [self.keys.features(c) for c in customer_ids]
+        return decode_matrix(cast(list[bytes | None], self._direct("MGET", *keys)))
 
     def get_accumulators(self, customer_ids: Sequence[str]) -> np.ndarray:
         if not customer_ids:
