@@ -90,6 +90,13 @@ class FeatureSettings(RedisSettings):
     consumer_block_ms: int = Field(
         200, ge=1, le=60_000, description="How long the consumer waits for new entries."
     )
+    feature_refresh_seconds: float = Field(
+        3600.0,
+        ge=0,
+        description="How often each consumer re-finalises its shard's feature vectors as of "
+        "now, so time-based features (days since last order, decayed counts) do not go stale "
+        "for customers without new events; 0 disables.",
+    )
 
 
 class ServerSettings(FeatureSettings):

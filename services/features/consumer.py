@@ -30,7 +30,7 @@ from services.common.features.definitions import (
     finalize,
     merge,
 )
-from services.common.features.keys import Keys
+from services.common.features.keys import Keys, shard_of
 from services.common.features.store import RedisFeatureStore
 from services.common.settings import FeatureSettings
 from services.features.events import event_time, to_canonical
@@ -58,6 +58,12 @@ class ConsumerMetrics:
         self.lag = Gauge(
             "augur_ingest_consumer_lag_entries",
             "Entries in the shard not yet delivered to the consumer.",
+            ["shard"],
+            registry=registry,
+        )
+        self.refreshed = Counter(
+            "augur_ingest_features_refreshed_total",
+            "Customer feature vectors re-finalised as of now by the periodic refresh.",
             ["shard"],
             registry=registry,
         )
@@ -101,6 +107,8 @@ class Consumer:
         self.store = RedisFeatureStore(client, self.keys, settings.feature_ttl_seconds)
         self.metrics = ConsumerMetrics(registry or CollectorRegistry())
         self._recovering = True
+        self._refresh_cursor = 0
+        self._next_refresh = time.monotonic() + settings.feature_refresh_seconds
         self.ensure_group()
 
     def ensure_group(self) -> None:
@@ -231,12 +239,43 @@ class Consumer:
         self.metrics.lag.labels(str(self.shard)).set(lag)
         return lag
 
+    def refresh_step(self, count: int = 2000) -> int:
+        """Re-finalise a slice of this shard's customers as of now; returns customers done.
+
+        The consumer is the only writer of its shard's records while it runs, so the
+        read-finalise-write needs no lock. A full pass ends when the SCAN cursor wraps.
+        """
+        reply: Any = self.client.scan(
+            self._refresh_cursor, match=self.keys.features_pattern(), count=count
+        )
+        cursor, keys = reply
+        self._refresh_cursor = int(cursor)
+        customers = [
+            c
+            for c in (self.keys.customer_of(k.decode()) for k in keys)
+            if shard_of(c, self.settings.ingest_shards) == self.shard
+        ]
+        if customers:
+            acc = self.store.get_accumulators(customers)
+            known = np.isfinite(acc[:, 0])
+            now = time.time()
+            chosen = [c for c, k in zip(customers, known, strict=True) if k]
+            if chosen:
+                self.store.write(chosen, acc[known], finalize(acc[known], now), now)
+                self.metrics.refreshed.labels(str(self.shard)).inc(len(chosen))
+        if self._refresh_cursor == 0:
+            self._next_refresh = time.monotonic() + self.settings.feature_refresh_seconds
+        return len(customers)
+
     def run(self, stop: Callable[[], bool] | None = None) -> None:
         """Loop until ``stop()`` is true; Redis outages are waited out, not fatal."""
         last_lag = 0.0
         while not (stop and stop()):
             try:
-                self.step()
+                stats = self.step()
+                refresh = self.settings.feature_refresh_seconds
+                if refresh and not stats.entries and time.monotonic() >= self._next_refresh:
+                    self.refresh_step()  # only when idle: events always come first
                 if time.monotonic() - last_lag > 1:
                     self.update_lag()
                     last_lag = time.monotonic()

@@ -176,3 +176,29 @@ async def test_online_equals_batch_for_the_same_customer_and_time(
         np.testing.assert_allclose(online.values, batch, rtol=2e-5, atol=1e-6, err_msg=customer)
     assert online.values[feature_index("orders_total")] > 0
     assert len(FEATURE_NAMES) >= 45
+
+
+def test_refresh_rolls_time_forward_without_touching_the_accumulator(
+    settings: ServerSettings, redis_client: redis.Redis, small_data: Path
+) -> None:
+    """Records materialised days ago are re-finalised as of now, from the same state."""
+    from services.common.features.definitions import finalize
+
+    ds = load_dataset(small_data)
+    frame = compute_features(ds, ds.orders["timestamp"].max())
+    store = RedisFeatureStore.from_settings(settings)
+    materialise(frame, store)
+    consumer = Consumer(redis_client, settings)
+    while True:
+        consumer.refresh_step(count=100)
+        if consumer._refresh_cursor == 0:
+            break
+    ids = list(frame.customer_ids[:20])
+    now = pd.Timestamp.now(tz="UTC").timestamp()
+    for i, customer in enumerate(ids):
+        vector = store.get(customer)
+        assert vector is not None and abs(vector.as_of - now) < 60
+        np.testing.assert_allclose(
+            vector.values, finalize(frame.accumulators[i], vector.as_of)[0], rtol=1e-6
+        )
+    np.testing.assert_array_equal(store.get_accumulators(ids), frame.accumulators[:20])
