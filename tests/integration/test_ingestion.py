@@ -19,6 +19,7 @@ from services.common.features.store import RedisFeatureStore
 from services.common.server import AugurServer
 from services.common.settings import ServerSettings
 from services.features.consumer import Consumer
+from services.features.ingest import Ingestor
 from services.features.main import build_spec
 from training.data.loader import load_dataset
 from training.features.batch import compute_features, materialise
@@ -202,3 +203,24 @@ def test_refresh_rolls_time_forward_without_touching_the_accumulator(
             vector.values, finalize(frame.accumulators[i], vector.as_of)[0], rtol=1e-6
         )
     np.testing.assert_array_equal(store.get_accumulators(ids), frame.accumulators[:20])
+
+
+def test_events_are_routed_by_customer_across_shards(
+    settings: ServerSettings, redis_client: redis.Redis
+) -> None:
+    """With 3 shards each customer's events land in one shard, consumed by its consumer."""
+    sharded = settings.model_copy(update={"ingest_shards": 3})
+    ingestor = Ingestor(redis_client, sharded)
+    now = pd.Timestamp.now(tz="UTC").timestamp() - 60
+    customers = [f"s{i}" for i in range(30)]
+    events = [order(f"sh{i}", customers[i % 30], now + i) for i in range(300)]
+    for start in range(0, 300, 100):
+        assert all(ingestor.ingest(events[start : start + 100]).accepted)
+    keys = RedisFeatureStore.from_settings(sharded).keys
+    lengths = [redis_client.xlen(keys.stream(s)) for s in range(3)]
+    assert sum(lengths) == 300 and all(n > 0 for n in lengths)
+    for shard in range(3):
+        Consumer(redis_client, sharded, shard).drain()
+    store = RedisFeatureStore.from_settings(sharded)
+    totals = [store.get(c).values[feature_index("orders_total")] for c in customers]
+    assert totals == [10.0] * 30
