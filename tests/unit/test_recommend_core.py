@@ -1,0 +1,40 @@
+"""Ranking metrics and repeat timing on hand-made data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.recommend.evaluate import coverage, ranking_metrics
+from training.recommend.repeat import RepeatModel
+
+
+def test_ranking_metrics_by_hand() -> None:
+    lists = {"u": ["a", "x", "b", "y"]}
+    m = ranking_metrics(lists, {"u": {"a", "b", "c"}}, k=4)
+    assert m["precision@4"] == pytest.approx(2 / 4)
+    assert m["recall@4"] == pytest.approx(2 / 3)
+    dcg = 1 / np.log2(2) + 1 / np.log2(4)
+    idcg = 1 / np.log2(2) + 1 / np.log2(3) + 1 / np.log2(4)
+    assert m["ndcg@4"] == pytest.approx(dcg / idcg)
+    assert m["map@4"] == pytest.approx((1 / 1 + 2 / 3) / 3)
+    assert coverage(lists, 8, 4) == pytest.approx(0.5)
+
+
+def test_repeat_model_learns_planted_cycles() -> None:
+    rows = []
+    for c, cycle in (("weekly", 7), ("monthly", 30)):
+        rows += [(c, "milk", 100 + i * cycle) for i in range(20)]
+    rows.append(("newbie", "milk", 300))  # one purchase: falls back to the item's cycle
+    model = RepeatModel.fit(pd.DataFrame(rows, columns=["customer_id", "item_id", "day"]))
+    frame = model.frame().set_index("customer_id")
+    assert frame.loc["weekly", "interval_days"] == pytest.approx(7, rel=0.2)
+    assert frame.loc["monthly", "interval_days"] == pytest.approx(30, rel=0.2)
+    assert 7 <= frame.loc["newbie", "interval_days"] <= 30
+    # 6 days after the weekly buyer's last purchase, they are due within 3 days;
+    # the monthly buyer is not (their last purchase is later still)
+    last = {"weekly": 100 + 19 * 7, "monthly": 100 + 19 * 30}
+    p = model.due_probability(last["weekly"] + 6, 3)
+    due = dict(zip(model.customer, p, strict=True))
+    assert due["weekly"] > 0.5 > due["monthly"]

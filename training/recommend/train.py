@@ -1,0 +1,228 @@
+"""Recommendation training and evaluation: ALS (explore) + repeat timing, blended.
+
+Time split: the model sees everything up to a cutoff; the test is what each
+customer bought in the following ``test_days``. Every scorer is evaluated on
+the same customers, overall and separately on repeat items (bought before the
+cutoff) and new items: popularity, "buy again by frequency", plain ALS, the
+repeat model, ALS restricted to new items (explore) and the blend.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from implicit.als import AlternatingLeastSquares
+from implicit.nearest_neighbours import bm25_weight
+from threadpoolctl import threadpool_limits
+
+from services.recommend.model import RecommendModel
+from training.data.loader import Dataset
+from training.recommend.data import DAY, Weights, interaction_matrix, purchases
+from training.recommend.evaluate import coverage, ranking_metrics
+from training.recommend.repeat import RepeatModel
+
+
+@dataclass
+class RecommendConfig:
+    """Training settings (logged as MLflow params)."""
+
+    factors: int = 64
+    iterations: int = 15
+    regularization: float = 0.05
+    bm25_k1: float = 100.0
+    bm25_b: float = 0.8
+    test_days: int = 30
+    k: int = 10
+    repeat_share: float = 0.5
+    max_per_category: int = 4
+    seed: int = 7
+    weights: Weights = field(default_factory=Weights)
+
+
+@dataclass
+class Fitted:
+    """What the training produced (in memory)."""
+
+    als: AlternatingLeastSquares
+    matrix_users: pd.Index
+    items: pd.Index
+    repeat: RepeatModel
+    popular: list[str]
+    category: dict[str, str]
+    fit_seconds: float
+
+
+def fit(ds: Dataset, cutoff: float, cfg: RecommendConfig) -> Fitted:
+    """ALS on the BM25-weighted confidence matrix, repeat statistics, popularity."""
+    matrix = interaction_matrix(ds, cutoff, cfg.weights)
+    weighted = bm25_weight(matrix.csr, K1=cfg.bm25_k1, B=cfg.bm25_b).tocsr().astype(np.float32)
+    started = time.perf_counter()
+    with threadpool_limits(1, "blas"):  # implicit parallelises itself; BLAS threads only hurt
+        als = AlternatingLeastSquares(
+            factors=cfg.factors,
+            iterations=cfg.iterations,
+            regularization=cfg.regularization,
+            random_state=cfg.seed,
+            num_threads=2,
+        )
+        als.fit(weighted, show_progress=False)
+    fit_seconds = time.perf_counter() - started
+    history = purchases(ds, -np.inf, cutoff)
+    recent = history[history["day"] > cutoff / DAY - 90]
+    popular = list(recent["item_id"].value_counts().index)
+    category = (
+        dict(zip(ds.items["item_id"], ds.items["category"], strict=True)) if len(ds.items) else {}
+    )
+    return Fitted(
+        als, matrix.users, matrix.items, RepeatModel.fit(history), popular, category, fit_seconds
+    )
+
+
+def _diverse(
+    candidates: list[str], category: dict[str, str], k: int, cap: int, seen: set[str] | None = None
+) -> list[str]:
+    out: list[str] = []
+    per: dict[str, int] = {}
+    seen = set() if seen is None else seen
+    for item in candidates:
+        if item in seen:
+            continue
+        c = category.get(item, "")
+        if per.get(c, 0) >= cap:
+            continue
+        out.append(item)
+        seen.add(item)
+        per[c] = per.get(c, 0) + 1
+        if len(out) == k:
+            break
+    return out
+
+
+def evaluate(
+    ds: Dataset, fitted: Fitted, cutoff: float, cfg: RecommendConfig
+) -> tuple[dict[str, float], dict[str, dict[str, list[str]]]]:
+    """Metrics of every scorer on the test window; also returns the lists."""
+    k = cfg.k
+    test = purchases(ds, cutoff, cutoff + cfg.test_days * DAY)
+    before = purchases(ds, -np.inf, cutoff)
+    bought: dict[Any, set[str]] = before.groupby("customer_id")["item_id"].apply(set).to_dict()
+    truth: dict[Any, set[str]] = test.groupby("customer_id")["item_id"].apply(set).to_dict()
+    users = [str(u) for u in truth if u in bought and u in fitted.matrix_users]
+    rows = fitted.matrix_users.get_indexer(pd.Index(users))
+    items = fitted.items
+    lists: dict[str, dict[str, list[str]]] = {
+        name: {} for name in ("popularity", "buy_again", "als", "repeat", "explore", "blend")
+    }
+    freq = before.groupby(["customer_id", "item_id"]).agg(n=("day", "size"), last=("day", "max"))
+    freq = freq.reset_index().sort_values(
+        ["customer_id", "n", "last"], ascending=[True, False, False]
+    )
+    buy_again = freq.groupby("customer_id")["item_id"].apply(list).to_dict()
+    rep = fitted.repeat.frame().assign(p=fitted.repeat.due_probability(cutoff / DAY, cfg.test_days))
+    rep = rep.sort_values(["customer_id", "p"], ascending=[True, False])
+    due = rep.groupby("customer_id")["item_id"].apply(list).to_dict()
+    # purchase rows for the explore filter: only what was *bought* counts as known
+    purchase_matrix = interaction_matrix(ds, cutoff, Weights(1, 0, 0, 0, 1e9), items)
+    prow = purchase_matrix.users.get_indexer(pd.Index(users))
+    with threadpool_limits(1, "blas"):
+        ids_all, _ = fitted.als.recommend(
+            rows, _rows(fitted, rows), N=k, filter_already_liked_items=False
+        )
+        ids_new, _ = fitted.als.recommend(
+            rows,
+            _purchase_rows(purchase_matrix, prow, len(items)),
+            N=3 * k,
+            filter_already_liked_items=True,
+        )
+    n_repeat = round(cfg.repeat_share * k)
+    for i, u in enumerate(users):
+        lists["popularity"][u] = fitted.popular[:k]
+        lists["buy_again"][u] = buy_again.get(u, [])[:k]
+        lists["als"][u] = [items[j] for j in ids_all[i] if j >= 0]
+        lists["repeat"][u] = due.get(u, [])[:k]
+        explore = [items[j] for j in ids_new[i] if j >= 0]
+        lists["explore"][u] = explore[:k]
+        seen: set[str] = set()
+        head = _diverse(due.get(u, []), fitted.category, n_repeat, cfg.max_per_category, seen)
+        tail = _diverse(
+            explore + fitted.popular, fitted.category, k - len(head), cfg.max_per_category, seen
+        )
+        lists["blend"][u] = head + tail
+    metrics: dict[str, float] = {}
+    subsets = {
+        "all": truth,
+        "repeat": {u: t & bought.get(u, set()) for u, t in truth.items()},
+        "new": {u: t - bought.get(u, set()) for u, t in truth.items()},
+    }
+    for name, per_user in lists.items():
+        for subset, rel in subsets.items():
+            m = ranking_metrics(per_user, {u: rel[u] for u in users if u in rel}, k)
+            for key, value in m.items():
+                metrics[f"{name}_{subset}_{key}"] = value
+        metrics[f"{name}_coverage@{k}"] = coverage(per_user, len(items), k)
+    return metrics, lists
+
+
+def _rows(fitted: Fitted, rows: np.ndarray):  # type: ignore[no-untyped-def]
+    import scipy.sparse as sp
+
+    return sp.csr_matrix((len(rows), len(fitted.items)), dtype=np.float32)
+
+
+def _purchase_rows(matrix, rows: np.ndarray, n_items: int):  # type: ignore[no-untyped-def]
+    import scipy.sparse as sp
+
+    out = sp.lil_matrix((len(rows), n_items), dtype=np.float32)
+    for i, r in enumerate(rows):
+        if r >= 0:
+            out[i] = matrix.csr[r]
+    return out.tocsr()
+
+
+def to_model(fitted: Fitted) -> RecommendModel:
+    """The native, pickle-free artefact of a fitted recommender."""
+    rep = fitted.repeat
+    return RecommendModel(
+        users=np.asarray(fitted.matrix_users, dtype=str),
+        items=np.asarray(fitted.items, dtype=str),
+        user_factors=np.asarray(fitted.als.user_factors, dtype=np.float32),
+        item_factors=np.asarray(fitted.als.item_factors, dtype=np.float32),
+        repeat_customer=np.asarray(rep.customer, dtype=str),
+        repeat_item=np.asarray(rep.item, dtype=str),
+        repeat_count=rep.count,
+        repeat_last_day=rep.last_day,
+        repeat_interval_days=rep.interval_days,
+        popular=np.asarray(fitted.popular, dtype=str),
+        item_category=np.asarray([fitted.category.get(i, "") for i in fitted.items], dtype=str),
+        repeat_sigma=rep.sigma,
+    )
+
+
+def from_model(model: RecommendModel) -> Fitted:
+    """A fitted recommender rebuilt from its artefact (to evaluate a champion on new data)."""
+    with threadpool_limits(1, "blas"):
+        als = AlternatingLeastSquares(factors=model.user_factors.shape[1])
+    als.user_factors = model.user_factors
+    als.item_factors = model.item_factors
+    repeat = RepeatModel(
+        model.repeat_customer.astype(object),
+        model.repeat_item.astype(object),
+        model.repeat_count,
+        model.repeat_last_day,
+        model.repeat_interval_days,
+        model.repeat_sigma,
+    )
+    category = dict(zip(model.items.tolist(), model.item_category.tolist(), strict=True))
+    return Fitted(
+        als,
+        pd.Index(model.users),
+        pd.Index(model.items),
+        repeat,
+        model.popular.tolist(),
+        category,
+        0.0,
+    )
