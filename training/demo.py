@@ -23,7 +23,6 @@ from augur.features.v1 import features_pb2, features_pb2_grpc
 from services.common.features.store import RedisFeatureStore
 from services.common.settings import ServerSettings, load_settings
 from services.runtime import LocalStack, StackState
-from training.bench.run import _after
 from training.churn.report import print_churn_report
 from training.churn.train import train_churn
 from training.data.loader import Dataset, load_dataset
@@ -34,7 +33,7 @@ from training.features.batch import (
     customer_features_as_of,
     materialise,
 )
-from training.features.replay import dataset_events
+from training.features.replay import dataset_after, dataset_events
 
 SHOWN = (
     "orders_total",
@@ -165,7 +164,7 @@ def _run(state: StackState, ds: Dataset, today: pd.Timestamp) -> int:
     )
     loyal = frame.to_frame().sort_values("orders_hl30", ascending=False).index[0]
     before = asyncio.run(_features(state, loyal))
-    live = dataset_events(_after(ds, frame.as_of))
+    live = dataset_events(dataset_after(ds, frame.as_of))
     _step(f"replay the last two weeks live: {len(live):,} events through IngestEvents (gRPC)")
     ingested, applied = asyncio.run(_replay(state, live))
     print(

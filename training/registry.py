@@ -16,6 +16,8 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from services.common.models import download_version
+
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 HISTORY_TAG = "champion_history"
@@ -62,16 +64,8 @@ def champion_version(name: str) -> str | None:
 
 
 def download(name: str, version: str, cache: Path) -> Path:
-    """Artifacts of a registered version in a local cache (reused when present)."""
-    target = cache / name / version
-    done = target / ".complete"
-    if not done.exists():
-        target.mkdir(parents=True, exist_ok=True)
-        mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{name}/{version}", dst_path=str(target)
-        )
-        done.touch()
-    return target
+    """Artifacts of a registered version in the local cache of the configured store."""
+    return download_version(mlflow.get_tracking_uri(), name, version, cache)
 
 
 def _history(client: MlflowClient, name: str) -> list[str]:

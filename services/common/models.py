@@ -40,6 +40,23 @@ class Loaded(Generic[M]):
     source: str  # "registry" or "cache"
 
 
+def download_version(tracking_uri: str, name: str, version: str, cache: Path) -> Path:
+    """A registered version's artifacts in the local cache (downloaded once, then reused)."""
+    import mlflow
+
+    target = cache / name / version
+    if not (target / ".complete").exists():
+        target.mkdir(parents=True, exist_ok=True)
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{name}/{version}",
+            dst_path=str(target),
+            tracking_uri=tracking_uri,
+            registry_uri=tracking_uri,
+        )
+        (target / ".complete").touch()
+    return target
+
+
 class ModelMetrics:
     def __init__(self, registry: CollectorRegistry, service: str) -> None:
         self.service = service
@@ -99,16 +116,7 @@ class ModelWatcher(Generic[M]):
         return str(client.get_model_version_by_alias(self.name, self.alias).version)
 
     def _download(self, version: str) -> Path:
-        import mlflow
-
-        target = self.cache_dir / self.name / version
-        if not (target / ".complete").exists():
-            target.mkdir(parents=True, exist_ok=True)
-            mlflow.set_tracking_uri(self.tracking_uri)
-            mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{self.name}/{version}", dst_path=str(target)
-            )
-            (target / ".complete").touch()
+        target = download_version(self.tracking_uri, self.name, version, self.cache_dir)
         (self.cache_dir / self.name / "current.json").write_text(json.dumps({"version": version}))
         return target / "artifacts" / "model"
 

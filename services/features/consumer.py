@@ -204,7 +204,7 @@ class Consumer:
             latest = max(event_time(e) for e in fresh)
             as_of = max(time.time(), latest)
             values = finalize(new_acc, as_of)
-            self._write([customers[i] for i in changed], new_acc, values, as_of)
+            self.store.write([customers[i] for i in changed], new_acc, values, as_of)
             stats.applied = len(fresh)
             written = time.time()
             shard = str(self.shard)
@@ -213,11 +213,6 @@ class Consumer:
         self.metrics.applied.labels(str(self.shard)).inc(stats.applied)
         self.metrics.skipped.labels(str(self.shard)).inc(stats.replayed)
         return stats
-
-    def _write(
-        self, customers: list[str], acc: np.ndarray, values: np.ndarray, as_of: float
-    ) -> None:
-        self.store.write(customers, acc, values, as_of)
 
     def _apply_items(self, events: list[features_pb2.Event]) -> None:
         if not events:

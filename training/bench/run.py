@@ -29,10 +29,10 @@ from services.common.features.store import RedisFeatureStore
 from services.common.settings import ServerSettings, load_settings
 from services.runtime import LocalStack, StackState
 from training.bench.harness import Result, closed_loop, open_loop, print_table, write_results
-from training.data.loader import Dataset, load_dataset
+from training.data.loader import load_dataset
 from training.data.synthetic import SyntheticConfig, generate
 from training.features.batch import compute_features
-from training.features.replay import dataset_events
+from training.features.replay import dataset_after, dataset_events
 
 BENCH_CUSTOMERS = 10_000
 RESULTS = Path(".bench/results.json")
@@ -235,7 +235,7 @@ def run_bench(duration: float = 5.0, only: str | None = None) -> int:
                 )
             )
         if "ingest" in wanted:
-            recent = dataset_events(_after(ds, frame.as_of))
+            recent = dataset_events(dataset_after(ds, frame.as_of))
             for rate in (50.0, 100.0):  # 5,000 and 10,000 events/s
                 asyncio.run(_ingest(state, recent, store, duration, results, rate))
         if "churn" in wanted:
@@ -254,18 +254,6 @@ def run_bench(duration: float = 5.0, only: str | None = None) -> int:
     write_results(results, RESULTS)
     print(f"\nwritten to {RESULTS}")
     return 0
-
-
-def _after(ds: Dataset, as_of: float) -> Dataset:
-    """The part of a data set that happened after ``as_of`` (what arrives live)."""
-    t = pd.Timestamp(as_of, unit="s", tz="UTC")
-    return Dataset(
-        orders=ds.orders[ds.orders["timestamp"] > t],
-        interactions=ds.interactions[ds.interactions["timestamp"] > t],
-        contacts=ds.contacts[ds.contacts["sent_at"] > t],
-        customers=ds.customers.iloc[:0],
-        items=ds.items,
-    )
 
 
 def _cleanup(store: RedisFeatureStore) -> None:

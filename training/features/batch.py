@@ -29,7 +29,7 @@ from training.data.loader import Dataset
 _CHANNEL_INDEX = {c: i for i, c in enumerate(CHANNELS)}
 
 
-def _seconds(ts: pd.Series) -> np.ndarray:
+def utc_seconds(ts: pd.Series) -> np.ndarray:
     """UTC seconds since the Unix epoch (NaT -> NaN)."""
     values = ts.astype("datetime64[us, UTC]")
     out = values.to_numpy(dtype="datetime64[us]").astype("int64").astype(np.float64) / 1e6
@@ -53,7 +53,7 @@ def canonical_events(ds: Dataset) -> tuple[CanonicalEvents, pd.Index]:
     orders = ds.orders
     if len(orders):
         lines = orders.assign(
-            _ts=_seconds(orders["timestamp"]),
+            _ts=utc_seconds(orders["timestamp"]),
             _amount=orders["quantity"].to_numpy() * orders["unit_price"].to_numpy(),
             _pos=orders["quantity"].to_numpy() > 0,
         )
@@ -100,7 +100,7 @@ def canonical_events(ds: Dataset) -> tuple[CanonicalEvents, pd.Index]:
         parts.append(
             _Part(
                 inter["customer_id"].to_numpy(),
-                _seconds(inter["timestamp"]),
+                utc_seconds(inter["timestamp"]),
                 kinds.to_numpy(dtype=np.int64),
             )
         )
@@ -110,20 +110,20 @@ def canonical_events(ds: Dataset) -> tuple[CanonicalEvents, pd.Index]:
         parts.append(
             _Part(
                 contacts["customer_id"].to_numpy(),
-                _seconds(contacts["sent_at"]),
+                utc_seconds(contacts["sent_at"]),
                 int(EventKind.CONTACT_SENT),
                 aux=channel,
             )
         )
         for column, kind in OUTCOME_KINDS.items():
-            ts = _seconds(contacts[column])
+            ts = utc_seconds(contacts[column])
             ok = ~np.isnan(ts)
             parts.append(
                 _Part(contacts["customer_id"].to_numpy()[ok], ts[ok], int(kind), aux=channel[ok])
             )
     customers = ds.customers
     if len(customers):
-        ts = _seconds(customers["signup_at"])
+        ts = utc_seconds(customers["signup_at"])
         ok = ~np.isnan(ts)
         parts.append(_Part(customers["customer_id"].to_numpy()[ok], ts[ok], int(EventKind.SIGNUP)))
     return _assemble(parts)

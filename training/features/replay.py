@@ -46,6 +46,18 @@ def _nanos(series: pd.Series) -> np.ndarray:
     return series.astype("datetime64[ns, UTC]").to_numpy(dtype="datetime64[ns]").astype(np.int64)
 
 
+def dataset_after(ds: Dataset, as_of: float) -> Dataset:
+    """The part of a data set that happened after ``as_of`` (what arrives live)."""
+    t = pd.Timestamp(as_of, unit="s", tz="UTC")
+    return Dataset(
+        orders=ds.orders[ds.orders["timestamp"] > t],
+        interactions=ds.interactions[ds.interactions["timestamp"] > t],
+        contacts=ds.contacts[ds.contacts["sent_at"] > t],
+        customers=ds.customers.iloc[:0],
+        items=ds.items,
+    )
+
+
 def dataset_events(ds: Dataset, customers: set[str] | None = None) -> list[features_pb2.Event]:
     """Every customer event of the data set as protobuf events, sorted by time."""
     keyed: list[tuple[int, int, features_pb2.Event]] = []

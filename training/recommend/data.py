@@ -14,6 +14,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from training.data.loader import Dataset
+from training.features.batch import utc_seconds
 
 DAY = 86400.0
 
@@ -39,10 +40,6 @@ class Matrix:
     stats: dict[str, float] = field(default_factory=dict)
 
 
-def _seconds(ts: pd.Series) -> np.ndarray:
-    return ts.astype("datetime64[us, UTC]").to_numpy(dtype="datetime64[us]").astype(np.int64) / 1e6
-
-
 def interaction_matrix(
     ds: Dataset, as_of: float, weights: Weights | None = None, items: pd.Index | None = None
 ) -> Matrix:
@@ -50,7 +47,7 @@ def interaction_matrix(
     w = weights or Weights()
     frames = []
     orders = ds.orders[(ds.orders["quantity"] > 0)]
-    t = _seconds(orders["timestamp"])
+    t = utc_seconds(orders["timestamp"])
     keep = t <= as_of
     frames.append(
         pd.DataFrame(
@@ -65,7 +62,7 @@ def interaction_matrix(
     inter = ds.interactions[ds.interactions["item_id"] != ""]
     kinds = {"add_to_cart": w.add_to_cart, "wishlist": w.wishlist, "view": w.view}
     inter = inter[inter["type"].isin(list(kinds))]
-    t = _seconds(inter["timestamp"])
+    t = utc_seconds(inter["timestamp"])
     keep = t <= as_of
     frames.append(
         pd.DataFrame(
@@ -79,6 +76,7 @@ def interaction_matrix(
     )
     events = pd.concat(frames, ignore_index=True)
     events["w"] = events["w"] * np.exp2(-(as_of - events["t"]) / (w.half_life_days * DAY))
+    events = events[events["w"] > 0]  # a kind weighted 0 is not an interaction at all
     users = pd.Index(np.sort(events["user"].unique()), name="customer_id")
     item_index = (
         items
@@ -102,7 +100,7 @@ def interaction_matrix(
 def purchases(ds: Dataset, start: float, end: float) -> pd.DataFrame:
     """(customer_id, item_id, day) purchase days in (start, end], one row per day."""
     orders = ds.orders[ds.orders["quantity"] > 0]
-    t = _seconds(orders["timestamp"])
+    t = utc_seconds(orders["timestamp"])
     keep = (t > start) & (t <= end)
     out = pd.DataFrame(
         {

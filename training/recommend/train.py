@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from implicit.als import AlternatingLeastSquares
 from implicit.nearest_neighbours import bm25_weight
 from threadpoolctl import threadpool_limits
@@ -130,13 +131,14 @@ def evaluate(
     prow = purchase_matrix.users.get_indexer(pd.Index(users))
     with threadpool_limits(1, "blas"):
         ids_all, _ = fitted.als.recommend(
-            rows, _rows(fitted, rows), N=k, filter_already_liked_items=False
-        )
-        ids_new, _ = fitted.als.recommend(
             rows,
-            _purchase_rows(purchase_matrix, prow, len(items)),
-            N=3 * k,
-            filter_already_liked_items=True,
+            sp.csr_matrix((len(rows), len(items)), dtype=np.float32),
+            N=k,
+            filter_already_liked_items=False,
+        )
+        # every evaluated user bought before the cutoff, so each has a purchase row
+        ids_new, _ = fitted.als.recommend(
+            rows, purchase_matrix.csr[prow], N=3 * k, filter_already_liked_items=True
         )
     n_repeat = round(cfg.repeat_share * k)
     for i, u in enumerate(users):
@@ -165,22 +167,6 @@ def evaluate(
                 metrics[f"{name}_{subset}_{key}"] = value
         metrics[f"{name}_coverage@{k}"] = coverage(per_user, len(items), k)
     return metrics, lists
-
-
-def _rows(fitted: Fitted, rows: np.ndarray):  # type: ignore[no-untyped-def]
-    import scipy.sparse as sp
-
-    return sp.csr_matrix((len(rows), len(fitted.items)), dtype=np.float32)
-
-
-def _purchase_rows(matrix, rows: np.ndarray, n_items: int):  # type: ignore[no-untyped-def]
-    import scipy.sparse as sp
-
-    out = sp.lil_matrix((len(rows), n_items), dtype=np.float32)
-    for i, r in enumerate(rows):
-        if r >= 0:
-            out[i] = matrix.csr[r]
-    return out.tocsr()
 
 
 def to_model(fitted: Fitted) -> RecommendModel:

@@ -74,8 +74,3 @@ class Keys:
     def customer_of(key: str) -> str:
         """The customer id inside a record key."""
         return key[key.index("{c:") + 3 : -1]
-
-    def customer_pattern(self, customer_id: str) -> str:
-        """SCAN pattern matching every per-customer key (for erasure)."""
-        escaped = "".join("\\" + ch if ch in "*?[]\\" else ch for ch in customer_id)
-        return f"{self.prefix}:*{{c:{escaped}}}*"
