@@ -97,23 +97,31 @@ def _train(args: argparse.Namespace) -> int:
     from training.data.loader import DataError
 
     settings = _model_settings()
-    if args.kind != "churn":
-        print(f"training '{args.kind}' is not available yet", file=sys.stderr)
-        return 2
-    from training.churn.report import print_churn_report
-    from training.churn.train import ChurnConfig, train_churn
-
     try:
-        report = train_churn(
-            args.data,
-            settings.mlflow_tracking_uri,
-            settings.state_dir,
-            ChurnConfig(horizon_days=args.horizon_days),
-        )
+        if args.kind == "churn":
+            from training.churn.report import print_churn_report
+            from training.churn.train import ChurnConfig, train_churn
+
+            print_churn_report(
+                train_churn(
+                    args.data,
+                    settings.mlflow_tracking_uri,
+                    settings.state_dir,
+                    ChurnConfig(horizon_days=args.horizon_days),
+                )
+            )
+        elif args.kind == "recommend":
+            from training.recommend.pipeline import print_recommend_report, train_recommend
+
+            print_recommend_report(
+                train_recommend(args.data, settings.mlflow_tracking_uri, settings.state_dir)
+            )
+        else:
+            print(f"training '{args.kind}' is not available yet", file=sys.stderr)
+            return 2
     except DataError as exc:
         print(f"invalid data: {exc}", file=sys.stderr)
         return 2
-    print_churn_report(report)
     return 0
 
 

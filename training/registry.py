@@ -126,3 +126,51 @@ def quality_gate(
         )
     versus = "no champion yet" if champion is None else f"champion {champion:.4f}"
     return GateDecision(True, f"{metric} {new:.4f} beats the baseline {baseline:.4f} ({versus})")
+
+
+@dataclass
+class Registered:
+    run_id: str
+    version: str
+
+
+def log_and_register(
+    kind: str,
+    params: dict[str, object],
+    metrics: dict[str, float],
+    tags: dict[str, str],
+    plots: list[Path],
+    model_dir: Path,
+    pyfunc: Path,
+    decision: GateDecision,
+    signature: object = None,
+    input_example: object = None,
+) -> Registered:
+    """One MLflow run with everything about a trained model, the model registered as a new
+    version of ``augur-<kind>``; the version becomes champion when the gate passed,
+    otherwise the challenger (the gate's reason is tagged on the version either way)."""
+    import pandas as pd
+
+    name = model_name(kind)
+    with mlflow.start_run(run_name=f"{kind}-{pd.Timestamp.now(tz='UTC'):%Y%m%d-%H%M%S}") as run:
+        mlflow.log_params(params)
+        mlflow.log_metrics({k.replace("@", "_at_"): v for k, v in metrics.items()})
+        mlflow.set_tags({**tags, "gate": decision.reason})
+        for path in plots:
+            mlflow.log_artifact(str(path), "plots")
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(pyfunc),
+            artifacts={"model": str(model_dir)},
+            signature=signature,
+            input_example=input_example,
+            registered_model_name=name,
+        )
+        version = str(info.registered_model_version)
+    client = MlflowClient()
+    client.set_model_version_tag(name, version, "gate", decision.reason)
+    if decision.promote:
+        promote(name, version)
+    else:
+        client.set_registered_model_alias(name, CHALLENGER, version)
+    return Registered(run.info.run_id, version)

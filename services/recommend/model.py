@@ -1,47 +1,63 @@
 """The served recommendation model, saved natively (``np.savez``, loaded without pickle).
 
-Holds the ALS factors with their id maps, the repeat model's per customer x
-item statistics, the popularity ranking and item categories. Nothing here is
-pickled: strings are stored as fixed-width unicode arrays.
+Holds the ALS factors with their id maps, the confidence matrix the factors
+were fitted on (for exact session fold-in and explanations), the repeat
+model's per customer x item statistics, item co-purchase neighbours, the
+popularity ranking, item categories and the blending settings. Strings are
+stored as fixed-width unicode arrays; nothing is pickled.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 FILE = "recommend.npz"
+FORMAT_VERSION = 2
 
 
 @dataclass
 class RecommendModel:
     users: np.ndarray  # str, row i of user_factors
-    items: np.ndarray  # str, row j of item_factors
+    items: np.ndarray  # str, row j of item_factors (the catalogue)
     user_factors: np.ndarray  # float32 (users x factors)
     item_factors: np.ndarray  # float32 (items x factors)
+    confidence_indptr: np.ndarray  # CSR users x items: the weighted matrix ALS was fitted on
+    confidence_indices: np.ndarray
+    confidence_data: np.ndarray
     repeat_customer: np.ndarray  # str
     repeat_item: np.ndarray  # str
-    repeat_count: np.ndarray  # float
+    repeat_count: np.ndarray  # distinct purchase days
     repeat_last_day: np.ndarray  # days since the Unix epoch
     repeat_interval_days: np.ndarray
+    cooc_indptr: np.ndarray  # CSR items x items: top co-purchased items, cosine weights
+    cooc_indices: np.ndarray
+    cooc_data: np.ndarray
     popular: np.ndarray  # str, most popular first
     item_category: np.ndarray  # str, aligned with items
     repeat_sigma: float = 0.35
+    regularization: float = 0.05
+    session_confidence: float = 10.0  # confidence of one cart / session item in fold-in
+    repeat_share: float = 0.7
+    max_per_category: int = 4
+    horizon_days: float = 30.0  # "due" horizon of the repeat list
+    min_due_probability: float = 0.05
+    trained_until: float = 0.0  # Unix seconds of the data cutoff
+    recipe: str = "{}"  # JSON of the training settings, to refit the same method on new data
+    format_version: int = FORMAT_VERSION
 
     def save(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / FILE
-        arrays = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        arrays = {
-            k: (
-                np.asarray(v, dtype=str)
-                if isinstance(v, np.ndarray) and v.dtype == object
-                else np.asarray(v)
-            )
-            for k, v in arrays.items()
-        }
+        arrays = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, np.ndarray) and value.dtype == object:
+                value = value.astype(str)
+            arrays[f.name] = np.asarray(value)
         np.savez(path, **arrays)
         return path
 
@@ -49,5 +65,12 @@ class RecommendModel:
     def load(cls, directory: Path) -> RecommendModel:
         with np.load(directory / FILE, allow_pickle=False) as data:
             values = {name: data[name] for name in data.files}
-        values["repeat_sigma"] = float(values["repeat_sigma"])
+        version = int(values.get("format_version", 1))
+        if version != FORMAT_VERSION:
+            raise ValueError(
+                f"{directory / FILE} has model format {version}; this build reads {FORMAT_VERSION}"
+            )
+        for f in dataclasses.fields(cls):
+            if f.type in ("float", "int", "str"):
+                values[f.name] = {"float": float, "int": int, "str": str}[f.type](values[f.name])
         return cls(**values)

@@ -9,7 +9,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import lightgbm as lgb
-import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
@@ -217,35 +216,27 @@ def train_churn(
         champion_auc,
         cfg.gate_tolerance_auc,
     )
-    with (
-        mlflow.start_run(run_name=f"churn-{pd.Timestamp.now(tz='UTC'):%Y%m%d-%H%M%S}") as run,
-        tempfile.TemporaryDirectory() as tmp,
-    ):
-        mlflow.log_params(
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = Path(tmp) / "model"
+        model.save(model_dir)
+        example = pd.DataFrame(test.X[:2].astype(np.float64), columns=list(FEATURE_NAMES))
+        registered = registry.log_and_register(
+            KIND,
             {
                 **asdict(cfg),
                 "test_cutoff": str(test_cutoff.date()),
                 "train_cutoffs": ",".join(str(c.date()) for c in train_cutoffs),
-            }
-        )
-        mlflow.log_metrics(metrics)
-        mlflow.set_tags(
+            },
+            metrics,
             {
-                "feature_set_version": FEATURE_SET_VERSION,
+                "feature_set_version": str(FEATURE_SET_VERSION),
                 "data_fingerprint": registry.data_fingerprint(Path(data)),
                 "data_path": str(data),
-                "gate": decision.reason,
-            }
-        )
-        for path in plot_all(test.y.astype(float), scores, p_test, Path(tmp) / "plots"):
-            mlflow.log_artifact(str(path), "plots")
-        model_dir = Path(tmp) / "model"
-        model.save(model_dir)
-        example = pd.DataFrame(test.X[:2].astype(np.float64), columns=list(FEATURE_NAMES))
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(Path(__file__).with_name("pyfunc.py")),
-            artifacts={"model": str(model_dir)},
+            },
+            plot_all(test.y.astype(float), scores, p_test, Path(tmp) / "plots"),
+            model_dir,
+            Path(__file__).with_name("pyfunc.py"),
+            decision,
             signature=infer_signature(
                 example,
                 pd.DataFrame(
@@ -253,18 +244,10 @@ def train_churn(
                 ),
             ),
             input_example=example,
-            registered_model_name=name,
         )
-        version = str(info.registered_model_version)
-    client = mlflow.MlflowClient()
-    client.set_model_version_tag(name, version, "gate", decision.reason)
-    if decision.promote:
-        registry.promote(name, version)
-    else:
-        client.set_registered_model_alias(name, registry.CHALLENGER, version)
     return ChurnReport(
-        run.info.run_id,
-        version,
+        registered.run_id,
+        registered.version,
         decision.promote,
         decision.reason,
         metrics,

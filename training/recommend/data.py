@@ -110,3 +110,44 @@ def purchases(ds: Dataset, start: float, end: float) -> pd.DataFrame:
         }
     )
     return out.drop_duplicates()
+
+
+def copurchase(
+    ds: Dataset, as_of: float, items: pd.Index, top: int = 20, min_count: int = 2
+) -> sp.csr_matrix:
+    """items x items: for each item its ``top`` most co-purchased items (same order),
+    weighted by cosine similarity of their order incidence; pairs seen fewer than
+    ``min_count`` times are noise and dropped."""
+    orders = ds.orders[(ds.orders["quantity"] > 0)]
+    t = utc_seconds(orders["timestamp"])
+    lines = orders[t <= as_of][["order_id", "item_id"]].drop_duplicates()
+    cols = items.get_indexer(pd.Index(lines["item_id"]))
+    keep = cols >= 0
+    baskets = pd.factorize(lines["order_id"].to_numpy()[keep])[0]
+    incidence = sp.csr_matrix(
+        (np.ones(int(keep.sum()), dtype=np.float32), (baskets, cols[keep])),
+        shape=(int(baskets.max()) + 1 if len(baskets) else 0, len(items)),
+    )
+    counts = (incidence.T @ incidence).tocsr()
+    counts.setdiag(0)
+    counts.eliminate_zeros()
+    counts.data[counts.data < min_count] = 0
+    counts.eliminate_zeros()
+    degree = np.sqrt(np.asarray(incidence.sum(axis=0)).ravel())
+    cosine = sp.diags(1 / np.maximum(degree, 1)) @ counts @ sp.diags(1 / np.maximum(degree, 1))
+    cosine = cosine.tocsr()
+    rows, indices, data = [0], [], []
+    for i in range(cosine.shape[0]):
+        lo, hi = cosine.indptr[i], cosine.indptr[i + 1]
+        order = np.argsort(-cosine.data[lo:hi], kind="stable")[:top]
+        indices.append(cosine.indices[lo:hi][order])
+        data.append(cosine.data[lo:hi][order])
+        rows.append(rows[-1] + len(order))
+    return sp.csr_matrix(
+        (
+            np.concatenate(data) if data else np.zeros(0, np.float32),
+            np.concatenate(indices) if indices else np.zeros(0, np.int32),
+            np.array(rows),
+        ),
+        shape=cosine.shape,
+    )

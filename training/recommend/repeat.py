@@ -3,9 +3,9 @@
 For every customer x item bought before, the expected interval between
 purchases is the customer's own mean gap shrunk towards the item's
 population median gap (a customer with two purchases is mostly the item's
-typical cycle; one with twenty is mostly themselves). The next purchase is
-modelled as log-normal around last purchase + interval, which gives both a
-"due" probability for a horizon and an expected purchase window.
+typical cycle; one with twenty is mostly themselves). The timing of the next
+purchase (``services.recommend.timing``) turns it into a "due" probability
+for a horizon and an expected purchase window.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+
+from services.recommend.timing import due_probability
 
 DAY = 86400.0
 
@@ -58,13 +59,9 @@ class RepeatModel:
 
     def due_probability(self, now_day: float, horizon_days: float) -> np.ndarray:
         """P(next purchase in (now, now + horizon] | none since the last one), per row."""
-        elapsed = np.maximum(now_day - self.last_day, 0.0)
-        scale = np.log(self.interval_days)
-        f_now = norm.cdf((np.log(np.maximum(elapsed, 1e-3)) - scale) / self.sigma)
-        f_end = norm.cdf((np.log(elapsed + horizon_days) - scale) / self.sigma)
-        p = (f_end - f_now) / np.maximum(1.0 - f_now, 1e-9)
-        loyalty = 1.0 - np.exp(-self.count / 2.0)  # one purchase is a weak repeat signal
-        return np.clip(p * loyalty, 0.0, 1.0)
+        return due_probability(
+            now_day - self.last_day, self.interval_days, self.count, self.sigma, horizon_days
+        )
 
     def expected_next_day(self) -> np.ndarray:
         return self.last_day + self.interval_days

@@ -9,8 +9,9 @@ repeat model, ALS restricted to new items (explore) and the blend.
 
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,9 +21,10 @@ from implicit.als import AlternatingLeastSquares
 from implicit.nearest_neighbours import bm25_weight
 from threadpoolctl import threadpool_limits
 
+from services.recommend.index import Query, RecommendIndex
 from services.recommend.model import RecommendModel
 from training.data.loader import Dataset
-from training.recommend.data import DAY, Weights, interaction_matrix, purchases
+from training.recommend.data import DAY, Weights, copurchase, interaction_matrix, purchases
 from training.recommend.evaluate import coverage, ranking_metrics
 from training.recommend.repeat import RepeatModel
 
@@ -38,10 +40,22 @@ class RecommendConfig:
     bm25_b: float = 0.8
     test_days: int = 30
     k: int = 10
-    repeat_share: float = 0.5
+    repeat_share: float = 0.7
     max_per_category: int = 4
+    min_due_probability: float = 0.05
+    session_confidence: float = 10.0
+    gate_tolerance_ndcg: float = 0.01
     seed: int = 7
     weights: Weights = field(default_factory=Weights)
+
+    @classmethod
+    def from_recipe(cls, recipe: str) -> RecommendConfig:
+        """The settings a model was trained with (its ``recipe``), to refit the same method."""
+        values = json.loads(recipe)
+        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        if "weights" in known:
+            known["weights"] = Weights(**known["weights"])
+        return cls(**known)
 
 
 @dataclass
@@ -51,10 +65,14 @@ class Fitted:
     als: AlternatingLeastSquares
     matrix_users: pd.Index
     items: pd.Index
+    weighted: sp.csr_matrix  # the confidence matrix ALS was fitted on
+    cooc: sp.csr_matrix
     repeat: RepeatModel
     popular: list[str]
     category: dict[str, str]
     fit_seconds: float
+    cutoff: float
+    cfg: RecommendConfig
 
 
 def fit(ds: Dataset, cutoff: float, cfg: RecommendConfig) -> Fitted:
@@ -79,28 +97,18 @@ def fit(ds: Dataset, cutoff: float, cfg: RecommendConfig) -> Fitted:
         dict(zip(ds.items["item_id"], ds.items["category"], strict=True)) if len(ds.items) else {}
     )
     return Fitted(
-        als, matrix.users, matrix.items, RepeatModel.fit(history), popular, category, fit_seconds
+        als,
+        matrix.users,
+        matrix.items,
+        weighted,
+        copurchase(ds, cutoff, matrix.items),
+        RepeatModel.fit(history),
+        popular,
+        category,
+        fit_seconds,
+        cutoff,
+        cfg,
     )
-
-
-def _diverse(
-    candidates: list[str], category: dict[str, str], k: int, cap: int, seen: set[str] | None = None
-) -> list[str]:
-    out: list[str] = []
-    per: dict[str, int] = {}
-    seen = set() if seen is None else seen
-    for item in candidates:
-        if item in seen:
-            continue
-        c = category.get(item, "")
-        if per.get(c, 0) >= cap:
-            continue
-        out.append(item)
-        seen.add(item)
-        per[c] = per.get(c, 0) + 1
-        if len(out) == k:
-            break
-    return out
 
 
 def evaluate(
@@ -140,7 +148,7 @@ def evaluate(
         ids_new, _ = fitted.als.recommend(
             rows, purchase_matrix.csr[prow], N=3 * k, filter_already_liked_items=True
         )
-    n_repeat = round(cfg.repeat_share * k)
+    index = RecommendIndex(to_model(fitted))  # the blend is scored exactly as it is served
     for i, u in enumerate(users):
         lists["popularity"][u] = fitted.popular[:k]
         lists["buy_again"][u] = buy_again.get(u, [])[:k]
@@ -148,12 +156,8 @@ def evaluate(
         lists["repeat"][u] = due.get(u, [])[:k]
         explore = [items[j] for j in ids_new[i] if j >= 0]
         lists["explore"][u] = explore[:k]
-        seen: set[str] = set()
-        head = _diverse(due.get(u, []), fitted.category, n_repeat, cfg.max_per_category, seen)
-        tail = _diverse(
-            explore + fitted.popular, fitted.category, k - len(head), cfg.max_per_category, seen
-        )
-        lists["blend"][u] = head + tail
+        answer = index.recommend(Query(u, k, cutoff))
+        lists["blend"][u] = [index.item_ids[p.item] for p in answer.picks]
     metrics: dict[str, float] = {}
     subsets = {
         "all": truth,
@@ -171,20 +175,34 @@ def evaluate(
 
 def to_model(fitted: Fitted) -> RecommendModel:
     """The native, pickle-free artefact of a fitted recommender."""
-    rep = fitted.repeat
+    rep, cfg, w = fitted.repeat, fitted.cfg, fitted.weighted
     return RecommendModel(
         users=np.asarray(fitted.matrix_users, dtype=str),
         items=np.asarray(fitted.items, dtype=str),
         user_factors=np.asarray(fitted.als.user_factors, dtype=np.float32),
         item_factors=np.asarray(fitted.als.item_factors, dtype=np.float32),
+        confidence_indptr=w.indptr.astype(np.int64),
+        confidence_indices=w.indices.astype(np.int32),
+        confidence_data=w.data.astype(np.float32),
         repeat_customer=np.asarray(rep.customer, dtype=str),
         repeat_item=np.asarray(rep.item, dtype=str),
         repeat_count=rep.count,
         repeat_last_day=rep.last_day,
         repeat_interval_days=rep.interval_days,
+        cooc_indptr=fitted.cooc.indptr.astype(np.int64),
+        cooc_indices=fitted.cooc.indices.astype(np.int32),
+        cooc_data=fitted.cooc.data.astype(np.float32),
         popular=np.asarray(fitted.popular, dtype=str),
         item_category=np.asarray([fitted.category.get(i, "") for i in fitted.items], dtype=str),
         repeat_sigma=rep.sigma,
+        regularization=cfg.regularization,
+        session_confidence=cfg.session_confidence,
+        repeat_share=cfg.repeat_share,
+        max_per_category=cfg.max_per_category,
+        horizon_days=float(cfg.test_days),
+        min_due_probability=cfg.min_due_probability,
+        trained_until=fitted.cutoff,
+        recipe=json.dumps(asdict(cfg)),
     )
 
 
@@ -203,12 +221,23 @@ def from_model(model: RecommendModel) -> Fitted:
         model.repeat_sigma,
     )
     category = dict(zip(model.items.tolist(), model.item_category.tolist(), strict=True))
+    shape = (len(model.users), len(model.items))
+    cfg = RecommendConfig.from_recipe(model.recipe)
     return Fitted(
         als,
         pd.Index(model.users),
         pd.Index(model.items),
+        sp.csr_matrix(
+            (model.confidence_data, model.confidence_indices, model.confidence_indptr), shape=shape
+        ),
+        sp.csr_matrix(
+            (model.cooc_data, model.cooc_indices, model.cooc_indptr),
+            shape=(len(model.items), len(model.items)),
+        ),
         repeat,
         model.popular.tolist(),
         category,
         0.0,
+        model.trained_until,
+        cfg,
     )
