@@ -111,7 +111,8 @@ def _train(args: argparse.Namespace) -> int:
                 )
             )
         elif args.kind == "recommend":
-            from training.recommend.pipeline import print_recommend_report, train_recommend
+            from training.recommend.pipeline import train_recommend
+            from training.recommend.report import print_recommend_report
 
             print_recommend_report(
                 train_recommend(args.data, settings.mlflow_tracking_uri, settings.state_dir)

@@ -170,7 +170,7 @@ class RecommendIndex:
     def fold_in(self, customer_id: str, context: np.ndarray) -> np.ndarray:
         """Exact ALS user factors from the customer's fitted interactions plus the session.
 
-        Solves (YᵀY + λI + Yᵢᵀ(Cᵢ − I)Yᵢ) x = Yᵢᵀ cᵢ over the customer's items i.
+        Solves (YᵀY + λI + Yᵢᵀ(Cᵢ - I)Yᵢ) x = Yᵢᵀ cᵢ over the customer's items i.
         """
         m = self.model
         row = self.user_pos.get(customer_id)
@@ -191,7 +191,8 @@ class RecommendIndex:
         if row is None:
             return np.zeros(0, dtype=np.int64)
         m = self.model
-        return np.asarray(m.confidence_indices[m.confidence_indptr[row] : m.confidence_indptr[row + 1]])
+        lo, hi = m.confidence_indptr[row], m.confidence_indptr[row + 1]
+        return np.asarray(m.confidence_indices[lo:hi])
 
     def _because(self, item: int, anchors: np.ndarray) -> int:
         """The anchor item (other than ``item``) that contributes most to ``item``'s score."""
@@ -382,8 +383,8 @@ class RecommendIndex:
 
 
 def _repeat_reason(elapsed: float, interval: float, count: float) -> str:
-    since = max(int(round(elapsed)), 0)
-    every = max(int(round(interval)), 1)
+    since = max(round(elapsed), 0)
+    every = max(round(interval), 1)
     if count >= 2:
         return f"You buy this about every {every} days; last bought {since} days ago"
     return f"You bought this {since} days ago; most customers buy it again every {every} days"
