@@ -76,3 +76,14 @@ def churn_trained(shop_data: Path, tmp_path_factory: pytest.TempPathFactory):  #
     root = tmp_path_factory.mktemp("mlflow")
     uri = f"sqlite:///{root / 'mlflow.db'}"
     return uri, root, train_churn(shop_data, uri, root, progress=False)
+
+
+@pytest.fixture(scope="session")
+def recommend_trained(shop_data: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A recommender trained once per session into a temp sqlite MLflow store:
+    (tracking uri, state dir, report)."""
+    from training.recommend.pipeline import train_recommend
+
+    root = tmp_path_factory.mktemp("mlflow-recommend")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    return uri, root, train_recommend(shop_data, uri, root, progress=False)

@@ -80,6 +80,8 @@ def _serve(args: argparse.Namespace) -> int:
         from services.features.main import serve
     elif args.service == "churn":
         from services.churn.main import serve
+    elif args.service == "recommend":
+        from services.recommend.main import serve
     else:
         print(f"service '{args.service}' is not available yet", file=sys.stderr)
         return 2

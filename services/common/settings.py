@@ -196,3 +196,42 @@ class ChurnSettings(ModelServiceSettings):
         description="Probability from which a customer is HIGH risk; "
         "unset uses the model's trained threshold.",
     )
+
+
+class RecommendSettings(ModelServiceSettings):
+    """The recommendation service."""
+
+    recommend_as_of: str = Field(
+        "",
+        description="Reference time of the repeat clock (ISO 8601 with offset); empty means "
+        "the wall clock. Set it to serve a replay of historical data (demos, tests).",
+    )
+    recommend_stock_filter: bool = Field(
+        True,
+        description="Drop out-of-stock items (stock state read from Redis on every call); when "
+        "Redis is unreachable the answer is marked degraded with reason STOCK_UNKNOWN.",
+    )
+
+    @field_validator("recommend_as_of")
+    @classmethod
+    def _check_time(cls, value: str) -> str:
+        if value:
+            from datetime import datetime
+
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                raise ValueError(
+                    "must be an ISO 8601 time, e.g. 2026-01-05T12:00:00+00:00"
+                ) from None
+            if parsed.tzinfo is None:
+                raise ValueError("must carry a UTC offset, e.g. +00:00")
+        return value
+
+    def as_of_seconds(self) -> float | None:
+        """The pinned reference time in Unix seconds, or None for the wall clock."""
+        if not self.recommend_as_of:
+            return None
+        from datetime import datetime
+
+        return datetime.fromisoformat(self.recommend_as_of).timestamp()

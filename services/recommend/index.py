@@ -23,7 +23,7 @@ from services.recommend.timing import conditional_quantiles, due_probability
 DAY = 86400.0
 MAX_N = 100
 # in-stock test of item indices -> boolean mask, or None when stock is unknown
-StockCheck = Callable[[np.ndarray], np.ndarray]
+StockCheck = Callable[[np.ndarray], np.ndarray | None]
 
 
 class Source(IntEnum):

@@ -257,6 +257,13 @@ class RedisFeatureStore:
         )
         return [r.decode() if r else "" for r in raws]
 
+    def in_stock(self, item_ids: Sequence[str]) -> np.ndarray:
+        """In-stock flag of each item (an item with no stock state counts as in stock)."""
+        if not item_ids:
+            return np.zeros(0, dtype=bool)
+        raws = cast(list[bytes | None], self._direct("HMGET", self.keys.item_stock(), *item_ids))
+        return np.array([r != b"0" for r in raws], dtype=bool)
+
     def ping(self) -> bool:
         try:
             return bool(self.client.ping())

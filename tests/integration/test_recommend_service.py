@@ -1,0 +1,308 @@
+"""The recommendation service over real gRPC, Redis and MLflow: lists, filters, cold start,
+session fold-in, similar items, anticipation, batches, stock through IngestEvents, hot swap."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import pandas as pd
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+from mlflow import MlflowClient
+
+from augur.features.v1 import features_pb2, features_pb2_grpc
+from augur.recommend.v1 import recommend_pb2, recommend_pb2_grpc
+from services.common.features.store import RedisFeatureStore
+from services.common.server import AugurServer
+from services.common.settings import RecommendSettings, ServerSettings, load_settings
+from services.features.consumer import Consumer
+from services.features.main import build_spec as build_features
+from services.recommend.main import MODEL_NAME, build_spec
+from training.data.loader import load_dataset
+from training.recommend.pipeline import RecommendReport
+
+pytestmark = pytest.mark.integration
+Trained = tuple[str, Path, RecommendReport]
+R = recommend_pb2
+
+
+def recommend_settings(
+    settings: ServerSettings, uri: str, tmp: Path, as_of: str, **extra: object
+) -> RecommendSettings:
+    return load_settings(
+        RecommendSettings,
+        **{
+            **settings.model_dump(),
+            "mlflow_tracking_uri": uri,
+            "state_dir": tmp / "state",
+            "model_poll_seconds": 0.2,
+            "recommend_as_of": as_of,
+            **extra,
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def shop(shop_data: Path) -> tuple[pd.DataFrame, str]:
+    ds = load_dataset(shop_data)
+    return ds.items, ds.orders["timestamp"].max().isoformat()
+
+
+@pytest.fixture
+async def service(
+    settings: ServerSettings,
+    recommend_trained: Trained,
+    shop: tuple[pd.DataFrame, str],
+    tmp_path: Path,
+) -> AsyncIterator[tuple[recommend_pb2_grpc.RecommendServiceStub, RecommendSettings]]:
+    items, data_end = shop
+    rs = recommend_settings(settings, recommend_trained[0], tmp_path, data_end)
+    RedisFeatureStore.from_settings(rs).write_items(
+        items["item_id"], items["category"], items["price"], [True] * len(items)
+    )
+    server = AugurServer(rs, await build_spec(rs), readiness_interval=0.05)
+    port = await server.start(serve_metrics_endpoint=False)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        yield recommend_pb2_grpc.RecommendServiceStub(channel), rs
+    await server.stop(0)
+
+
+async def expect(code: grpc.StatusCode, call: object, text: str) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await call  # type: ignore[misc]
+    assert err.value.code() is code, err.value.details()
+    assert text in (err.value.details() or ""), err.value.details()
+
+
+async def test_recommend_blends_repeat_and_explore_with_reasons(
+    service: tuple[recommend_pb2_grpc.RecommendServiceStub, RecommendSettings],
+    recommend_trained: Trained,
+) -> None:
+    stub, _ = service
+    reply = await stub.Recommend(R.RecommendRequest(customer_id="C0000001", n=10), timeout=5)
+    ids = [i.item_id for i in reply.items]
+    assert len(ids) == 10 == len(set(ids)) and not reply.cold_start
+    assert reply.model.name == MODEL_NAME and reply.model.version == recommend_trained[2].version
+    sources = {i.source for i in reply.items}
+    assert R.SOURCE_REPEAT in sources and R.SOURCE_EXPLORE in sources
+    assert all(i.reason and i.category for i in reply.items)
+    assert [i.score for i in reply.items] == sorted((i.score for i in reply.items), reverse=True)
+    repeat = next(i for i in reply.items if i.source == R.SOURCE_REPEAT)
+    assert "days" in repeat.reason
+    no_repeat = await stub.Recommend(
+        R.RecommendRequest(customer_id="C0000001", n=10, include_repeat=False), timeout=5
+    )
+    assert R.SOURCE_REPEAT not in {i.source for i in no_repeat.items}
+    one_cat = await stub.Recommend(
+        R.RecommendRequest(customer_id="C0000001", n=8, categories=[reply.items[0].category]),
+        timeout=5,
+    )
+    assert {i.category for i in one_cat.items} == {reply.items[0].category}
+
+
+async def test_cold_start_and_session_fold_in(
+    service: tuple[recommend_pb2_grpc.RecommendServiceStub, RecommendSettings],
+) -> None:
+    stub, _ = service
+    cold = await stub.Recommend(R.RecommendRequest(customer_id="never-seen", n=6), timeout=5)
+    assert cold.cold_start and len(cold.items) == 6
+    assert {i.source for i in cold.items} == {R.SOURCE_POPULAR}
+    base = await stub.Recommend(R.RecommendRequest(customer_id="C0000001", n=10), timeout=5)
+    cart = [base.items[-1].item_id, base.items[-2].item_id]
+    folded = await stub.Recommend(
+        R.RecommendRequest(customer_id="C0000001", n=10, context_item_ids=cart), timeout=5
+    )
+    session = [i for i in folded.items if i.source == R.SOURCE_SESSION]
+    assert session and all(any(c in i.reason for c in cart) for i in session)
+    assert not {i.item_id for i in folded.items} & set(cart)  # the cart is not recommended back
+    cold_cart = await stub.Recommend(
+        R.RecommendRequest(customer_id="never-seen", n=6, context_item_ids=cart[:1]), timeout=5
+    )
+    assert cold_cart.cold_start and cold_cart.items[0].source == R.SOURCE_SESSION
+
+
+async def test_stock_state_from_ingest_events_filters_at_once(
+    service: tuple[recommend_pb2_grpc.RecommendServiceStub, RecommendSettings],
+) -> None:
+    stub, rs = service
+    before = await stub.Recommend(R.RecommendRequest(customer_id="C0000002", n=10), timeout=5)
+    gone = [before.items[0].item_id, before.items[3].item_id]
+    features = AugurServer(rs, await build_features(rs))
+    port = await features.start(serve_metrics_endpoint=False)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            now = Timestamp()
+            now.GetCurrentTime()
+            await features_pb2_grpc.FeatureServiceStub(channel).IngestEvents(
+                features_pb2.IngestEventsRequest(
+                    events=[
+                        features_pb2.Event(
+                            event_id=f"stock-{item}",
+                            occurred_at=now,
+                            item=features_pb2.ItemEvent(item_id=item, in_stock=False),
+                        )
+                        for item in gone
+                    ]
+                ),
+                timeout=5,
+            )
+        Consumer(RedisFeatureStore.from_settings(rs).client, rs).drain()
+    finally:
+        await features.stop(0)
+    after = await stub.Recommend(R.RecommendRequest(customer_id="C0000002", n=10), timeout=5)
+    assert len(after.items) == 10 and not {i.item_id for i in after.items} & set(gone)
+    similar = await stub.SimilarItems(R.SimilarItemsRequest(item_id=gone[1], n=30), timeout=5)
+    assert not {i.item_id for i in similar.items} & set(gone)
+
+
+async def test_similar_items_and_anticipation(
+    service: tuple[recommend_pb2_grpc.RecommendServiceStub, RecommendSettings],
+    shop: tuple[pd.DataFrame, str],
+) -> None:
+    stub, _ = service
+    items, data_end = shop
+    query = str(items["item_id"].iloc[5])
+    similar = await stub.SimilarItems(R.SimilarItemsRequest(item_id=query, n=12), timeout=5)
+    ids = [i.item_id for i in similar.items]
+    assert len(ids) == 12 == len(set(ids)) and query not in ids
+    assert all(query in i.reason for i in similar.items)
+    now = Timestamp()
+    now.FromDatetime(pd.Timestamp(data_end).to_pydatetime())
+    due = await stub.AnticipateNext(
+        R.AnticipateNextRequest(customer_id="C0000001", horizon_days=30, now=now), timeout=5
+    )
+    assert due.items and due.model.name == MODEL_NAME
+    expected = [i.expected_at.seconds for i in due.items]
+    assert expected == sorted(expected)
+    for i in due.items:
+        assert i.window_start.seconds <= i.expected_at.seconds <= i.window_end.seconds
+        assert 0 < i.probability <= 1 and i.typical_interval_days >= 1
+        assert i.last_purchased_at.seconds <= now.seconds
+    short = await stub.AnticipateNext(
+        R.AnticipateNextRequest(customer_id="C0000001", horizon_days=3, n=100, now=now), timeout=5
+    )
+    assert [i.probability for i in short.items] != [i.probability for i in due.items]
+
+
+async def test_bad_input_gets_the_right_code(
+    service: tuple[recommend_pb2_grpc.RecommendServiceStub, RecommendSettings],
+) -> None:
+    stub, _ = service
+    ok = "C0000001"
+    cases = [
+        (stub.Recommend(R.RecommendRequest(customer_id=ok, n=0)), "n must be 1..100"),
+        (stub.Recommend(R.RecommendRequest(customer_id=ok, n=101)), "n must be 1..100"),
+        (stub.Recommend(R.RecommendRequest(customer_id="", n=5)), "customer_id is required"),
+        (stub.Recommend(R.RecommendRequest(customer_id="a\x00b", n=5)), "non-printable"),
+        (
+            stub.Recommend(R.RecommendRequest(customer_id=ok, n=5, context_item_ids=["x"] * 101)),
+            "context_item_ids has 101 entries",
+        ),
+        (
+            stub.Recommend(R.RecommendRequest(customer_id=ok, n=5, exclude_item_ids=["y" * 200])),
+            "exclude_item_ids[0] has 200 characters",
+        ),
+        (stub.SimilarItems(R.SimilarItemsRequest(item_id="I000001", n=0)), "n must be"),
+        (stub.AnticipateNext(R.AnticipateNextRequest(customer_id=ok, horizon_days=0)), "horizon"),
+        (stub.AnticipateNext(R.AnticipateNextRequest(customer_id=ok, horizon_days=366)), "1..365"),
+    ]
+    for call, text in cases:
+        await expect(grpc.StatusCode.INVALID_ARGUMENT, call, text)
+    await expect(
+        grpc.StatusCode.NOT_FOUND,
+        stub.SimilarItems(R.SimilarItemsRequest(item_id="no-such-item", n=5)),
+        "not in the catalogue",
+    )
+    await expect(
+        grpc.StatusCode.NOT_FOUND,
+        stub.AnticipateNext(R.AnticipateNextRequest(customer_id="never-seen", horizon_days=7)),
+        "no purchase history",
+    )
+    stream = stub.BatchRecommend(R.BatchRecommendRequest(customer_ids=[], n=5))
+    await expect(grpc.StatusCode.INVALID_ARGUMENT, stream.read(), "1..10000 ids")
+
+
+async def test_batch_streams_every_customer_in_order(
+    service: tuple[recommend_pb2_grpc.RecommendServiceStub, RecommendSettings],
+) -> None:
+    stub, _ = service
+    ids = [f"C{i:07d}" for i in range(2400)]
+    ids[1500] = "bad\x01id"
+    chunks = [
+        c
+        async for c in stub.BatchRecommend(
+            R.BatchRecommendRequest(customer_ids=ids, n=5), timeout=60
+        )
+    ]
+    assert [len(c.items) for c in chunks] == [1000, 1000, 400]
+    results = [item for c in chunks for item in c.items]
+    assert [r.customer_id for r in results] == ids
+    assert results[1500].error.code == "INVALID_ARGUMENT"
+    good = [r for r in results if r.HasField("recommendations")]
+    assert len(good) == 2399 and all(len(r.recommendations.items) == 5 for r in good)
+    single = await stub.Recommend(R.RecommendRequest(customer_id=ids[7], n=5), timeout=5)
+    assert [i.item_id for i in good[7].recommendations.items] == [i.item_id for i in single.items]
+
+
+async def test_redis_down_still_answers_marked_degraded(
+    settings: ServerSettings,
+    recommend_trained: Trained,
+    shop: tuple[pd.DataFrame, str],
+    tmp_path: Path,
+) -> None:
+    rs = recommend_settings(
+        settings, recommend_trained[0], tmp_path, shop[1], redis_url="redis://127.0.0.1:1/0"
+    )
+    server = AugurServer(rs, await build_spec(rs), readiness_interval=0.05)
+    port = await server.start(serve_metrics_endpoint=False)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            started = time.monotonic()
+            reply = await recommend_pb2_grpc.RecommendServiceStub(channel).Recommend(
+                R.RecommendRequest(customer_id="C0000001", n=5), timeout=5
+            )
+            assert time.monotonic() - started < 2
+            assert len(reply.items) == 5
+            assert reply.degradation.degraded and reply.degradation.reason == "STOCK_UNKNOWN"
+    finally:
+        await server.stop(0)
+
+
+async def test_hot_swap_under_load_fails_no_request(
+    service: tuple[recommend_pb2_grpc.RecommendServiceStub, RecommendSettings],
+    recommend_trained: Trained,
+) -> None:
+    stub, _ = service
+    uri, _, report = recommend_trained
+    client = MlflowClient(tracking_uri=uri)
+    source = client.get_model_version(MODEL_NAME, report.version)
+    copy = client.create_model_version(MODEL_NAME, source.source, source.run_id)
+    versions: set[str] = set()
+    failures: list[BaseException] = []
+    stop = time.monotonic() + 4
+
+    async def caller(i: int) -> None:
+        while time.monotonic() < stop:
+            try:
+                r = await stub.Recommend(
+                    R.RecommendRequest(customer_id=f"C{i:07d}", n=10, context_item_ids=["I000001"]),
+                    timeout=5,
+                )
+                versions.add(r.model.version)
+            except grpc.aio.AioRpcError as exc:
+                failures.append(exc)
+
+    async def operator() -> None:
+        await asyncio.sleep(1)
+        client.set_registered_model_alias(MODEL_NAME, "champion", copy.version)
+        await asyncio.sleep(1.5)
+        client.set_registered_model_alias(MODEL_NAME, "champion", report.version)
+
+    await asyncio.gather(operator(), *(caller(i) for i in range(8)))
+    assert not failures
+    assert versions == {report.version, str(copy.version)}
+    client.delete_model_version(MODEL_NAME, copy.version)
