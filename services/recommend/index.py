@@ -270,7 +270,7 @@ class RecommendIndex:
         c.popular = (
             self.popular
             if codes is None
-            else np.concatenate([self.popular_by_cat.get(int(k), self.popular[:0]) for k in codes])
+            else np.concatenate([self.popular[:0], *(self.popular_by_cat[int(k)] for k in codes)])
         )
         if codes is not None and len(codes) > 1:
             rank = {int(j): r for r, j in enumerate(self.popular.tolist())}
