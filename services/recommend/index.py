@@ -348,17 +348,25 @@ class RecommendIndex:
         return f"Popular in {category}" if category else "Popular right now"
 
     # ---------------------------------------------------------------- similar
-    def similar(self, item: int, n: int, stock: StockCheck | None = None) -> list[Pick]:
+    def similar(
+        self, item: int, n: int, stock: StockCheck | None = None, scan: bool = False
+    ) -> list[Pick]:
         """Co-purchased items first (strong evidence), then nearest items in factor space."""
         m = self.model
         lo, hi = m.cooc_indptr[item], m.cooc_indptr[item + 1]
         cooc = np.asarray(m.cooc_indices[lo:hi], dtype=np.int64)
         cooc_score = np.asarray(m.cooc_data[lo:hi], dtype=np.float64)
-        sims = self.Yn @ self.Yn[item]
-        sims[item] = -np.inf
-        k = min(2 * n + 10, len(sims) - 1)
-        near = np.argpartition(-sims, k - 1)[:k] if k < len(sims) else np.arange(len(sims))
-        near = near[np.argsort(-sims[near], kind="stable")]
+        stored = m.similar_indices.shape[1] if m.similar_indices.ndim == 2 else 0
+        if 2 * n <= stored and not scan:  # precomputed at training: a lookup
+            near = np.asarray(m.similar_indices[item], dtype=np.int64)
+            near_score = np.asarray(m.similar_scores[item], dtype=np.float64)
+        else:  # a long list: scan the catalogue
+            sims = self.Yn @ self.Yn[item]
+            sims[item] = -np.inf
+            k = min(2 * n + 10, len(sims) - 1)
+            near = np.argpartition(-sims, k - 1)[:k] if k < len(sims) else np.arange(len(sims))
+            near = near[np.argsort(-sims[near], kind="stable")]
+            near_score = sims[near]
         name = self.item_ids[item]
         pool = np.unique(np.concatenate([cooc, near]))
         out_of_stock: set[int] = set()
@@ -370,7 +378,7 @@ class RecommendIndex:
         out: list[Pick] = []
         for items, scores, source, text in (
             (cooc, cooc_score, Source.POPULAR, f"Often bought with {name}"),
-            (near, sims[near], Source.EXPLORE, f"Customers who like {name} also like this"),
+            (near, near_score, Source.EXPLORE, f"Customers who like {name} also like this"),
         ):
             for j, s in zip(items.tolist(), scores.tolist(), strict=True):
                 if len(out) >= n:
@@ -379,6 +387,8 @@ class RecommendIndex:
                     continue
                 taken.add(j)
                 out.append(Pick(j, float(s), source, text))
+        if len(out) < n and not scan and len(self.item_ids) > n:
+            return self.similar(item, n, stock, scan=True)  # filters emptied the stored list
         return out
 
 

@@ -12,6 +12,7 @@ from threadpoolctl import threadpool_limits
 
 from services.recommend.index import Query, RecommendIndex, Source
 from services.recommend.model import RecommendModel
+from training.recommend.train import nearest_items
 
 DAY = 86400.0
 N_ITEMS, N_USERS = 120, 80
@@ -29,6 +30,7 @@ def fitted() -> tuple[RecommendIndex, AlternatingLeastSquares, object]:
         als.fit(matrix, show_progress=False)
     users = np.array([f"u{i}" for i in range(N_USERS)])
     items = np.array([f"i{j}" for j in range(N_ITEMS)])
+    near = nearest_items(als, 20)
     rows, cols = matrix.nonzero()
     bought = rows < N_USERS // 2  # half the customers have repeat history
     model = RecommendModel(
@@ -47,6 +49,8 @@ def fitted() -> tuple[RecommendIndex, AlternatingLeastSquares, object]:
         cooc_indptr=np.zeros(N_ITEMS + 1, dtype=np.int64),
         cooc_indices=np.zeros(0, dtype=np.int32),
         cooc_data=np.zeros(0, dtype=np.float32),
+        similar_indices=near[0],
+        similar_scores=near[1],
         popular=items[rng.permutation(N_ITEMS)],
         item_category=np.array([f"cat{j % 6}" for j in range(N_ITEMS)]),
         regularization=0.1,
@@ -111,3 +115,14 @@ def test_save_load_round_trip(fitted, tmp_path) -> None:  # type: ignore[no-unty
     q = Query("u3", 20, 1000 * DAY, ("i4",), ("i9",))
     assert index.recommend(q).picks == again.recommend(q).picks
     assert index.similar(3, 10) == again.similar(3, 10)
+
+
+def test_similar_lookup_matches_a_catalogue_scan(fitted) -> None:  # type: ignore[no-untyped-def]
+    index, _, _ = fitted
+    for item in (0, 17, 99):
+        stored = [p.item for p in index.similar(item, 10)]
+        scanned = [p.item for p in index.similar(item, 10, scan=True)]
+        assert stored == scanned and item not in stored
+    gone = {p.item for p in index.similar(5, 10)}
+    refilled = index.similar(5, 10, lambda items: ~np.isin(items, list(gone)))
+    assert len(refilled) == 10 and not {p.item for p in refilled} & gone

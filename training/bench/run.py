@@ -4,7 +4,8 @@ Scenarios: the echo floor (every other figure reads as a ratio of it),
 online feature reads (in-process and over gRPC), bulk materialisation, and
 IngestEvents with the time until the ingested events show in the features,
 the churn service (Score, reasons, ScoreBatch) and the same churn model behind
-``mlflow models serve``.
+``mlflow models serve``, and the recommendation service on a 50,000-item
+catalogue (with its training time against implicit's own fit).
 Figures are printed and written to ``.bench/results.json``.
 """
 
@@ -162,6 +163,7 @@ ALL = (
     "ingest",
     "churn",
     "mlflow_serve",
+    "recommend",
 )
 
 
@@ -179,6 +181,15 @@ def run_bench(duration: float = 5.0, only: str | None = None) -> int:
         if registry.champion_version("augur-churn") is None:
             print("training the benchmark churn model (once; kept in .bench/stack)")
             train_churn(data, settings.mlflow_tracking_uri, root, progress=False)
+    results: list[Result] = []
+    if "recommend" in wanted:
+        from training.bench import recommend
+
+        rec_data = recommend.bench_data(root)
+        rec_ds = load_dataset(rec_data)
+        os.environ["AUGUR_RECOMMEND_AS_OF"] = recommend.data_end(rec_ds)
+        recommend.ensure_champion(rec_data, settings.mlflow_tracking_uri, root)
+        recommend.training(rec_ds, results)  # before the stack starts: nothing else running
     stack = LocalStack.from_env()
     state = stack.running()
     started_here = state is None
@@ -190,7 +201,6 @@ def run_bench(duration: float = 5.0, only: str | None = None) -> int:
     store = RedisFeatureStore.from_settings(
         load_settings(ServerSettings, redis_url=state.redis_url, redis_prefix=state.redis_prefix)
     )
-    results: list[Result] = []
     try:
         ds = load_dataset(data)
         as_of = ds.orders["timestamp"].max()
@@ -246,6 +256,8 @@ def run_bench(duration: float = 5.0, only: str | None = None) -> int:
             from training.bench import churn
 
             churn.versus_mlflow_serve(state, store, base_ids, results)
+        if "recommend" in wanted:
+            asyncio.run(recommend.direct(state, rec_ds, store, duration, results))
     finally:
         _cleanup(store)
         if started_here:

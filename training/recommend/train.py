@@ -45,6 +45,7 @@ class RecommendConfig:
     min_due_probability: float = 0.05
     session_confidence: float = 10.0
     gate_tolerance_ndcg: float = 0.01
+    similar_per_item: int = 50
     seed: int = 7
     weights: Weights = field(default_factory=Weights)
 
@@ -173,9 +174,23 @@ def evaluate(
     return metrics, lists
 
 
+def nearest_items(als: AlternatingLeastSquares, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each item's ``k`` nearest items by cosine of the factors (itself excluded), so
+    SimilarItems is a lookup instead of a scan of the catalogue per call."""
+    n = als.item_factors.shape[0]
+    k = min(k, n - 1)
+    with threadpool_limits(1, "blas"):
+        ids, scores = als.similar_items(np.arange(n), N=k + 1)
+    keep = ids != np.arange(n)[:, None]
+    rows = np.array([r[m][:k] for r, m in zip(ids, keep, strict=True)], dtype=np.int32)
+    vals = np.array([r[m][:k] for r, m in zip(scores, keep, strict=True)], dtype=np.float32)
+    return rows.reshape(n, k), vals.reshape(n, k)
+
+
 def to_model(fitted: Fitted) -> RecommendModel:
     """The native, pickle-free artefact of a fitted recommender."""
     rep, cfg, w = fitted.repeat, fitted.cfg, fitted.weighted
+    similar = nearest_items(fitted.als, cfg.similar_per_item)
     return RecommendModel(
         users=np.asarray(fitted.matrix_users, dtype=str),
         items=np.asarray(fitted.items, dtype=str),
@@ -192,6 +207,8 @@ def to_model(fitted: Fitted) -> RecommendModel:
         cooc_indptr=fitted.cooc.indptr.astype(np.int64),
         cooc_indices=fitted.cooc.indices.astype(np.int32),
         cooc_data=fitted.cooc.data.astype(np.float32),
+        similar_indices=similar[0],
+        similar_scores=similar[1],
         popular=np.asarray(fitted.popular, dtype=str),
         item_category=np.asarray([fitted.category.get(i, "") for i in fitted.items], dtype=str),
         repeat_sigma=rep.sigma,
