@@ -22,6 +22,7 @@ from services.recommend.timing import conditional_quantiles, due_probability
 
 DAY = 86400.0
 MAX_N = 100
+SESSION_POPULAR = 200  # popular items added to a session's candidate pool
 # in-stock test of item indices -> boolean mask, or None when stock is unknown
 StockCheck = Callable[[np.ndarray], np.ndarray | None]
 
@@ -226,7 +227,7 @@ class RecommendIndex:
     ) -> _Candidates:
         m = self.model
         c = _Candidates()
-        want = 3 * q.n + 10
+        want = 2 * q.n + 10
         rows = self._repeat_rows(q.customer_id)
         bought = self.rep_item[rows]
         if len(bought):
@@ -251,20 +252,25 @@ class RecommendIndex:
                 ):
                     c.repeat_reason[int(j)] = _repeat_reason(e, i, k)
         user: np.ndarray | None = None
+        pool: np.ndarray | None = None
+        row = self.user_pos.get(q.customer_id)
         if len(context):
             user = self.fold_in(q.customer_id, context)
             c.personal_source = Source.SESSION
-        elif q.customer_id in self.user_pos:
-            user = self.X[self.user_pos[q.customer_id]]
+            parts = [self.model.similar_indices[context].ravel(), self.popular[:SESSION_POPULAR]]
+            if row is not None:
+                parts.append(self.model.user_candidates[row])
+            pool = np.unique(np.concatenate(parts).astype(np.int64))
+        elif row is not None:
+            user = self.X[row]
+            pool = self.model.user_candidates[row].astype(np.int64)
         if user is not None:
-            scores = self.Y @ user
-            scores[blocked | ~allowed] = -np.inf
-            scores[bought] = -np.inf  # explore is about new items; repeat covers the rest
-            n_items = len(scores)
-            k = min(want, n_items)
-            top = np.argpartition(-scores, k - 1)[:k] if k < n_items else np.arange(n_items)
-            top = top[np.argsort(-scores[top], kind="stable")]
-            c.personal = top[np.isfinite(scores[top])]
+            hidden = blocked.copy() if codes is None else blocked | ~allowed
+            hidden[bought] = True  # explore is about new items; repeat covers the rest
+            enough = min(want, int((~hidden).sum()))
+            c.personal = self._rank(user, pool, hidden, want)
+            if len(c.personal) < enough:  # the short list ran dry under the filters: scan all
+                c.personal = self._rank(user, None, hidden, want)
         if codes is None and cold and len(context):
             codes = np.unique(self.item_cat[context])  # cold start: the session's categories
         c.popular = (
@@ -277,6 +283,24 @@ class RecommendIndex:
             c.popular = np.array(sorted(c.popular.tolist(), key=rank.__getitem__), dtype=np.int64)
         c.popular = c.popular[~blocked[c.popular] & allowed[c.popular]][: want + len(bought)]
         return c
+
+    def _rank(
+        self, user: np.ndarray, pool: np.ndarray | None, hidden: np.ndarray, want: int
+    ) -> np.ndarray:
+        """Up to ``want`` items of ``pool`` (None: the whole catalogue) by score, hidden ones
+        left out."""
+        if pool is not None:
+            pool = pool[pool >= 0]
+            pool = pool[~hidden[pool]]
+            order = np.argsort(-(self.Y[pool] @ user), kind="stable")[:want]
+            return pool[order]
+        scores = self.Y @ user
+        scores[hidden] = -np.inf
+        n_items = len(scores)
+        k = min(want, n_items)
+        top = np.argpartition(-scores, k - 1)[:k] if k < n_items else np.arange(n_items)
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return top[np.isfinite(scores[top])]
 
     def _blend(
         self,

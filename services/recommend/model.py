@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 FILE = "recommend.npz"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 
 @dataclass
@@ -37,6 +37,7 @@ class RecommendModel:
     cooc_indptr: np.ndarray  # CSR items x items: top co-purchased items, cosine weights
     cooc_indices: np.ndarray
     cooc_data: np.ndarray
+    user_candidates: np.ndarray  # int32 (users x K): best unbought items per customer, -1 pads
     similar_indices: np.ndarray  # int32 (items x K): nearest items in factor space, best first
     similar_scores: np.ndarray  # float32 (items x K): their cosine similarity
     popular: np.ndarray  # str, most popular first

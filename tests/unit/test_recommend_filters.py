@@ -49,6 +49,9 @@ def fitted() -> tuple[RecommendIndex, AlternatingLeastSquares, object]:
         cooc_indptr=np.zeros(N_ITEMS + 1, dtype=np.int64),
         cooc_indices=np.zeros(0, dtype=np.int32),
         cooc_data=np.zeros(0, dtype=np.float32),
+        user_candidates=np.argsort(
+            -(np.asarray(als.user_factors) @ np.asarray(als.item_factors).T), axis=1
+        )[:, :20].astype(np.int32),
         similar_indices=near[0],
         similar_scores=near[1],
         popular=items[rng.permutation(N_ITEMS)],
@@ -106,6 +109,18 @@ def test_fold_in_is_exact_als(fitted) -> None:  # type: ignore[no-untyped-def]
     base = index.X[0] @ index.Y[5]
     folded = index.fold_in("u0", np.array([5])) @ index.Y[5]
     assert folded > base
+
+
+def test_short_lists_rank_like_a_catalogue_scan(fitted) -> None:  # type: ignore[no-untyped-def]
+    index, _, _ = fitted
+    for customer in ("u50", "u61", "u70"):  # no repeat history: the explore list only
+        row = index.user_pos[customer]
+        hidden = np.zeros(N_ITEMS, dtype=bool)
+        short = index._rank(
+            index.X[row], index.model.user_candidates[row].astype(np.int64), hidden, 10
+        )
+        full = index._rank(index.X[row], None, hidden, 10)
+        assert short.tolist() == full.tolist()
 
 
 def test_save_load_round_trip(fitted, tmp_path) -> None:  # type: ignore[no-untyped-def]

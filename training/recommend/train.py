@@ -46,6 +46,7 @@ class RecommendConfig:
     session_confidence: float = 10.0
     gate_tolerance_ndcg: float = 0.01
     similar_per_item: int = 50
+    candidates_per_user: int = 64
     seed: int = 7
     weights: Weights = field(default_factory=Weights)
 
@@ -187,10 +188,32 @@ def nearest_items(als: AlternatingLeastSquares, k: int) -> tuple[np.ndarray, np.
     return rows.reshape(n, k), vals.reshape(n, k)
 
 
+def explore_candidates(fitted: Fitted, k: int) -> np.ndarray:
+    """Each customer's ``k`` best-scoring items they have not bought (users x k, -1 pads), so
+    a plain Recommend re-ranks a short list instead of scanning the catalogue."""
+    rep = fitted.repeat
+    rows = fitted.matrix_users.get_indexer(pd.Index(rep.customer))
+    cols = fitted.items.get_indexer(pd.Index(rep.item))
+    keep = (rows >= 0) & (cols >= 0)
+    bought = sp.csr_matrix(
+        (np.ones(int(keep.sum()), dtype=np.float32), (rows[keep], cols[keep])),
+        shape=(len(fitted.matrix_users), len(fitted.items)),
+    )
+    k = min(k, len(fitted.items))
+    with threadpool_limits(1, "blas"):
+        ids, _ = fitted.als.recommend(
+            np.arange(len(fitted.matrix_users)), bought, N=k, filter_already_liked_items=True
+        )
+    out = np.full((len(fitted.matrix_users), k), -1, dtype=np.int32)
+    out[:, : ids.shape[1]] = ids
+    return out
+
+
 def to_model(fitted: Fitted) -> RecommendModel:
     """The native, pickle-free artefact of a fitted recommender."""
     rep, cfg, w = fitted.repeat, fitted.cfg, fitted.weighted
     similar = nearest_items(fitted.als, cfg.similar_per_item)
+    candidates = explore_candidates(fitted, cfg.candidates_per_user)
     return RecommendModel(
         users=np.asarray(fitted.matrix_users, dtype=str),
         items=np.asarray(fitted.items, dtype=str),
@@ -207,6 +230,7 @@ def to_model(fitted: Fitted) -> RecommendModel:
         cooc_indptr=fitted.cooc.indptr.astype(np.int64),
         cooc_indices=fitted.cooc.indices.astype(np.int32),
         cooc_data=fitted.cooc.data.astype(np.float32),
+        user_candidates=candidates,
         similar_indices=similar[0],
         similar_scores=similar[1],
         popular=np.asarray(fitted.popular, dtype=str),
