@@ -34,6 +34,8 @@ from training.features.batch import (
     materialise,
 )
 from training.features.replay import dataset_after, dataset_events
+from training.recommend.pipeline import train_recommend
+from training.recommend.report import print_recommend_report
 
 SHOWN = (
     "orders_total",
@@ -122,6 +124,10 @@ def run_demo(customers: int = 2000) -> int:
     print_churn_report(
         train_churn(root, settings.mlflow_tracking_uri, settings.state_dir, progress=False)
     )
+    _step("train the recommender (repeat + explore, MLflow run, registry, quality gate)")
+    print_recommend_report(
+        train_recommend(root, settings.mlflow_tracking_uri, settings.state_dir, progress=False)
+    )
     stack = LocalStack.from_env()
     started_here = stack.running() is None
     _step("local stack")
@@ -191,7 +197,38 @@ def _run(state: StackState, ds: Dataset, today: pd.Timestamp) -> int:
     print(f"  {len(sample)} customers checked: {verdict} (largest relative difference {worst:.1e})")
     if "churn" in {p.name for p in state.processes}:
         _churn(state, settings)
+    if "recommend" in {p.name for p in state.processes}:
+        _recommend(state, str(loyal))
     return 0 if worst < 1e-4 else 1
+
+
+def _recommend(state: StackState, customer: str) -> None:
+    """What the most active customer is due to buy, with and without a cart, over gRPC."""
+    from augur.recommend.v1 import recommend_pb2 as R
+    from augur.recommend.v1 import recommend_pb2_grpc
+
+    _step(f"recommendations for {customer} over gRPC (augur.recommend.v1)")
+    with grpc.insecure_channel(f"127.0.0.1:{state.port_of('recommend')}") as channel:
+        stub = recommend_pb2_grpc.RecommendServiceStub(channel)
+        plain = stub.Recommend(R.RecommendRequest(customer_id=customer, n=6), timeout=5)
+        for item in plain.items:
+            source = R.Source.Name(item.source).removeprefix("SOURCE_").lower()
+            print(f"  {item.item_id} ({item.category}, {source}): {item.reason}")
+        cart = [i.item_id for i in plain.items if i.source != R.SOURCE_REPEAT][:1]
+        if cart:
+            folded = stub.Recommend(
+                R.RecommendRequest(customer_id=customer, n=4, context_item_ids=cart), timeout=5
+            )
+            print(f"\n  with {cart[0]} in the cart:")
+            for item in folded.items:
+                print(f"  {item.item_id}: {item.reason}")
+        due = stub.AnticipateNext(
+            R.AnticipateNextRequest(customer_id=customer, horizon_days=14, n=5), timeout=5
+        )
+        print("\n  expected in the next 14 days (anticipatory list):")
+        for d in due.items:
+            when = pd.Timestamp(d.expected_at.seconds, unit="s", tz="UTC").date()
+            print(f"  {d.item_id}: around {when}, probability {d.probability:.0%}; {d.reason}")
 
 
 def _churn(state: StackState, settings: ServerSettings) -> None:

@@ -12,6 +12,7 @@ back to the last version it cached locally.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import time
@@ -169,6 +170,9 @@ class ModelWatcher(Generic[M]):
     def _swap(self, loaded: Loaded[M]) -> None:
         previous = self.current
         self.current = loaded  # one reference assignment: atomic for every reader
+        # a model is long-lived: keep it out of the cycle collector's scans (tail latency)
+        gc.collect()
+        gc.freeze()
         if previous is not None:
             self.metrics.info.remove(self.metrics.service, self.name, previous.version)
         self.metrics.info.labels(self.metrics.service, self.name, loaded.version).set(1)

@@ -122,9 +122,9 @@ class RecommendIndex:
         self.rep_interval = model.repeat_interval_days[keep][order]
         uniq, starts = np.unique(customers, return_index=True)
         ends = np.append(starts[1:], len(customers))
-        self.rep_slice = {
-            c: (int(s), int(e)) for c, s, e in zip(uniq.tolist(), starts, ends, strict=True)
-        }
+        # customer -> position in rep_start / rep_end (ints: nothing for the cycle GC to scan)
+        self.rep_slice = dict(zip(uniq.tolist(), range(len(uniq)), strict=True))
+        self.rep_start, self.rep_end = starts.astype(np.int64), ends.astype(np.int64)
 
     # ---------------------------------------------------------------- lookups
     def known(self, customer_id: str) -> bool:
@@ -147,8 +147,8 @@ class RecommendIndex:
 
     # ------------------------------------------------------------------ repeat
     def _repeat_rows(self, customer_id: str) -> slice:
-        start, end = self.rep_slice.get(customer_id, (0, 0))
-        return slice(start, end)
+        k = self.rep_slice.get(customer_id)
+        return slice(0, 0) if k is None else slice(self.rep_start[k], self.rep_end[k])
 
     def due(self, customer_id: str, now: float, horizon_days: float) -> list[Due]:
         """Every item the customer bought before with P(buy again within the horizon)."""

@@ -61,3 +61,36 @@ def test_native_save_and_load_round_trip(trained, tmp_path: Path) -> None:  # ty
     again, _ = evaluate(ds, from_model(RecommendModel.load(tmp_path)), cutoff, RecommendConfig())
     assert again["blend_all_ndcg@10"] == m["blend_all_ndcg@10"]
     assert again["als_all_ndcg@10"] == m["als_all_ndcg@10"]
+
+
+def test_registered_with_plots_and_gate_and_loads_as_pyfunc(
+    shop_data: Path,
+    recommend_trained,  # type: ignore[no-untyped-def]
+) -> None:
+    import mlflow
+    from mlflow import MlflowClient
+
+    from training import registry
+    from training.recommend.pipeline import train_recommend
+
+    uri, root, report = recommend_trained
+    assert report.promoted and report.metrics["blend_all_ndcg@10"] > 0.9
+    client = MlflowClient(tracking_uri=uri)
+    assert (
+        client.get_model_version_by_alias("augur-recommend", "champion").version == report.version
+    )
+    plots = {a.path for a in client.list_artifacts(report.run_id, "plots")}
+    assert plots == {"plots/ndcg_at_10.png", "plots/recall_at_10.png"}
+    mlflow.set_tracking_uri(uri)
+    model = mlflow.pyfunc.load_model(f"models:/augur-recommend/{report.version}")
+    out = model.predict(pd.DataFrame({"customer_id": ["C0000001", "nobody"], "n": [4, 3]}))
+    assert out.groupby("customer_id").size().to_dict() == {"C0000001": 4, "nobody": 3}
+    # a deliberately weak recipe is registered but stays a challenger, and says why
+    weak = train_recommend(
+        shop_data, uri, root, RecommendConfig(repeat_share=0.0, max_per_category=1), progress=False
+    )
+    assert not weak.promoted and "does not beat" in weak.gate_reason
+    assert (
+        client.get_model_version_by_alias("augur-recommend", "challenger").version == weak.version
+    )
+    assert registry.champion_version("augur-recommend") == report.version
