@@ -77,7 +77,8 @@ def test_registered_with_plots_and_gate_and_loads_as_pyfunc(
     assert report.promoted and report.metrics["blend_all_ndcg@10"] > 0.9
     client = MlflowClient(tracking_uri=uri)
     assert (
-        client.get_model_version_by_alias("augur-recommend", "champion").version == report.version
+        str(client.get_model_version_by_alias("augur-recommend", "champion").version)
+        == report.version
     )
     plots = {a.path for a in client.list_artifacts(report.run_id, "plots")}
     assert plots == {"plots/ndcg_at_10.png", "plots/recall_at_10.png"}
@@ -91,6 +92,7 @@ def test_registered_with_plots_and_gate_and_loads_as_pyfunc(
     )
     assert not weak.promoted and "does not beat" in weak.gate_reason
     assert (
-        client.get_model_version_by_alias("augur-recommend", "challenger").version == weak.version
+        str(client.get_model_version_by_alias("augur-recommend", "challenger").version)
+        == weak.version
     )
     assert registry.champion_version("augur-recommend") == report.version
