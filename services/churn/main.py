@@ -10,7 +10,7 @@ from services.churn.core import ChurnCore
 from services.churn.model import ChurnModel
 from services.churn.servicer import ChurnServicer
 from services.common.features.store import RedisFeatureStore
-from services.common.models import ModelMetrics, ModelWatcher
+from services.common.models import ModelWatcher
 from services.common.server import ServiceSpec, run
 from services.common.settings import ChurnSettings, ServerSettings, load_settings
 
@@ -22,15 +22,7 @@ async def build_spec(
 ) -> ServiceSpec:
     assert isinstance(settings, ChurnSettings)
     store = RedisFeatureStore.from_settings(settings)
-    watcher: ModelWatcher[ChurnModel] = ModelWatcher(
-        MODEL_NAME,
-        settings.model_alias,
-        ChurnModel.load,
-        settings.mlflow_tracking_uri,
-        settings.state_dir / "models",
-        ModelMetrics(registry or CollectorRegistry(), "churn"),
-        settings.model_poll_seconds,
-    )
+    watcher = ModelWatcher.for_service(MODEL_NAME, ChurnModel.load, settings, "churn", registry)
     await watcher.refresh()
     servicer = ChurnServicer(ChurnCore(store, watcher, settings), watcher)
 

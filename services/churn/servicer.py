@@ -10,8 +10,8 @@ from augur.churn.v1 import churn_pb2, churn_pb2_grpc
 from augur.common.v1 import common_pb2
 from services.churn.core import ChurnCore, Score
 from services.churn.model import ChurnModel, Reason
-from services.common.convert import model_info, timestamp
-from services.common.models import Loaded, ModelWatcher
+from services.common.convert import ModelInfoCache, timestamp
+from services.common.models import ModelWatcher
 
 _DIRECTION = {True: churn_pb2.DIRECTION_INCREASES_RISK, False: churn_pb2.DIRECTION_DECREASES_RISK}
 
@@ -46,15 +46,7 @@ class ChurnServicer(churn_pb2_grpc.ChurnServiceServicer):
     def __init__(self, core: ChurnCore, watcher: ModelWatcher[ChurnModel]) -> None:
         self.core = core
         self.watcher = watcher
-        self._info_cache: tuple[Loaded[ChurnModel], common_pb2.ModelInfo] | None = None
-
-    def _info(self, loaded: Loaded[ChurnModel]) -> common_pb2.ModelInfo:
-        """The ModelInfo message of the served model, built once per loaded model."""
-        cached = self._info_cache
-        if cached is None or cached[0] is not loaded:
-            info = model_info(loaded, loaded.model.feature_set_version)  # type: ignore[arg-type]
-            self._info_cache = cached = (loaded, info)
-        return cached[1]
+        self._info = ModelInfoCache(lambda model: model.feature_set_version)
 
     async def Score(
         self, request: churn_pb2.ScoreRequest, context: aio.ServicerContext

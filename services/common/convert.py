@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -18,7 +20,22 @@ def timestamp(seconds: float) -> Timestamp:
     return ts
 
 
-def model_info(loaded: Loaded[object], feature_set_version: int) -> common_pb2.ModelInfo:
+class ModelInfoCache:
+    """The ModelInfo message of the served model, built once per loaded model."""
+
+    def __init__(self, feature_set_version: Callable[[Any], int] = lambda model: 0) -> None:
+        self.feature_set_version = feature_set_version
+        self._cached: tuple[Loaded[Any], common_pb2.ModelInfo] | None = None
+
+    def __call__(self, loaded: Loaded[Any]) -> common_pb2.ModelInfo:
+        cached = self._cached
+        if cached is None or cached[0] is not loaded:
+            info = model_info(loaded, self.feature_set_version(loaded.model))
+            self._cached = cached = (loaded, info)
+        return cached[1]
+
+
+def model_info(loaded: Loaded[Any], feature_set_version: int) -> common_pb2.ModelInfo:
     return common_pb2.ModelInfo(
         name=loaded.name,
         version=loaded.version,

@@ -24,6 +24,7 @@ from typing import Generic, TypeVar
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from services.common.errors import Unavailable
+from services.common.settings import ModelServiceSettings
 
 log = logging.getLogger("augur.models")
 M = TypeVar("M")
@@ -102,6 +103,26 @@ class ModelWatcher(Generic[M]):
         self.metrics = metrics
         self.interval = interval
         self.current: Loaded[M] | None = None
+
+    @classmethod
+    def for_service(
+        cls,
+        name: str,
+        loader: Callable[[Path], M],
+        settings: ModelServiceSettings,
+        service: str,
+        registry: CollectorRegistry | None = None,
+    ) -> ModelWatcher[M]:
+        """The watcher of a model service, configured from its settings."""
+        return cls(
+            name,
+            settings.model_alias,
+            loader,
+            settings.mlflow_tracking_uri,
+            settings.state_dir / "models",
+            ModelMetrics(registry or CollectorRegistry(), service),
+            settings.model_poll_seconds,
+        )
 
     def require(self) -> Loaded[M]:
         current = self.current

@@ -314,14 +314,7 @@ class RecommendIndex:
     ) -> Answer:
         m = self.model
         pool = np.unique(np.concatenate([c.repeat, c.personal, c.popular]))
-        stock_known = True
-        out_of_stock: set[int] = set()
-        if stock is not None and len(pool):
-            mask = stock(pool)
-            if mask is None:
-                stock_known = False
-            else:
-                out_of_stock = set(pool[~mask].tolist())
+        out_of_stock, stock_known = _out_of_stock(pool, stock)
         taken: set[int] = set(out_of_stock)
         per_cat: dict[int, int] = {}
         picks: list[tuple[int, Source, str]] = []
@@ -393,12 +386,7 @@ class RecommendIndex:
             near_score = sims[near]
         name = self.item_ids[item]
         pool = np.unique(np.concatenate([cooc, near]))
-        out_of_stock: set[int] = set()
-        if stock is not None and len(pool):
-            mask = stock(pool)
-            if mask is not None:
-                out_of_stock = set(pool[~mask].tolist())
-        taken = {item} | out_of_stock
+        taken = {item} | _out_of_stock(pool, stock)[0]
         out: list[Pick] = []
         for items, scores, source, text in (
             (cooc, cooc_score, Source.POPULAR, f"Often bought with {name}"),
@@ -414,6 +402,16 @@ class RecommendIndex:
         if len(out) < n and not scan and len(self.item_ids) > n:
             return self.similar(item, n, stock, scan=True)  # filters emptied the stored list
         return out
+
+
+def _out_of_stock(pool: np.ndarray, stock: StockCheck | None) -> tuple[set[int], bool]:
+    """The items of ``pool`` known to be out of stock, and whether stock was known at all."""
+    if stock is None or not len(pool):
+        return set(), True
+    mask = stock(pool)
+    if mask is None:
+        return set(), False
+    return set(pool[~mask].tolist()), True
 
 
 def _repeat_reason(elapsed: float, interval: float, count: float) -> str:

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry
 
 from augur.recommend.v1 import recommend_pb2_grpc
 from services.common.features.store import RedisFeatureStore
-from services.common.models import ModelMetrics, ModelWatcher
+from services.common.models import ModelWatcher
 from services.common.server import ServiceSpec, run
 from services.common.settings import RecommendSettings, ServerSettings, load_settings
 from services.recommend.core import RecommendCore
@@ -30,15 +30,7 @@ async def build_spec(
 ) -> ServiceSpec:
     assert isinstance(settings, RecommendSettings)
     store = RedisFeatureStore.from_settings(settings)
-    watcher: ModelWatcher[RecommendIndex] = ModelWatcher(
-        MODEL_NAME,
-        settings.model_alias,
-        load_index,
-        settings.mlflow_tracking_uri,
-        settings.state_dir / "models",
-        ModelMetrics(registry or CollectorRegistry(), "recommend"),
-        settings.model_poll_seconds,
-    )
+    watcher = ModelWatcher.for_service(MODEL_NAME, load_index, settings, "recommend", registry)
     await watcher.refresh()
     servicer = RecommendServicer(RecommendCore(store, watcher, settings), watcher)
 

@@ -9,7 +9,7 @@ from grpc import aio
 
 from augur.common.v1 import common_pb2
 from augur.recommend.v1 import recommend_pb2, recommend_pb2_grpc
-from services.common.convert import model_info, timestamp
+from services.common.convert import ModelInfoCache, timestamp
 from services.common.models import Loaded, ModelWatcher
 from services.recommend.core import RecommendCore
 from services.recommend.index import DAY, Answer, RecommendIndex
@@ -25,14 +25,7 @@ class RecommendServicer(recommend_pb2_grpc.RecommendServiceServicer):
     def __init__(self, core: RecommendCore, watcher: ModelWatcher[RecommendIndex]) -> None:
         self.core = core
         self.watcher = watcher
-        self._info_cache: tuple[Loaded[RecommendIndex], common_pb2.ModelInfo] | None = None
-
-    def _info(self, loaded: Loaded[RecommendIndex]) -> common_pb2.ModelInfo:
-        """The ModelInfo message of the served model, built once per loaded model."""
-        cached = self._info_cache
-        if cached is None or cached[0] is not loaded:
-            self._info_cache = cached = (loaded, model_info(loaded, 0))  # type: ignore[arg-type]
-        return cached[1]
+        self._info = ModelInfoCache()
 
     def _fill(
         self,

@@ -10,7 +10,6 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from mlflow import MlflowClient
 
 from augur.churn.v1 import churn_pb2, churn_pb2_grpc
 from services.churn.main import MODEL_NAME, build_spec
@@ -19,6 +18,7 @@ from services.churn.snapshot import write_snapshot
 from services.common.features.store import RedisFeatureStore
 from services.common.server import AugurServer
 from services.common.settings import ChurnSettings, ServerSettings, load_settings
+from tests.integration.hot_swap import swap_under_load
 from training import registry
 from training.churn.train import ChurnReport
 from training.data.loader import load_dataset
@@ -164,35 +164,18 @@ async def test_hot_swap_under_load_fails_no_request(
 ) -> None:
     stub, _ = churn
     uri, _, report = churn_trained
-    client = MlflowClient(tracking_uri=uri)
-    source = client.get_model_version(MODEL_NAME, report.version)
-    copy = client.create_model_version(MODEL_NAME, source.source, source.run_id)
-    versions: set[str] = set()
-    failures: list[BaseException] = []
-    stop = time.monotonic() + 4
-
-    async def caller(i: int) -> None:
-        while time.monotonic() < stop:
-            try:
-                r = await stub.Score(
-                    churn_pb2.ScoreRequest(customer_id=f"C{i:07d}", include_reasons=True), timeout=5
-                )
-                versions.add(r.model.version)
-            except grpc.aio.AioRpcError as exc:
-                failures.append(exc)
-
-    async def operator() -> None:
-        await asyncio.sleep(1)
-        client.set_registered_model_alias(MODEL_NAME, "champion", copy.version)
-        await asyncio.sleep(1.5)
-        client.set_registered_model_alias(MODEL_NAME, "champion", report.version)
-
-    await asyncio.gather(operator(), *(caller(i) for i in range(8)))
+    versions, failures, copy = await swap_under_load(
+        uri,
+        MODEL_NAME,
+        report.version,
+        lambda i: stub.Score(
+            churn_pb2.ScoreRequest(customer_id=f"C{i:07d}", include_reasons=True), timeout=5
+        ),
+    )
     assert not failures
-    assert versions == {report.version, str(copy.version)}
+    assert versions == {report.version, copy}
     final = await stub.Score(churn_pb2.ScoreRequest(customer_id="C0000001"), timeout=5)
     assert final.model.version == report.version
-    client.delete_model_version(MODEL_NAME, copy.version)
 
 
 async def test_no_model_means_not_serving_and_unavailable(

@@ -3,7 +3,6 @@ session fold-in, similar items, anticipation, batches, stock through IngestEvent
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,7 +11,6 @@ import grpc
 import pandas as pd
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from mlflow import MlflowClient
 
 from augur.features.v1 import features_pb2, features_pb2_grpc
 from augur.recommend.v1 import recommend_pb2, recommend_pb2_grpc
@@ -22,6 +20,7 @@ from services.common.settings import RecommendSettings, ServerSettings, load_set
 from services.features.consumer import Consumer
 from services.features.main import build_spec as build_features
 from services.recommend.main import MODEL_NAME, build_spec
+from tests.integration.hot_swap import swap_under_load
 from training.data.loader import load_dataset
 from training.recommend.pipeline import RecommendReport
 
@@ -278,31 +277,14 @@ async def test_hot_swap_under_load_fails_no_request(
 ) -> None:
     stub, _ = service
     uri, _, report = recommend_trained
-    client = MlflowClient(tracking_uri=uri)
-    source = client.get_model_version(MODEL_NAME, report.version)
-    copy = client.create_model_version(MODEL_NAME, source.source, source.run_id)
-    versions: set[str] = set()
-    failures: list[BaseException] = []
-    stop = time.monotonic() + 4
-
-    async def caller(i: int) -> None:
-        while time.monotonic() < stop:
-            try:
-                r = await stub.Recommend(
-                    R.RecommendRequest(customer_id=f"C{i:07d}", n=10, context_item_ids=["I000001"]),
-                    timeout=5,
-                )
-                versions.add(r.model.version)
-            except grpc.aio.AioRpcError as exc:
-                failures.append(exc)
-
-    async def operator() -> None:
-        await asyncio.sleep(1)
-        client.set_registered_model_alias(MODEL_NAME, "champion", copy.version)
-        await asyncio.sleep(1.5)
-        client.set_registered_model_alias(MODEL_NAME, "champion", report.version)
-
-    await asyncio.gather(operator(), *(caller(i) for i in range(8)))
+    versions, failures, copy = await swap_under_load(
+        uri,
+        MODEL_NAME,
+        report.version,
+        lambda i: stub.Recommend(
+            R.RecommendRequest(customer_id=f"C{i:07d}", n=10, context_item_ids=["I000001"]),
+            timeout=5,
+        ),
+    )
     assert not failures
-    assert versions == {report.version, str(copy.version)}
-    client.delete_model_version(MODEL_NAME, copy.version)
+    assert versions == {report.version, copy}

@@ -136,9 +136,6 @@ def evaluate(
     rep = fitted.repeat.frame().assign(p=fitted.repeat.due_probability(cutoff / DAY, cfg.test_days))
     rep = rep.sort_values(["customer_id", "p"], ascending=[True, False])
     due = rep.groupby("customer_id")["item_id"].apply(list).to_dict()
-    # purchase rows for the explore filter: only what was *bought* counts as known
-    purchase_matrix = interaction_matrix(ds, cutoff, Weights(1, 0, 0, 0, 1e9), items)
-    prow = purchase_matrix.users.get_indexer(pd.Index(users))
     with threadpool_limits(1, "blas"):
         ids_all, _ = fitted.als.recommend(
             rows,
@@ -146,11 +143,9 @@ def evaluate(
             N=k,
             filter_already_liked_items=False,
         )
-        # every evaluated user bought before the cutoff, so each has a purchase row
-        ids_new, _ = fitted.als.recommend(
-            rows, purchase_matrix.csr[prow], N=3 * k, filter_already_liked_items=True
-        )
-    index = RecommendIndex(to_model(fitted))  # the blend is scored exactly as it is served
+    model = to_model(fitted)
+    index = RecommendIndex(model)  # the blend is scored exactly as it is served
+    ids_new = model.user_candidates[rows]  # explore: the best items each has not bought
     for i, u in enumerate(users):
         lists["popularity"][u] = fitted.popular[:k]
         lists["buy_again"][u] = buy_again.get(u, [])[:k]
