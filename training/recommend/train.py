@@ -143,7 +143,7 @@ def evaluate(
             N=k,
             filter_already_liked_items=False,
         )
-    model = to_model(fitted)
+    model = to_model(fitted, neighbours=False)
     index = RecommendIndex(model)  # the blend is scored exactly as it is served
     ids_new = model.user_candidates[rows]  # explore: the best items each has not bought
     for i, u in enumerate(users):
@@ -175,6 +175,8 @@ def nearest_items(als: AlternatingLeastSquares, k: int) -> tuple[np.ndarray, np.
     SimilarItems is a lookup instead of a scan of the catalogue per call."""
     n = als.item_factors.shape[0]
     k = min(k, n - 1)
+    if k <= 0:
+        return np.zeros((n, 0), dtype=np.int32), np.zeros((n, 0), dtype=np.float32)
     with threadpool_limits(1, "blas"):
         ids, scores = als.similar_items(np.arange(n), N=k + 1)
     keep = ids != np.arange(n)[:, None]
@@ -204,10 +206,11 @@ def explore_candidates(fitted: Fitted, k: int) -> np.ndarray:
     return out
 
 
-def to_model(fitted: Fitted) -> RecommendModel:
-    """The native, pickle-free artefact of a fitted recommender."""
+def to_model(fitted: Fitted, neighbours: bool = True) -> RecommendModel:
+    """The native, pickle-free artefact of a fitted recommender; without ``neighbours``
+    (offline evaluation, which never asks for similar items) SimilarItems would scan."""
     rep, cfg, w = fitted.repeat, fitted.cfg, fitted.weighted
-    similar = nearest_items(fitted.als, cfg.similar_per_item)
+    similar = nearest_items(fitted.als, cfg.similar_per_item if neighbours else 0)
     candidates = explore_candidates(fitted, cfg.candidates_per_user)
     return RecommendModel(
         users=np.asarray(fitted.matrix_users, dtype=str),
