@@ -28,7 +28,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from services.common.settings import ServerSettings, load_settings
 
 MODEL_SERVICES = ("churn", "recommend", "contact")
-SERVABLE = ("churn", "recommend")  # services whose implementation exists
+SERVABLE = ("churn", "recommend", "contact")  # services whose implementation exists
 
 
 def champion_of(tracking_uri: str, name: str) -> str | None:

@@ -82,6 +82,8 @@ def _serve(args: argparse.Namespace) -> int:
         from services.churn.main import serve
     elif args.service == "recommend":
         from services.recommend.main import serve
+    elif args.service == "contact":
+        from services.contact.main import serve
     else:
         print(f"service '{args.service}' is not available yet", file=sys.stderr)
         return 2
@@ -120,8 +122,12 @@ def _train(args: argparse.Namespace) -> int:
                 train_recommend(args.data, settings.mlflow_tracking_uri, settings.state_dir)
             )
         else:
-            print(f"training '{args.kind}' is not available yet", file=sys.stderr)
-            return 2
+            from training.contact.pipeline import train_contact
+            from training.contact.report import print_contact_report
+
+            print_contact_report(
+                train_contact(args.data, settings.mlflow_tracking_uri, settings.state_dir)
+            )
     except DataError as exc:
         print(f"invalid data: {exc}", file=sys.stderr)
         return 2

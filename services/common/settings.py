@@ -235,3 +235,22 @@ class RecommendSettings(ModelServiceSettings):
         from datetime import datetime
 
         return datetime.fromisoformat(self.recommend_as_of).timestamp()
+
+
+class ContactSettings(ModelServiceSettings):
+    """The next-best-contact service."""
+
+    contact_holdout_share: float = Field(
+        0.1,
+        ge=0.0,
+        le=0.5,
+        description="Share of customers held out of every named experiment (never contacted "
+        "for it), assigned by a hash of experiment and customer id.",
+    )
+    contact_retention_days: int = Field(
+        400,
+        ge=1,
+        le=3650,
+        description="How long contact records, sent logs and profiles are kept (TTL, refreshed "
+        "on every contact).",
+    )

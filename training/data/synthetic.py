@@ -62,6 +62,7 @@ class SyntheticConfig:
     seed: int = 7
     fmt: str = "csv"
     chunk: int = 20_000
+    contact_rate: float = 1.0  # scales how often the business contacts each customer
 
 
 @dataclass
@@ -250,7 +251,7 @@ def _simulate_chunk(
     peak_hour = rng.choice(np.arange(7, 23), n)
     weekend_pref = rng.random(n) < 0.3
     h0 = 0.003 * act**-0.5
-    contact_rate = rng.uniform(0.2, 1.2, n)  # contacts per week sent by the business
+    contact_rate = cfg.contact_rate * rng.uniform(0.2, 1.2, n)  # contacts per week sent
     lead_weeks = rng.integers(3, 9, n)
     state = np.zeros(n, dtype=np.int8)  # 0 engaged, 1 disengaging, 2 gone
     dis_week = np.full(n, -1)

@@ -70,6 +70,42 @@ class Keys:
         """SCAN pattern of every customer record of this feature-set version."""
         return f"{self.prefix}:feat:v{self.version}:*"
 
+    # ------------------------------------------------------------ contact state
+    def contact(self, customer_id: str, part: str) -> str:
+        """A customer's contact state: ``consent`` (hash c0..c3 + tz), ``profile`` (hash of
+        engagement counters), ``sent`` (zset "channel|contact_id" -> send ms), ``ids`` (set of
+        contact ids), ``exp`` (hash experiment -> "arm|assigned ms")."""
+        return f"{self.prefix}:contact:{{c:{customer_id}}}:{part}"
+
+    def contact_record(self, customer_id: str, contact_id: str) -> str:
+        """Hash of one recorded contact (channel, local slot, purpose, outcomes)."""
+        return f"{self.prefix}:contact:{{c:{customer_id}}}:k:{contact_id}"
+
+    def contact_owner(self, contact_id: str) -> str:
+        """String contact_id -> customer id, so an outcome finds its contact."""
+        return f"{self.prefix}:contact:kid:{contact_id}"
+
+    def contact_policy(self) -> str:
+        """The contact policy in force (JSON)."""
+        return f"{self.prefix}:contact:policy"
+
+    def suppressed(self) -> str:
+        """Set of SHA-256 hashes of erased / do-not-contact customer ids (never the ids)."""
+        return f"{self.prefix}:contact:suppressed"
+
+    def experiment(self, name: str, part: str) -> str:
+        """An experiment's ``members`` (hash customer -> "arm|assigned ms") and
+        ``out:<outcome>`` (hash customer -> first outcome time in s)."""
+        return f"{self.prefix}:contact:exp:{{x:{name}}}:{part}"
+
+    def churn_pattern(self) -> str:
+        """SCAN pattern of every at-risk snapshot key."""
+        return f"{self.prefix}:churn:{{snap:*"
+
+    def stream_pattern(self) -> str:
+        """SCAN pattern of every event stream shard."""
+        return f"{self.prefix}:events:{{s*}}"
+
     @staticmethod
     def customer_of(key: str) -> str:
         """The customer id inside a record key."""

@@ -1,0 +1,58 @@
+"""Wiring of the next-best-contact service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from grpc import aio
+from prometheus_client import CollectorRegistry
+
+from augur.contact.v1 import contact_pb2_grpc
+from services.common.features.store import RedisFeatureStore
+from services.common.models import ModelWatcher
+from services.common.server import ServiceSpec, run
+from services.common.settings import ContactSettings, ServerSettings, load_settings
+from services.contact.core import ContactCore
+from services.contact.model import ContactModel
+from services.contact.servicer import ContactServicer
+from services.contact.state import ContactState
+
+MODEL_NAME = "augur-contact"
+
+
+def load_model(path: Path) -> ContactModel:
+    return ContactModel.load(path)
+
+
+async def build_spec(
+    settings: ServerSettings, registry: CollectorRegistry | None = None
+) -> ServiceSpec:
+    assert isinstance(settings, ContactSettings)
+    store = RedisFeatureStore.from_settings(settings)
+    state = ContactState(store, settings.contact_retention_days)
+    watcher = ModelWatcher.for_service(MODEL_NAME, load_model, settings, "contact", registry)
+    await watcher.refresh()
+    servicer = ContactServicer(ContactCore(state, watcher, settings), watcher)
+
+    def register(server: aio.Server) -> None:
+        contact_pb2_grpc.add_ContactServiceServicer_to_server(servicer, server)
+
+    async def ready() -> bool:
+        return watcher.current is not None and store.ping()
+
+    async def close() -> None:
+        store.close()
+
+    return ServiceSpec(
+        "contact",
+        ["augur.contact.v1.ContactService"],
+        register,
+        ready,
+        close,
+        background=[watcher.watch],
+    )
+
+
+def serve() -> None:
+    """Entry point of `augur serve contact`."""
+    run(load_settings(ContactSettings), build_spec, "contact")

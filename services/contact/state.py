@@ -1,0 +1,391 @@
+"""The contact service's state in Redis: consent, profiles, sent logs, contact
+records, experiments, the policy and the suppression list.
+
+A decision reads everything it needs about a customer in one pipelined round
+trip; a reservation is one script (caps checked and the contact written
+atomically); erasure finds every key, field, member and stream entry that
+names the customer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from augur.features.v1 import features_pb2
+from services.common.features.store import RedisFeatureStore
+from services.contact.caps import OUTCOME_LUA, RESERVE_LUA, Cap
+from services.contact.policy import Policy
+from services.contact.profile import Profile
+
+ARMS = ("treatment", "holdout")
+OUTCOMES = ("opened", "clicked", "converted", "unsubscribed", "ordered")
+STREAM_SCAN = 1000
+
+
+def tombstone(customer_id: str) -> str:
+    """What the suppression list keeps: a hash of the id, never the id."""
+    return hashlib.sha256(f"augur-suppress\x00{customer_id}".encode()).hexdigest()
+
+
+@dataclass
+class CustomerState:
+    suppressed: bool
+    consent: np.ndarray  # (4,) bool
+    timezone: str | None
+    profile: Profile
+    sent_times: np.ndarray  # Unix s, sorted
+    sent_channels: np.ndarray
+    policy: Policy
+
+
+@dataclass
+class Reservation:
+    status: int  # 1 reserved, 2 duplicate, 0 refused
+    reason: int  # 1 no consent, 2 frequency cap
+
+
+class ContactState:
+    def __init__(self, store: RedisFeatureStore, retention_days: int = 400) -> None:
+        self.store = store
+        self.client = store.client
+        self.keys = store.keys
+        self.ttl = retention_days * 86400
+        self._reserve = self.client.register_script(RESERVE_LUA)
+        self._outcome = self.client.register_script(OUTCOME_LUA)
+        self._policy: tuple[bytes | None, Policy] = (None, Policy())
+
+    def _run(self, pipe: Any) -> list[Any]:
+        result: list[Any] = self.store._call(pipe.execute)  # type: ignore[assignment]
+        return result
+
+    def _policy_of(self, raw: bytes | None) -> Policy:
+        cached = self._policy
+        if raw != cached[0]:
+            self._policy = cached = (raw, Policy.from_json(raw) if raw else Policy())
+        return cached[1]
+
+    # ------------------------------------------------------------ reads
+    def read(self, customer_id: str, lo: float, hi: float) -> CustomerState:
+        """Everything a decision needs, one round trip; contacts sent in [lo, hi] (s)."""
+        k = self.keys
+        pipe = self.client.pipeline(transaction=False)
+        pipe.sismember(k.suppressed(), tombstone(customer_id))
+        pipe.hgetall(k.contact(customer_id, "consent"))
+        pipe.hgetall(k.contact(customer_id, "profile"))
+        pipe.zrangebyscore(
+            k.contact(customer_id, "sent"), int(lo * 1000), int(hi * 1000), withscores=True
+        )
+        pipe.get(k.contact_policy())
+        suppressed, consent_raw, profile_raw, sent, policy_raw = self._run(pipe)
+        consent = np.array([consent_raw.get(f"c{c}".encode()) == b"1" for c in range(4)])
+        tz = consent_raw.get(b"tz")
+        times = np.array([score / 1000.0 for _, score in sent])
+        channels = np.array([int(m.split(b"|", 1)[0]) for m, _ in sent], dtype=np.int64)
+        return CustomerState(
+            bool(suppressed),
+            consent,
+            tz.decode() if tz else None,
+            Profile.from_hash(profile_raw),
+            times,
+            channels,
+            self._policy_of(policy_raw),
+        )
+
+    def policy(self) -> Policy:
+        raw: Any = self.store._call(self.client.get, self.keys.contact_policy())
+        return self._policy_of(raw)
+
+    def set_policy(self, policy: Policy) -> Policy:
+        self.store._call(self.client.set, self.keys.contact_policy(), policy.to_json())
+        return policy
+
+    def owner(self, contact_id: str) -> str | None:
+        raw: Any = self.store._call(self.client.get, self.keys.contact_owner(contact_id))
+        return raw.decode() if raw else None
+
+    def before_record(
+        self, customer_id: str, contact_id: str
+    ) -> tuple[str | None, str | None, bool, Policy]:
+        """(stored zone, owner of the contact id, suppressed, policy), one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hget(self.keys.contact(customer_id, "consent"), "tz")
+        pipe.get(self.keys.contact_owner(contact_id))
+        pipe.sismember(self.keys.suppressed(), tombstone(customer_id))
+        pipe.get(self.keys.contact_policy())
+        tz, owner, suppressed, policy = self._run(pipe)
+        return (
+            tz.decode() if tz else None,
+            owner.decode() if owner else None,
+            bool(suppressed),
+            self._policy_of(policy),
+        )
+
+    def is_suppressed(self, customer_id: str) -> bool:
+        return bool(
+            self.store._call(self.client.sismember, self.keys.suppressed(), tombstone(customer_id))
+        )
+
+    # ------------------------------------------------------------ writes
+    def set_consent(
+        self, customer_id: str, consents: dict[int, bool], timezone: str | None
+    ) -> tuple[np.ndarray, str | None]:
+        key = self.keys.contact(customer_id, "consent")
+        mapping: dict[str, str] = {f"c{c}": "1" if v else "0" for c, v in consents.items()}
+        if timezone:
+            mapping["tz"] = timezone
+        pipe = self.client.pipeline(transaction=False)
+        if mapping:
+            pipe.hset(key, mapping=mapping)
+        pipe.hgetall(key)
+        raw = self._run(pipe)[-1]
+        state = np.array([raw.get(f"c{c}".encode()) == b"1" for c in range(4)])
+        tz = raw.get(b"tz")
+        return state, tz.decode() if tz else None
+
+    def load_customers(
+        self,
+        customer_ids: Sequence[str],
+        consent: np.ndarray,
+        timezones: Sequence[str],
+        profiles: Sequence[dict[str, str]],
+    ) -> int:
+        """Bulk load of consent, zone and profile (``augur features materialise``)."""
+        written = 0
+        for start in range(0, len(customer_ids), 1000):
+            pipe = self.client.pipeline(transaction=False)
+            for i in range(start, min(start + 1000, len(customer_ids))):
+                c = customer_ids[i]
+                mapping = {f"c{ch}": "1" if consent[i, ch] else "0" for ch in range(4)}
+                if timezones[i]:
+                    mapping["tz"] = timezones[i]
+                pipe.hset(self.keys.contact(c, "consent"), mapping=mapping)
+                pkey = self.keys.contact(c, "profile")
+                pipe.delete(pkey)
+                if profiles[i]:
+                    pipe.hset(pkey, mapping=profiles[i])
+                    if self.ttl:
+                        pipe.expire(pkey, self.ttl)
+                written += 1
+            self._run(pipe)
+        return written
+
+    def reserve(
+        self,
+        customer_id: str,
+        contact_id: str,
+        channel: int,
+        send_at: float,
+        now: float,
+        caps: Sequence[Cap],
+        record: dict[str, str],
+        counters: Iterable[str],
+    ) -> Reservation:
+        k = self.keys
+        args: list[Any] = [
+            contact_id,
+            channel,
+            int(send_at * 1000),
+            int((now - 366 * 86400) * 1000),
+            self.ttl,
+            len(caps),
+        ]
+        for cap in caps:
+            args += [cap.channel, cap.max_contacts, cap.window_hours * 3_600_000]
+        for field, value in record.items():
+            args += [field, value]
+        args += ["--", *counters]
+        pipe = self.client.pipeline(transaction=False)
+        self._reserve(
+            keys=[
+                k.contact(customer_id, "sent"),
+                k.contact_record(customer_id, contact_id),
+                k.contact(customer_id, "profile"),
+                k.contact(customer_id, "consent"),
+                k.contact(customer_id, "ids"),
+            ],
+            args=args,
+            client=pipe,
+        )
+        pipe.set(k.contact_owner(contact_id), customer_id, nx=True, ex=self.ttl or None)
+        status, reason = self._run(pipe)[0]
+        return Reservation(int(status), int(reason))
+
+    def record_outcome(
+        self, customer_id: str, contact_id: str, outcome: str, at: float, engaged: bool
+    ) -> tuple[int, bool, str | None]:
+        """(status 0 unknown / 1 recorded / 2 duplicate, consent withdrawn, experiment)."""
+        k = self.keys
+        pipe = self.client.pipeline(transaction=False)
+        self._outcome(
+            keys=[
+                k.contact_record(customer_id, contact_id),
+                k.contact(customer_id, "profile"),
+                k.contact(customer_id, "consent"),
+            ],
+            args=[outcome, repr(at), "1" if engaged else "0"],
+            client=pipe,
+        )
+        pipe.hget(k.contact_record(customer_id, contact_id), "exp")
+        (status, withdrawn), experiment = self._run(pipe)
+        exp = experiment.decode() if experiment else None
+        if int(status) == 1 and exp:
+            self.mark_outcome(exp, customer_id, outcome, at)
+        return int(status), bool(withdrawn), exp
+
+    def mark_outcome(self, experiment: str, customer_id: str, outcome: str, at: float) -> None:
+        """Keep the first time the customer had the outcome (for uplift)."""
+        key = self.keys.experiment(experiment, f"out:{outcome}")
+        self.store._call(_set_min, self.client, key, customer_id, at)
+
+    def assign(self, customer_id: str, experiment: str, holdout: bool, now: float) -> None:
+        """Record the first assignment of a customer to an experiment (both arms)."""
+        value = f"{ARMS[int(holdout)]}|{int(now * 1000)}"
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hsetnx(self.keys.experiment(experiment, "members"), customer_id, value)
+        pipe.hsetnx(self.keys.contact(customer_id, "exp"), experiment, value)
+        self._run(pipe)
+
+    def record_orders(self, orders: Sequence[tuple[str, float]]) -> int:
+        """ORDERED outcomes: for each (customer, order time), mark every experiment the
+        customer was assigned to before the order. Returns outcomes marked."""
+        if not orders:
+            return 0
+        pipe = self.client.pipeline(transaction=False)
+        for customer, _ in orders:
+            pipe.hgetall(self.keys.contact(customer, "exp"))
+        memberships = self._run(pipe)
+        marked = 0
+        pipe = self.client.pipeline(transaction=False)
+        for (customer, at), exps in zip(orders, memberships, strict=True):
+            for name, value in exps.items():
+                assigned = int(value.split(b"|", 1)[1]) / 1000.0
+                if at >= assigned:
+                    _set_min(pipe, self.keys.experiment(name.decode(), "out:ordered"), customer, at)
+                    marked += 1
+        if marked:
+            self._run(pipe)
+        return marked
+
+    # ------------------------------------------------------------ experiments
+    def experiment_counts(
+        self, experiment: str, outcome: str, window_days: int
+    ) -> tuple[int, int, int, int] | None:
+        """(treated, treated with outcome, holdout, holdout with outcome), or None."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hgetall(self.keys.experiment(experiment, "members"))
+        pipe.hgetall(self.keys.experiment(experiment, f"out:{outcome}"))
+        members, outcomes = self._run(pipe)
+        if not members:
+            return None
+        n = [0, 0]
+        s = [0, 0]
+        window = window_days * 86400.0
+        for customer, value in members.items():
+            arm_raw, ms = value.split(b"|", 1)
+            arm = int(arm_raw == b"holdout")
+            n[arm] += 1
+            at = outcomes.get(customer)
+            if at is not None:
+                delay = float(at) - int(ms) / 1000.0
+                if 0 <= delay <= window:
+                    s[arm] += 1
+        return n[0], s[0], n[1], s[1]
+
+    # ------------------------------------------------------------ erasure
+    def forget(self, customer_id: str) -> tuple[int, list[str]]:
+        """Remove everything that names the customer; keep a tombstone. (keys, kinds)."""
+        k = self.keys
+        c = customer_id
+        pipe = self.client.pipeline(transaction=False)
+        pipe.smembers(k.contact(c, "ids"))
+        pipe.zrange(k.contact(c, "sent"), 0, -1)
+        pipe.hkeys(k.contact(c, "exp"))
+        ids_raw, sent_raw, exps_raw = self._run(pipe)
+        ids = {i.decode() for i in ids_raw} | {m.split(b"|", 1)[1].decode() for m in sent_raw}
+        experiments = [e.decode() for e in exps_raw]
+        groups: dict[str, list[str]] = {
+            "features": [k.features(c)],
+            "consent": [k.contact(c, "consent")],
+            "contact-profile": [k.contact(c, "profile")],
+            "contact-counters": [k.contact(c, "sent"), k.contact(c, "ids")],
+            "contact-records": [k.contact_record(c, i) for i in sorted(ids)]
+            + [k.contact_owner(i) for i in sorted(ids)],
+            "experiments": [k.contact(c, "exp")],
+        }
+        pipe = self.client.pipeline(transaction=False)
+        order = []
+        for kind, names in groups.items():
+            for name in names:
+                pipe.delete(name)
+                order.append(kind)
+        for e in experiments:
+            pipe.hdel(k.experiment(e, "members"), c)
+            order.append("experiment-membership")
+            for o in OUTCOMES:
+                pipe.hdel(k.experiment(e, f"out:{o}"), c)
+                order.append("experiment-outcomes")
+        pipe.sadd(k.suppressed(), tombstone(c))
+        order.append("tombstone")
+        results = self._run(pipe)
+        removed = 0
+        kinds: list[str] = []
+        for kind, result in zip(order, results, strict=True):
+            if kind == "tombstone" or not result:
+                continue
+            if kind not in ("experiment-membership", "experiment-outcomes"):
+                removed += int(result)
+            if kind not in kinds:
+                kinds.append(kind)
+        if self._forget_snapshots(c):
+            kinds.append("churn-snapshot")
+        if self._forget_stream_entries(c):
+            kinds.append("event-stream")
+        return removed, kinds
+
+    def _forget_snapshots(self, customer_id: str) -> int:
+        removed = 0
+        for key in self.store._call(list, self.client.scan_iter(self.keys.churn_pattern())):  # type: ignore[call-overload]
+            if self.client.type(key) == b"zset":
+                removed += int(self.store._call(self.client.zrem, key, customer_id))  # type: ignore[arg-type]
+        return removed
+
+    def _forget_stream_entries(self, customer_id: str) -> int:
+        """Events of the customer still in a stream (not yet trimmed) are deleted."""
+        removed = 0
+        for key in self.store._call(list, self.client.scan_iter(self.keys.stream_pattern())):  # type: ignore[call-overload]
+            start = "-"
+            while True:
+                entries: Any = self.store._call(
+                    self.client.xrange, key, start, "+", STREAM_SCAN
+                )
+                mine = []
+                for entry_id, fields in entries:
+                    raw = fields.get(b"e")
+                    if raw and features_pb2.Event.FromString(raw).customer_id == customer_id:
+                        mine.append(entry_id)
+                if mine:
+                    removed += int(self.store._call(self.client.xdel, key, *mine))
+                if len(entries) < STREAM_SCAN:
+                    break
+                start = "(" + entries[-1][0].decode()
+        return removed
+
+
+def _set_min(client: Any, key: str, field: str, value: float) -> Any:
+    """Keep the earlier of the stored and the given time, in one script call so concurrent
+    writers cannot lose the earliest."""
+    return client.eval(
+        "local v = redis.call('HGET', KEYS[1], ARGV[1]) "
+        "if (not v) or tonumber(v) > tonumber(ARGV[2]) then "
+        "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1 end return 0",
+        1,
+        key,
+        field,
+        repr(value),
+    )
+
