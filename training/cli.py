@@ -65,12 +65,20 @@ def _materialise(args: argparse.Namespace) -> int:
     store.write_items(
         ds.items["item_id"], ds.items["category"], ds.items["price"], ds.items["in_stock"]
     )
+    from services.contact.state import ContactState
+    from training.contact.materialise import load_contact_state
+    from training.features.batch import without
+
+    contact_state = ContactState(store)
+    frame = without(frame, contact_state.suppressed_mask(list(frame.customer_ids)))
     rows, seconds = materialise(frame, store)
     store.record_meta(frame.as_of, rows)
+    contacted = load_contact_state(ds, contact_state)
     print(
         f"features of {rows:,} customers as of {pd.Timestamp(frame.as_of, unit='s', tz='UTC')}: "
         f"computed in {computed:.2f} s, written in {seconds:.2f} s "
-        f"({rows / max(seconds, 1e-9):,.0f} customers/s) under prefix '{settings.redis_prefix}'"
+        f"({rows / max(seconds, 1e-9):,.0f} customers/s) under prefix '{settings.redis_prefix}'; "
+        f"contact state (consent, time zone, engagement profile) of {contacted:,} customers"
     )
     return 0
 

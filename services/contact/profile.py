@@ -45,6 +45,7 @@ _FIELD = {name: i for i, name in enumerate(COUNTER_NAMES)}
 _LAST = {name: i for i, name in enumerate(LAST_NAMES)}
 
 SMOOTHING = 3.0  # pseudo-sends of the prior in every smoothed rate
+DAYTYPE_SMOOTHING = 10.0  # weekend slots see 2/7 of the sends: shrink harder (winner's curse)
 HOUR_BANDWIDTH = 1.5  # hours: an open at 18:00 also says something about 17:00 and 19:00
 _d = np.abs(np.arange(24)[:, None] - np.arange(24)[None, :])
 HOUR_KERNEL = np.exp(-(np.minimum(_d, 24 - _d) ** 2) / (2 * HOUR_BANDWIDTH**2))
@@ -197,6 +198,6 @@ def feature_rows(
     out[:, 16] = out[:, 9] / ch_prior
     out[:, 17] = out[:, 11] / overall
     out[:, 18] = out[:, 12] / overall
-    out[:, 19] = (dh_open + k * out[:, 11]) / (dh_sent + k)
+    out[:, 19] = (dh_open + DAYTYPE_SMOOTHING * out[:, 11]) / (dh_sent + DAYTYPE_SMOOTHING)
     out[:, 20] = out[:, 9] * out[:, 19] / overall
     return out

@@ -125,6 +125,16 @@ class ContactState:
             self._policy_of(policy),
         )
 
+    def suppressed_mask(self, customer_ids: Sequence[str]) -> np.ndarray:
+        """True for every customer on the suppression list (bulk loads skip them)."""
+        out = np.zeros(len(customer_ids), dtype=bool)
+        for start in range(0, len(customer_ids), 10_000):
+            chunk = [tombstone(c) for c in customer_ids[start : start + 10_000]]
+            if chunk:
+                flags: Any = self.store._call(self.client.smismember, self.keys.suppressed(), chunk)
+                out[start : start + len(chunk)] = np.asarray(flags, dtype=bool)
+        return out
+
     def is_suppressed(self, customer_id: str) -> bool:
         return bool(
             self.store._call(self.client.sismember, self.keys.suppressed(), tombstone(customer_id))

@@ -33,6 +33,7 @@ from services.common.features.definitions import (
 from services.common.features.keys import Keys, shard_of
 from services.common.features.store import RedisFeatureStore
 from services.common.settings import FeatureSettings
+from services.contact.state import ContactState
 from services.features.events import event_time, to_canonical
 
 log = logging.getLogger("augur.consumer")
@@ -105,6 +106,7 @@ class Consumer:
         self.stream = self.keys.stream(shard)
         self.name = f"shard-{shard}"
         self.store = RedisFeatureStore(client, self.keys, settings.feature_ttl_seconds)
+        self.experiments = ContactState(self.store)
         self.metrics = ConsumerMetrics(registry or CollectorRegistry())
         self._recovering = True
         self._refresh_cursor = 0
@@ -201,6 +203,11 @@ class Consumer:
             new_acc = merge(accs[changed], delta)
             new_acc[:, A_STREAM_MS] = last_ids[changed, 0]
             new_acc[:, A_STREAM_SEQ] = last_ids[changed, 1]
+            # orders count as outcomes of the experiments their customers are in; marked
+            # before the features are written, so a crash in between replays them (idempotent)
+            self.experiments.record_orders(
+                [(e.customer_id, event_time(e)) for e in fresh if e.WhichOneof("payload") == "order"]
+            )
             latest = max(event_time(e) for e in fresh)
             as_of = max(time.time(), latest)
             values = finalize(new_acc, as_of)

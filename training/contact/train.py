@@ -24,7 +24,15 @@ from services.contact.model import ContactModel
 from services.contact.profile import CATEGORICAL, FEATURES, Priors, feature_rows
 from training.contact.dataset import ContactLog
 
-HOUR_SUPPORT_SHARE = 0.005  # hours the logging policy uses less than this are out of support
+HOUR_SUPPORT_SHARE = 0.005
+MONOTONE = (
+    "channel_open_rate",
+    "hour_open_rate",
+    "daytype_hour_open_rate",
+    "personal_estimate",
+    "channel_lift",
+    "hour_lift",
+)  # hours the logging policy uses less than this are out of support
 
 
 @dataclass
@@ -82,6 +90,10 @@ def _params(cfg: ContactConfig) -> dict[str, object]:
         "deterministic": True,
         "num_threads": 2,
         "verbose": -1,
+        # a higher personal response rate never lowers the prediction: keeps the ranking of
+        # one customer's candidates faithful to their own history
+        "monotone_constraints": [int(f in MONOTONE) for f in FEATURES],
+        "monotone_constraints_method": "advanced",
     }
 
 
