@@ -87,3 +87,23 @@ def recommend_trained(shop_data: Path, tmp_path_factory: pytest.TempPathFactory)
     root = tmp_path_factory.mktemp("mlflow-recommend")
     uri = f"sqlite:///{root / 'mlflow.db'}"
     return uri, root, train_recommend(shop_data, uri, root, progress=False)
+
+
+@pytest.fixture(scope="session")
+def contact_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A seeded shop whose business contacts customers three times as often as the demo shop
+    (enough answered contacts per customer to see personal channel and hour preferences)."""
+    path = tmp_path_factory.mktemp("contact-shop")
+    generate(path, SyntheticConfig(customers=3000, items=300, days=365, seed=5, contact_rate=3.0))
+    return path
+
+
+@pytest.fixture(scope="session")
+def contact_trained(contact_data: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The response model trained once per session into a temp sqlite MLflow store:
+    (tracking uri, state dir, report)."""
+    from training.contact.pipeline import train_contact
+
+    root = tmp_path_factory.mktemp("mlflow-contact")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    return uri, root, train_contact(contact_data, uri, root, progress=False)

@@ -1,13 +1,13 @@
 """Frequency caps over rolling windows, checked exactly.
 
 A cap "at most M contacts in any window of W hours" holds when no interval
-[a, a + W) contains more than M contacts. Adding a contact at time t can only
-break the windows that contain t, and the fullest such window starts either
-just after t - W or at one of the contacts in (t - W, t]; checking those
-starts is exact, also when contacts are recorded out of time order (planned
-sends). The same rule runs in two places: vectorised in numpy to rank a
-customer's candidate send times, and in a Redis script that reserves a
-contact atomically, so concurrent callers can never exceed a cap.
+of length W contains more than M contacts. Adding a contact at time t can
+only break the windows that contain t, and the fullest such window (e - W, e]
+ends either at t or at one of the contacts in [t, t + W); checking those ends
+is exact, also when contacts are recorded out of time order (planned sends).
+The same rule runs in two places: vectorised in numpy to rank a customer's
+candidate send times, and in a Redis script that reserves a contact
+atomically, so concurrent callers can never exceed a cap.
 """
 
 from __future__ import annotations
@@ -36,20 +36,19 @@ class Cap:
 
 def window_max(times: np.ndarray, recorded: np.ndarray, window: float) -> np.ndarray:
     """For each t in ``times``: the most recorded contacts (sorted ``recorded``) in any
-    window [a, a + window) that contains t."""
+    window of length ``window`` that contains t. Such a window, written (e - W, e], is
+    fullest when its end e is t itself or a recorded contact in [t, t + W)."""
     if len(recorded) == 0:
         return np.zeros(len(times), dtype=np.int64)
-    # contacts in the window starting just after t - W: (t - W, t]
     lead = np.searchsorted(recorded, times, "right") - np.searchsorted(
         recorded, times - window, "right"
     )
-    # contacts in the window starting at each recorded contact p: [p, p + W)
-    from_p = np.searchsorted(recorded, recorded + window, "left") - np.arange(len(recorded))
-    inside = (recorded[None, :] > (times - window)[:, None]) & (
-        recorded[None, :] <= times[:, None]
+    ending_at_p = np.searchsorted(recorded, recorded, "right") - np.searchsorted(
+        recorded, recorded - window, "right"
     )
-    starts = np.where(inside, from_p[None, :], 0).max(axis=1)
-    return np.maximum(lead, starts)
+    inside = (recorded[None, :] >= times[:, None]) & (recorded[None, :] < (times + window)[:, None])
+    ends = np.where(inside, ending_at_p[None, :], 0).max(axis=1)
+    return np.maximum(lead, ends)
 
 
 def allowed(
@@ -66,9 +65,11 @@ def allowed(
     for cap in caps:
         if not cap.applies_to(channel):
             continue
-        mine = recorded_times if cap.channel == ALL_CHANNELS else recorded_times[
-            recorded_channels == cap.channel
-        ]
+        mine = (
+            recorded_times
+            if cap.channel == ALL_CHANNELS
+            else recorded_times[recorded_channels == cap.channel]
+        )
         counts = window_max(times, np.sort(mine), cap.window_hours * time_scale)
         ok &= counts < cap.max_contacts
     return ok
@@ -83,18 +84,21 @@ def allowed(
 # (reason 1 no consent, 2 frequency cap).
 RESERVE_LUA = """
 local function fullest(times, t, w)
-  local best, lead = 0, 0
+  -- most contacts in a window (e - w, e] containing t: e is t or a contact in [t, t + w)
+  local function ending(e)
+    local c = 0
+    for _, q in ipairs(times) do
+      if q > e - w and q <= e then c = c + 1 end
+    end
+    return c
+  end
+  local best = ending(t)
   for _, p in ipairs(times) do
-    if p > t - w and p <= t then
-      lead = lead + 1
-      local c = 0
-      for _, q in ipairs(times) do
-        if q >= p and q < p + w then c = c + 1 end
-      end
+    if p >= t and p < t + w then
+      local c = ending(p)
       if c > best then best = c end
     end
   end
-  if lead > best then best = lead end
   return best
 end
 

@@ -26,7 +26,12 @@ MAX_ALTERNATIVES = 10
 MAX_NAME = 64
 ALL = [0, 1, 2, 3]
 # proto OutcomeType -> (stored name, counts as engagement)
-OUTCOMES = {1: ("opened", True), 2: ("clicked", True), 3: ("converted", True), 4: ("unsubscribed", False)}
+OUTCOMES = {
+    1: ("opened", True),
+    2: ("clicked", True),
+    3: ("converted", True),
+    4: ("unsubscribed", False),
+}
 ORDERED = 5
 
 
@@ -75,7 +80,9 @@ class ContactCore:
         check_id(customer_id, "customer_id")
         _check_name(experiment, "experiment")
         if not 0 <= alternatives <= MAX_ALTERNATIVES:
-            raise InvalidArgument(f"alternatives must be 0..{MAX_ALTERNATIVES} (got {alternatives})")
+            raise InvalidArgument(
+                f"alternatives must be 0..{MAX_ALTERNATIVES} (got {alternatives})"
+            )
         allowed = sorted({channel_index(c, "allowed_channels") for c in channels}) or ALL
         now = time.time() if now is None else now
         start = now if earliest is None else max(earliest, now)
@@ -182,8 +189,7 @@ class ContactCore:
             )
         if outcome not in OUTCOMES:
             raise InvalidArgument(
-                "outcome must be OPENED, CLICKED, CONVERTED or UNSUBSCRIBED "
-                f"(got {outcome})"
+                f"outcome must be OPENED, CLICKED, CONVERTED or UNSUBSCRIBED (got {outcome})"
             )
         name, engaged = OUTCOMES[outcome]
         owner = self.state.owner(contact_id)
@@ -200,7 +206,9 @@ class ContactCore:
         self, customer_id: str, consents: Sequence[tuple[int, bool]], timezone: str
     ) -> tuple[np.ndarray, str | None]:
         check_id(customer_id, "customer_id")
-        changes = {channel_index(c, f"consents[{i}].channel"): g for i, (c, g) in enumerate(consents)}
+        changes = {
+            channel_index(c, f"consents[{i}].channel"): g for i, (c, g) in enumerate(consents)
+        }
         if timezone:
             try:
                 zone(timezone)

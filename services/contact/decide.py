@@ -125,7 +125,11 @@ def score_candidates(
     times = grid.times[gi]
     sent = state.sent_times
     before = np.searchsorted(sent, times, "left")
-    last = np.where(before > 0, sent[np.maximum(before - 1, 0)], np.nan)
+    last = (
+        np.where(before > 0, sent[np.maximum(before - 1, 0)], np.nan)
+        if len(sent)
+        else np.full(len(times), np.nan)
+    )
     lc = state.profile.last[0]
     last = np.where(np.isnan(last) & (lc < times), lc, last)
     recent = before - np.searchsorted(sent, times - 7 * DAY, "left")
@@ -227,10 +231,7 @@ def decide(ask: Ask, state: CustomerState, model: ContactModel, holdout_share: f
         seen.add(key)
         alternatives.append(option(j))
     where = f"{CHANNELS[best.channel]} at {best.local_iso()}"
-    if (
-        best.expected < policy.min_expected_response
-        and ask.purpose not in policy.priority_purposes
-    ):
+    if best.expected < policy.min_expected_response and ask.purpose not in policy.priority_purposes:
         return Decision(
             False,
             Reason.LOW_EXPECTED_RESPONSE,

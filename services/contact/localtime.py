@@ -28,7 +28,9 @@ def zone(name: str) -> zoneinfo.ZoneInfo:
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone '{name}' (expected an IANA name, e.g. Europe/Paris)")
+        raise ValueError(
+            f"unknown time zone '{name}' (expected an IANA name, e.g. Europe/Paris)"
+        ) from None
 
 
 def offset_at(tz: zoneinfo.ZoneInfo, t: float) -> float:
@@ -38,14 +40,16 @@ def offset_at(tz: zoneinfo.ZoneInfo, t: float) -> float:
 
 
 def _change_after(tz: zoneinfo.ZoneInfo, a: float, b: float, off_a: float) -> float:
-    """First instant in (a, b] whose offset differs from off_a (bisection to 1 s)."""
+    """First whole second in (a, b] whose offset differs from off_a (zone changes happen on
+    whole seconds): bisection down to one second."""
     while b - a > 1.0:
         mid = (a + b) / 2
         if offset_at(tz, mid) == off_a:
             a = mid
         else:
             b = mid
-    return math.ceil(b)
+    change = float(math.floor(b))
+    return change if offset_at(tz, change) != off_a else change + 1.0
 
 
 @dataclass

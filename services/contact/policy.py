@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from augur.common.v1 import common_pb2
 from augur.contact.v1 import contact_pb2
 from services.common.errors import InvalidArgument
@@ -33,8 +35,7 @@ def purpose_index(value: int) -> int:
         return PURPOSES.index("promotion")
     if value not in (1, 2, 3):
         raise InvalidArgument(
-            f"purpose must be PURPOSE_RETENTION, PURPOSE_PROMOTION or PURPOSE_SERVICE "
-            f"(got {value})"
+            f"purpose must be PURPOSE_RETENTION, PURPOSE_PROMOTION or PURPOSE_SERVICE (got {value})"
         )
     return value - 1
 
@@ -89,7 +90,7 @@ class Policy:
         from services.contact.localtime import in_quiet_hours
 
         if 0 <= self.fallback_local_hour <= 23 and bool(
-            in_quiet_hours(self.fallback_local_hour, self.quiet_start, self.quiet_end)
+            in_quiet_hours(np.array(self.fallback_local_hour), self.quiet_start, self.quiet_end)
         ):
             problems.append("fallback_local_hour lies in the quiet hours")
         try:
@@ -137,7 +138,9 @@ class Policy:
                 )
                 for c in self.caps
             ],
-            quiet_hours=contact_pb2.QuietHours(start_hour=self.quiet_start, end_hour=self.quiet_end),
+            quiet_hours=contact_pb2.QuietHours(
+                start_hour=self.quiet_start, end_hour=self.quiet_end
+            ),
             min_expected_response=self.min_expected_response,
             fallback_local_hour=self.fallback_local_hour,
             priority_purposes=[p + 1 for p in self.priority_purposes],  # type: ignore[misc]

@@ -189,7 +189,7 @@ def feature_rows(
     out[:, 9] = (ch_open + k * ch_prior) / (ch_sent + k)
     out[:, 10] = h_sent
     out[:, 11] = (h_open + k * overall) / (h_sent + k)
-    out[:, 12] = (d_open + k * overall) / (d_sent + k)
+    out[:, 12] = (d_open + DAYTYPE_SMOOTHING * overall) / (d_sent + DAYTYPE_SMOOTHING)
     out[:, 13] = (send_time - last[:, 1]) / 86400.0
     out[:, 14] = np.minimum(dist, 24 - dist)
     out[:, 15] = np.where(np.isnan(last[:, 3]), np.nan, (last[:, 3] == channel).astype(float))

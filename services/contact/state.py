@@ -78,7 +78,10 @@ class ContactState:
         pipe.hgetall(k.contact(customer_id, "consent"))
         pipe.hgetall(k.contact(customer_id, "profile"))
         pipe.zrangebyscore(
-            k.contact(customer_id, "sent"), int(lo * 1000), int(hi * 1000), withscores=True
+            k.contact(customer_id, "sent"),
+            int(lo * 1000),
+            int(hi * 1000) if np.isfinite(hi) else "+inf",
+            withscores=True,
         )
         pipe.get(k.contact_policy())
         suppressed, consent_raw, profile_raw, sent, policy_raw = self._run(pipe)
@@ -145,7 +148,7 @@ class ContactState:
         self, customer_id: str, consents: dict[int, bool], timezone: str | None
     ) -> tuple[np.ndarray, str | None]:
         key = self.keys.contact(customer_id, "consent")
-        mapping: dict[str, str] = {f"c{c}": "1" if v else "0" for c, v in consents.items()}
+        mapping: dict[Any, Any] = {f"c{c}": "1" if v else "0" for c, v in consents.items()}
         if timezone:
             mapping["tz"] = timezone
         pipe = self.client.pipeline(transaction=False)
@@ -170,14 +173,16 @@ class ContactState:
             pipe = self.client.pipeline(transaction=False)
             for i in range(start, min(start + 1000, len(customer_ids))):
                 c = customer_ids[i]
-                mapping = {f"c{ch}": "1" if consent[i, ch] else "0" for ch in range(4)}
+                mapping: dict[Any, Any] = {
+                    f"c{ch}": "1" if consent[i, ch] else "0" for ch in range(4)
+                }
                 if timezones[i]:
                     mapping["tz"] = timezones[i]
                 pipe.hset(self.keys.contact(c, "consent"), mapping=mapping)
                 pkey = self.keys.contact(c, "profile")
                 pipe.delete(pkey)
                 if profiles[i]:
-                    pipe.hset(pkey, mapping=profiles[i])
+                    pipe.hset(pkey, mapping=dict[Any, Any](profiles[i]))
                     if self.ttl:
                         pipe.expire(pkey, self.ttl)
                 written += 1
@@ -359,27 +364,29 @@ class ContactState:
 
     def _forget_snapshots(self, customer_id: str) -> int:
         removed = 0
-        for key in self.store._call(list, self.client.scan_iter(self.keys.churn_pattern())):  # type: ignore[call-overload]
+        keys: Any = self.store._call(list, self.client.scan_iter(self.keys.churn_pattern()))
+        for key in keys:
             if self.client.type(key) == b"zset":
-                removed += int(self.store._call(self.client.zrem, key, customer_id))  # type: ignore[arg-type]
+                gone: Any = self.store._call(self.client.zrem, key, customer_id)
+                removed += int(gone)
         return removed
 
     def _forget_stream_entries(self, customer_id: str) -> int:
         """Events of the customer still in a stream (not yet trimmed) are deleted."""
         removed = 0
-        for key in self.store._call(list, self.client.scan_iter(self.keys.stream_pattern())):  # type: ignore[call-overload]
+        keys: Any = self.store._call(list, self.client.scan_iter(self.keys.stream_pattern()))
+        for key in keys:
             start = "-"
             while True:
-                entries: Any = self.store._call(
-                    self.client.xrange, key, start, "+", STREAM_SCAN
-                )
+                entries: Any = self.store._call(self.client.xrange, key, start, "+", STREAM_SCAN)
                 mine = []
                 for entry_id, fields in entries:
                     raw = fields.get(b"e")
                     if raw and features_pb2.Event.FromString(raw).customer_id == customer_id:
                         mine.append(entry_id)
                 if mine:
-                    removed += int(self.store._call(self.client.xdel, key, *mine))
+                    gone: Any = self.store._call(self.client.xdel, key, *mine)
+                    removed += int(gone)
                 if len(entries) < STREAM_SCAN:
                     break
                 start = "(" + entries[-1][0].decode()
@@ -398,4 +405,3 @@ def _set_min(client: Any, key: str, field: str, value: float) -> Any:
         field,
         repr(value),
     )
-

@@ -206,7 +206,11 @@ class Consumer:
             # orders count as outcomes of the experiments their customers are in; marked
             # before the features are written, so a crash in between replays them (idempotent)
             self.experiments.record_orders(
-                [(e.customer_id, event_time(e)) for e in fresh if e.WhichOneof("payload") == "order"]
+                [
+                    (e.customer_id, event_time(e))
+                    for e in fresh
+                    if e.WhichOneof("payload") == "order"
+                ]
             )
             latest = max(event_time(e) for e in fresh)
             as_of = max(time.time(), latest)

@@ -21,6 +21,7 @@ from services.features.consumer import Consumer
 from services.features.main import build_spec as build_features
 from services.recommend.main import MODEL_NAME, build_spec
 from tests.integration.hot_swap import swap_under_load
+from tests.integration.rpc import expect
 from training.data.loader import load_dataset
 from training.recommend.pipeline import RecommendReport
 
@@ -68,13 +69,6 @@ async def service(
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         yield recommend_pb2_grpc.RecommendServiceStub(channel), rs
     await server.stop(0)
-
-
-async def expect(code: grpc.StatusCode, call: object, text: str) -> None:
-    with pytest.raises(grpc.aio.AioRpcError) as err:
-        await call  # type: ignore[misc]
-    assert err.value.code() is code, err.value.details()
-    assert text in (err.value.details() or ""), err.value.details()
 
 
 async def test_recommend_blends_repeat_and_explore_with_reasons(

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.common.settings import ChurnSettings, RecommendSettings, settings_table
+from services.common.settings import (
+    ChurnSettings,
+    ContactSettings,
+    RecommendSettings,
+    settings_table,
+)
 from training.data.schema import TABLES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -14,7 +19,11 @@ def test_readme_opens_with_the_two_commands_and_lists_every_variable() -> None:
     readme = (ROOT / "README.md").read_text()
     head = readme[:1200]
     assert "make demo" in head and "make test" in head
-    for variable, _, _ in settings_table(ChurnSettings) + settings_table(RecommendSettings):
+    for variable, _, _ in (
+        settings_table(ChurnSettings)
+        + settings_table(RecommendSettings)
+        + settings_table(ContactSettings)
+    ):
         assert f"`{variable}`" in readme, f"{variable} missing from the README table"
 
 

@@ -61,9 +61,19 @@ class ContactLog:
         picked = {
             f: getattr(self, f)[mask]
             for f in (
-                "customer time channel hour dow offset purpose opened counts last "
-                "contacts_7d allowed"
-            ).split()
+                "customer",
+                "time",
+                "channel",
+                "hour",
+                "dow",
+                "offset",
+                "purpose",
+                "opened",
+                "counts",
+                "last",
+                "contacts_7d",
+                "allowed",
+            )
         }
         return ContactLog(
             self.customer_ids,
@@ -101,10 +111,12 @@ def build_log(ds: Dataset) -> ContactLog:
     """Every logged contact with the customer's profile just before it was sent."""
     contacts = ds.contacts
     ids = pd.Index(pd.unique(contacts["customer_id"]))
-    cust = ids.get_indexer(contacts["customer_id"])
+    cust = ids.get_indexer(pd.Index(contacts["customer_id"]))
     sent = utc_seconds(contacts["sent_at"])
-    open_t = utc_seconds(contacts["opened_at"]) if "opened_at" in contacts else np.full(
-        len(contacts), np.nan
+    open_t = (
+        utc_seconds(contacts["opened_at"])
+        if "opened_at" in contacts
+        else np.full(len(contacts), np.nan)
     )
     if "clicked_at" in contacts:
         open_t = np.fmin(open_t, utc_seconds(contacts["clicked_at"]))
@@ -113,9 +125,9 @@ def build_log(ds: Dataset) -> ContactLog:
         if "unsubscribed_at" in contacts
         else np.full(len(contacts), np.nan)
     )
-    channel = pd.Index(CHANNELS).get_indexer(contacts["channel"]).astype(np.int64)
+    channel = pd.Index(CHANNELS).get_indexer(pd.Index(contacts["channel"])).astype(np.int64)
     purpose = (
-        pd.Index(PURPOSES).get_indexer(contacts["purpose"]).astype(np.int64)
+        pd.Index(PURPOSES).get_indexer(pd.Index(contacts["purpose"])).astype(np.int64)
         if "purpose" in contacts
         else np.full(len(contacts), PURPOSES.index("promotion"))
     )
@@ -161,6 +173,11 @@ def build_log(ds: Dataset) -> ContactLog:
     starts = np.flatnonzero(np.r_[True, ev_cust[1:] != ev_cust[:-1]])
     group_start = np.repeat(starts, np.diff(np.r_[starts, m]))
     before -= before[group_start]
+    # events at the same instant see only what came strictly before it
+    ties = np.flatnonzero(
+        np.r_[True, (ev_cust[1:] != ev_cust[:-1]) | (ev_time[1:] != ev_time[:-1])]
+    )
+    before = before[np.repeat(ties, np.diff(np.r_[ties, m]))]
 
     frame = pd.DataFrame(
         {

@@ -42,6 +42,7 @@ def load_contact_state(ds: Dataset, state: ContactState) -> int:
             profiles[row] = Profile(log.final_counts[i], log.final_last[i]).to_hash()
     keep = ~state.suppressed_mask(list(ids))  # erased customers are never loaded back
     rows = np.flatnonzero(keep)
+    names = [str(c) for c in ids]
     return state.load_customers(
-        [ids[i] for i in rows], consent[rows], [tz[i] for i in rows], [profiles[i] for i in rows]
+        [names[i] for i in rows], consent[rows], [tz[i] for i in rows], [profiles[i] for i in rows]
     )

@@ -95,8 +95,12 @@ def _plots(ev: Evaluation, directory: Path) -> list[Path]:
     fig, ax = plt.subplots(figsize=(7, 4))
     names = [*POLICIES, "logged"]
     values = [ev.metrics[f"policy_{n}"] for n in names]
-    low = [ev.policies[n].low if n in ev.policies else v for n, v in zip(names, values)]
-    high = [ev.policies[n].high if n in ev.policies else v for n, v in zip(names, values)]
+    low = [
+        ev.policies[n].low if n in ev.policies else v for n, v in zip(names, values, strict=True)
+    ]
+    high = [
+        ev.policies[n].high if n in ev.policies else v for n, v in zip(names, values, strict=True)
+    ]
     err = np.array([np.subtract(values, low), np.subtract(high, values)])
     ax.bar(names, values, yerr=np.maximum(err, 0), capsize=4)
     ax.set_ylabel("response rate (off-policy, SNIPS)")
@@ -165,7 +169,9 @@ def train_contact(
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = Path(tmp) / "model"
         final.save(model_dir)
-        example = pd.DataFrame(features(log.select(np.arange(len(log)) < 2), final.priors), columns=list(FEATURES))
+        example = pd.DataFrame(
+            features(log.select(np.arange(len(log)) < 2), final.priors), columns=list(FEATURES)
+        )
         output = pd.DataFrame({"expected_response": final.predict(example.to_numpy())})
         registered = registry.log_and_register(
             KIND,

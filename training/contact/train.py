@@ -200,9 +200,7 @@ def global_choice(train: ContactLog, log: ContactLog, hours: np.ndarray) -> np.n
     return np.column_stack([ch, best_hour[ch]])
 
 
-def last_engagement_choice(
-    train: ContactLog, log: ContactLog, hours: np.ndarray
-) -> np.ndarray:
+def last_engagement_choice(train: ContactLog, log: ContactLog, hours: np.ndarray) -> np.ndarray:
     """The channel and local hour of the customer's last open; the global best otherwise."""
     out = global_choice(train, log, hours)
     loh, loc = log.last[:, 2], log.last[:, 3]
@@ -238,7 +236,7 @@ def policy_value(
     rng = np.random.default_rng(seed)
     draws = np.array([snips(rng.integers(0, len(log), len(log))) for _ in range(boot)])
     draws = draws[np.isfinite(draws)]
-    low, high = (np.quantile(draws, [0.05, 0.95]) if len(draws) else (np.nan, np.nan))
+    low, high = np.quantile(draws, [0.05, 0.95]) if len(draws) else (np.nan, np.nan)
     return PolicyValue(full, float(low), float(high), int(match.sum()))
 
 

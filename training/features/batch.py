@@ -208,7 +208,9 @@ def compute_features(ds: Dataset, as_of: pd.Timestamp | float) -> FeatureFrame:
 def without(frame: FeatureFrame, drop: np.ndarray) -> FeatureFrame:
     """The frame minus the rows flagged in ``drop`` (e.g. erased customers)."""
     keep = ~drop
-    return FeatureFrame(frame.customer_ids[keep], frame.accumulators[keep], frame.values[keep], frame.as_of)
+    return FeatureFrame(
+        frame.customer_ids[keep], frame.accumulators[keep], frame.values[keep], frame.as_of
+    )
 
 
 def materialise(frame: FeatureFrame, store: FeatureStore) -> tuple[int, float]:
