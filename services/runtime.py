@@ -322,6 +322,11 @@ class LocalStack:
                     **self._env(state),
                     "AUGUR_GRPC_PORT": str(port),
                     "AUGUR_METRICS_PORT": str(mport),
+                    # AUGUR_<SERVICE>_PROCESSES sizes one service without touching the others
+                    "AUGUR_PROCESSES": os.environ.get(
+                        f"AUGUR_{name.upper()}_PROCESSES",
+                        os.environ.get("AUGUR_PROCESSES", "1"),
+                    ),
                 },
                 port,
                 mport,

@@ -25,6 +25,8 @@ from services.common.settings import ServerSettings, load_settings
 from services.runtime import LocalStack, StackState
 from training.churn.report import print_churn_report
 from training.churn.train import train_churn
+from training.contact.pipeline import train_contact
+from training.contact.report import print_contact_report
 from training.data.loader import Dataset, load_dataset
 from training.data.synthetic import SyntheticConfig, generate
 from training.features.batch import (
@@ -128,6 +130,10 @@ def run_demo(customers: int = 2000) -> int:
     print_recommend_report(
         train_recommend(root, settings.mlflow_tracking_uri, settings.state_dir, progress=False)
     )
+    _step("train the response model for next-best-contact (channel x local hour, off-policy gate)")
+    print_contact_report(
+        train_contact(root, settings.mlflow_tracking_uri, settings.state_dir, progress=False)
+    )
     stack = LocalStack.from_env()
     started_here = stack.running() is None
     _step("local stack")
@@ -195,11 +201,79 @@ def _run(state: StackState, ds: Dataset, today: pd.Timestamp) -> int:
         worst = max(worst, float(diff.max(initial=0.0)))
     verdict = "equal" if worst < 1e-4 else "DIFFERENT"
     print(f"  {len(sample)} customers checked: {verdict} (largest relative difference {worst:.1e})")
-    if "churn" in {p.name for p in state.processes}:
-        _churn(state, settings)
-    if "recommend" in {p.name for p in state.processes}:
+    at_risk: list[str] = []
+    running = {p.name for p in state.processes}
+    if "churn" in running:
+        at_risk = _churn(state, settings)
+    if "recommend" in running:
         _recommend(state, str(loyal))
+    if "contact" in running and at_risk:
+        _contact(state, settings, ds, at_risk)
     return 0 if worst < 1e-4 else 1
+
+
+def _contact(
+    state: StackState, settings: ServerSettings, ds: Dataset, customers: list[str]
+) -> None:
+    """Retention outreach for the customers most at risk: whether, on which channel and
+    when, under consent, quiet hours, caps and a holdout; then book the first contact."""
+    from augur.common.v1 import common_pb2
+    from augur.contact.v1 import contact_pb2 as C
+    from augur.contact.v1 import contact_pb2_grpc
+    from services.contact.state import ContactState
+    from training.contact.materialise import load_contact_state
+
+    _step("next-best-contact for the customers most at risk (augur.contact.v1, retention)")
+    loaded = load_contact_state(ds, ContactState(RedisFeatureStore.from_settings(settings)))
+    print(f"  consent, time zone and engagement profile of {loaded:,} customers loaded")
+    channel_name = {1: "email", 2: "sms", 3: "push", 4: "phone"}
+    with grpc.insecure_channel(f"127.0.0.1:{state.port_of('contact')}") as channel:
+        stub = contact_pb2_grpc.ContactServiceStub(channel)
+        booked = False
+        for customer in customers:
+            r = stub.NextBestContact(
+                C.NextBestContactRequest(
+                    customer_id=customer,
+                    purpose=common_pb2.PURPOSE_RETENTION,
+                    experiment="demo-retention",
+                    alternatives=2,
+                ),
+                timeout=5,
+            )
+            arm = C.Arm.Name(r.arm).removeprefix("ARM_").lower()
+            if not r.contact:
+                reason = C.SuppressionReason.Name(r.reason).removeprefix("SUPPRESSION_REASON_")
+                print(f"\n  {customer} ({arm}): no contact, {reason}: {r.reason_text}")
+                continue
+            print(f"\n  {customer} ({arm}, {r.timezone}): {r.reason_text}")
+            for o in r.alternatives:
+                print(
+                    f"     or {channel_name[o.channel]} at {o.send_at_local} "
+                    f"({o.expected_response:.1%})"
+                )
+            if not booked:
+                rec = stub.RecordContact(
+                    C.RecordContactRequest(
+                        contact_id=f"demo-{customer}",
+                        customer_id=customer,
+                        channel=r.best.channel,
+                        purpose=common_pb2.PURPOSE_RETENTION,
+                        send_at=r.best.send_at,
+                        experiment="demo-retention",
+                    ),
+                    timeout=5,
+                )
+                again = stub.NextBestContact(
+                    C.NextBestContactRequest(
+                        customer_id=customer, purpose=common_pb2.PURPOSE_RETENTION
+                    ),
+                    timeout=5,
+                )
+                print(
+                    f"     booked (reserved={rec.reserved}); asked again right after: "
+                    f"{again.reason_text if not again.contact else 'still allowed'}"
+                )
+                booked = True
 
 
 def _recommend(state: StackState, customer: str) -> None:
@@ -231,7 +305,7 @@ def _recommend(state: StackState, customer: str) -> None:
             print(f"  {d.item_id}: around {when}, probability {d.probability:.0%}; {d.reason}")
 
 
-def _churn(state: StackState, settings: ServerSettings) -> None:
+def _churn(state: StackState, settings: ServerSettings) -> list[str]:
     """Score everyone, then read the at-risk list and explain the top customers over gRPC."""
     from augur.churn.v1 import churn_pb2, churn_pb2_grpc
     from services.churn.model import ChurnModel
@@ -269,3 +343,4 @@ def _churn(state: StackState, settings: ServerSettings) -> None:
             for r in score.reasons:
                 sign = "+" if r.direction == churn_pb2.DIRECTION_INCREASES_RISK else "-"
                 print(f"     {sign} {r.text}")
+        return [c.customer_id for c in page.customers]

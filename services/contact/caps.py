@@ -53,25 +53,29 @@ def window_max(times: np.ndarray, recorded: np.ndarray, window: float) -> np.nda
 
 def allowed(
     times: np.ndarray,
-    channel: int,
+    channels: Sequence[int],
     recorded_times: np.ndarray,
     recorded_channels: np.ndarray,
     caps: Sequence[Cap],
     time_scale: float = 1.0,
 ) -> np.ndarray:
-    """True where one more contact on ``channel`` at that time keeps every cap.
-    ``time_scale`` converts hours into the unit of the times (3600 for seconds)."""
-    ok = np.ones(len(times), dtype=bool)
+    """(channels, times): True where one more contact on that channel at that time keeps
+    every cap. A cross-channel cap is evaluated once for all channels. ``time_scale``
+    converts hours into the unit of the times (3600 for seconds)."""
+    ok = np.ones((len(channels), len(times)), dtype=bool)
+    if len(recorded_times) == 0:
+        return ok
     for cap in caps:
-        if not cap.applies_to(channel):
-            continue
-        mine = (
-            recorded_times
-            if cap.channel == ALL_CHANNELS
-            else recorded_times[recorded_channels == cap.channel]
-        )
+        if cap.channel == ALL_CHANNELS:
+            rows = list(range(len(channels)))
+            mine = recorded_times
+        else:
+            rows = [i for i, c in enumerate(channels) if c == cap.channel]
+            mine = recorded_times[recorded_channels == cap.channel]
+        if not rows or len(mine) < cap.max_contacts:
+            continue  # fewer contacts than the cap allows: it cannot bind
         counts = window_max(times, np.sort(mine), cap.window_hours * time_scale)
-        ok &= counts < cap.max_contacts
+        ok[rows] &= counts < cap.max_contacts
     return ok
 
 

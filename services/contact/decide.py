@@ -95,24 +95,21 @@ def _names(channels: list[int]) -> str:
     return ", ".join(CHANNELS[c] for c in channels)
 
 
-def _valid(grid: Grid, channel: int, state: CustomerState, policy: Policy) -> np.ndarray:
+def _valid(grid: Grid, channels: list[int], state: CustomerState, policy: Policy) -> np.ndarray:
+    """(channels, candidates): outside quiet hours and within every cap."""
     quiet = in_quiet_hours(grid.hour, policy.quiet_start, policy.quiet_end)
-    capped = ~capmod.allowed(
-        grid.times, channel, state.sent_times, state.sent_channels, policy.caps, HOUR
+    capped = capmod.allowed(
+        grid.times, channels, state.sent_times, state.sent_channels, policy.caps, HOUR
     )
-    return ~quiet & ~capped
+    return capped & ~quiet[None, :]
 
 
 def _first_allowed(
     tz_name: str, start: float, channels: list[int], state: CustomerState, policy: Policy
 ) -> float | None:
     grid = hourly_grid(zone(tz_name), start, start + policy.widest_cap_hours * HOUR + 2 * DAY)
-    first = None
-    for c in channels:
-        ok = np.flatnonzero(_valid(grid, c, state, policy))
-        if len(ok) and (first is None or grid.times[ok[0]] < first):
-            first = float(grid.times[ok[0]])
-    return first
+    ok = np.flatnonzero(_valid(grid, channels, state, policy).any(axis=0))
+    return float(grid.times[ok[0]]) if len(ok) else None
 
 
 def score_candidates(
@@ -182,7 +179,7 @@ def decide(ask: Ask, state: CustomerState, model: ContactModel, holdout_share: f
         )
     grid = hourly_grid(zone(tz_name), ask.earliest, ask.latest)
     ch, gi, p = score_candidates(model, state, grid, channels, ask.purpose)
-    valid = np.concatenate([_valid(grid, c, state, policy) for c in channels])
+    valid = _valid(grid, channels, state, policy).ravel()
     if not valid.any():
         quiet = in_quiet_hours(grid.hour, policy.quiet_start, policy.quiet_end)
         after = _first_allowed(tz_name, ask.earliest, channels, state, policy)

@@ -14,6 +14,7 @@ from services.common.server import ServiceSpec, run
 from services.common.settings import ContactSettings, ServerSettings, load_settings
 from services.contact.core import ContactCore
 from services.contact.model import ContactModel
+from services.contact.profile import probe_rows
 from services.contact.servicer import ContactServicer
 from services.contact.state import ContactState
 
@@ -21,7 +22,10 @@ MODEL_NAME = "augur-contact"
 
 
 def load_model(path: Path) -> ContactModel:
-    return ContactModel.load(path)
+    """A registered model's artefact, compiled to native code for serving."""
+    model = ContactModel.load(path)
+    model.compile(path, probe_rows(model))
+    return model
 
 
 async def build_spec(

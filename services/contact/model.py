@@ -4,12 +4,21 @@ Saved as plain files (``booster.txt`` + ``contact.json``), never pickled.
 P(engagement | customer profile, channel, local hour of week, days since the
 last contact, contacts in the last 7 days, purpose) for a batch of candidate
 (channel, send time) rows; the service scores all of a customer's candidates
-in one call of the booster.
+in one call.
+
+The service compiles the trees to native code with lleaves (LLVM) when it
+loads a model: scoring a customer's 4 x 168 candidates drops from ~1.5-2 ms
+with LightGBM's own predictor to ~0.15 ms, with the same numbers (checked on
+a probe at load; on any mismatch or failure the LightGBM predictor is used).
+The compiled library is cached beside the model, keyed by the booster's hash.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +28,7 @@ import numpy as np
 
 from services.contact.profile import FEATURES, Priors
 
+log = logging.getLogger("augur.contact")
 BOOSTER_FILE = "booster.txt"
 META_FILE = "contact.json"
 FORMAT_VERSION = 1
@@ -42,10 +52,45 @@ class ContactModel:
             self._predictor = _InnerPredictor.from_booster(self.booster, {"num_threads": 1})
         except (ImportError, AttributeError, TypeError):  # a LightGBM without it
             self._predictor = None
+        self._compiled: Any = None
+
+    @property
+    def compiled(self) -> bool:
+        return self._compiled is not None
+
+    def compile(self, directory: Path, probe: np.ndarray) -> bool:
+        """Compile the trees to native code (cached in ``directory``); keep the compiled
+        predictor only when it reproduces LightGBM on ``probe``."""
+        try:
+            import lleaves
+        except ImportError:
+            log.warning("lleaves is not installed: scoring with LightGBM's predictor")
+            return False
+        started = time.perf_counter()
+        source = directory / BOOSTER_FILE
+        if not source.exists():
+            self.booster.save_model(str(source))
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+        try:
+            compiled = lleaves.Model(model_file=str(source))
+            compiled.compile(cache=str(directory / f"compiled-{digest}.so"))
+            probe = np.ascontiguousarray(probe, dtype=np.float64)
+            same = np.allclose(compiled.predict(probe, n_jobs=1), self.predict(probe), atol=1e-9)
+        except Exception as exc:  # a compiler problem must never stop the service
+            log.warning("compiling the contact model failed (%s): scoring with LightGBM", exc)
+            return False
+        if not same:
+            log.warning("compiled contact model disagrees with LightGBM: not used")
+            return False
+        self._compiled = compiled
+        log.info("contact model compiled to native code in %.1f s", time.perf_counter() - started)
+        return True
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Expected response probability per row."""
         X = np.ascontiguousarray(np.atleast_2d(X), dtype=np.float64)
+        if self._compiled is not None:
+            return np.asarray(self._compiled.predict(X, n_jobs=1), dtype=float)
         if self._predictor is not None:
             return np.asarray(self._predictor.predict(X), dtype=float)
         return np.asarray(self.booster.predict(X, num_threads=1), dtype=float)

@@ -152,28 +152,44 @@ def feature_rows(
     contacts_7d: np.ndarray,
     priors: Priors,
 ) -> np.ndarray:
-    """The model's input, one row per (profile, channel, send time); ``counts``/``last`` may
-    be one profile broadcast to every row. ``last_contact`` is the latest contact before the
-    send time (NaN when none), ``contacts_7d`` the contacts in the 7 days before it."""
+    """The model's input, one row per (profile, channel, send time). ``counts``/``last`` are
+    one row per profile (training), or one profile for every row (serving: computed through
+    per-channel and per-slot tables, equal to the general path). ``last_contact`` is the
+    latest contact before the send time (NaN when none), ``contacts_7d`` the contacts in the
+    7 days before it."""
     rows = len(channel)
-    counts = np.broadcast_to(counts, (rows, N_COUNTERS))
-    last = np.broadcast_to(last, (rows, len(LAST_NAMES)))
     r = np.arange(rows)
     k = SMOOTHING
-    sent, opened = counts[:, SENT], counts[:, OPENED]
-    ch_prior = priors.channel[channel]
-    ch_sent = counts[r, SENT_CHANNEL + channel]
-    ch_open = counts[r, OPENED_CHANNEL + channel]
-    kern = HOUR_KERNEL[hour]
     wk = weekend(dow)
-    s_slots = counts[:, SENT_SLOT : SENT_SLOT + 48].reshape(rows, 2, 24)
-    o_slots = counts[:, OPENED_SLOT : OPENED_SLOT + 48].reshape(rows, 2, 24)
-    h_sent = ((s_slots[:, 0] + s_slots[:, 1]) * kern).sum(1)
-    h_open = ((o_slots[:, 0] + o_slots[:, 1]) * kern).sum(1)
-    dh_sent = (s_slots[r, wk] * kern).sum(1)  # same day type, around the hour
-    dh_open = (o_slots[r, wk] * kern).sum(1)
-    d_sent = s_slots[r, wk].sum(1)
-    d_open = o_slots[r, wk].sum(1)
+    if counts.ndim == 1:
+        # one profile for every row (serving): per-channel and per-slot tables, then gathers
+        s_slots = counts[SENT_SLOT : SENT_SLOT + 48].reshape(2, 24)
+        o_slots = counts[OPENED_SLOT : OPENED_SLOT + 48].reshape(2, 24)
+        ch_sent = counts[SENT_CHANNEL:OPENED_CHANNEL][channel]
+        ch_open = counts[OPENED_CHANNEL:SENT_SLOT][channel]
+        h_sent = (HOUR_KERNEL @ (s_slots[0] + s_slots[1]))[hour]
+        h_open = (HOUR_KERNEL @ (o_slots[0] + o_slots[1]))[hour]
+        dh_sent = (s_slots @ HOUR_KERNEL)[wk, hour]
+        dh_open = (o_slots @ HOUR_KERNEL)[wk, hour]
+        d_sent = s_slots.sum(1)[wk]
+        d_open = o_slots.sum(1)[wk]
+        sent = np.full(rows, counts[SENT])
+        opened = np.full(rows, counts[OPENED])
+        last = np.broadcast_to(last, (rows, len(LAST_NAMES)))
+    else:
+        s_all = counts[:, SENT_SLOT : SENT_SLOT + 48].reshape(rows, 2, 24)
+        o_all = counts[:, OPENED_SLOT : OPENED_SLOT + 48].reshape(rows, 2, 24)
+        ch_sent = counts[r, SENT_CHANNEL + channel]
+        ch_open = counts[r, OPENED_CHANNEL + channel]
+        kern = HOUR_KERNEL[hour]
+        h_sent = ((s_all[:, 0] + s_all[:, 1]) * kern).sum(1)
+        h_open = ((o_all[:, 0] + o_all[:, 1]) * kern).sum(1)
+        dh_sent = (s_all[r, wk] * kern).sum(1)  # same day type, around the hour
+        dh_open = (o_all[r, wk] * kern).sum(1)
+        d_sent = s_all[r, wk].sum(1)
+        d_open = o_all[r, wk].sum(1)
+        sent, opened = counts[:, SENT], counts[:, OPENED]
+    ch_prior = priors.channel[channel]
     overall = (opened + k * priors.overall) / (sent + k)
     dist = np.abs(hour - last[:, 2])
     out = np.empty((rows, len(FEATURES)))
@@ -201,3 +217,36 @@ def feature_rows(
     out[:, 19] = (dh_open + DAYTYPE_SMOOTHING * out[:, 11]) / (dh_sent + DAYTYPE_SMOOTHING)
     out[:, 20] = out[:, 9] * out[:, 19] / overall
     return out
+
+
+def probe_rows(model_priors_holder: object, seed: int = 0) -> np.ndarray:
+    """Varied feature rows (random profiles, every channel and hour) to check a compiled
+    model against the booster it came from."""
+    priors: Priors = model_priors_holder.priors  # type: ignore[attr-defined]
+    rng = np.random.default_rng(seed)
+    rows = 4 * 24 * 4
+    counts = rng.poisson(3.0, (rows, N_COUNTERS)).astype(float)
+    counts[:, SENT] = counts[:, SENT_CHANNEL : SENT_CHANNEL + N_CHANNELS].sum(1)
+    counts[:, OPENED] = np.minimum(counts[:, OPENED], counts[:, SENT])
+    last = np.column_stack(
+        [
+            rng.uniform(0, 1e9, rows),
+            rng.uniform(0, 1e9, rows),
+            rng.integers(0, 24, rows),
+            rng.integers(0, 4, rows),
+        ]
+    ).astype(float)
+    last[::7] = np.nan
+    t = rng.uniform(1e9, 2e9, rows)
+    return feature_rows(
+        counts,
+        last,
+        np.tile(np.arange(N_CHANNELS), rows // N_CHANNELS),
+        rng.integers(0, 24, rows),
+        rng.integers(0, 7, rows),
+        rng.integers(0, len(PURPOSES), rows),
+        t,
+        t - rng.uniform(0, 30 * 86400, rows),
+        rng.integers(0, 5, rows).astype(float),
+        priors,
+    )

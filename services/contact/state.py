@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import redis
 
 from augur.features.v1 import features_pb2
 from services.common.features.store import RedisFeatureStore
@@ -55,9 +56,20 @@ class ContactState:
         self.client = store.client
         self.keys = store.keys
         self.ttl = retention_days * 86400
-        self._reserve = self.client.register_script(RESERVE_LUA)
-        self._outcome = self.client.register_script(OUTCOME_LUA)
+        self._reserve = Script(RESERVE_LUA)
+        self._outcome = Script(OUTCOME_LUA)
         self._policy: tuple[bytes | None, Policy] = (None, Policy())
+
+    def _exchange(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """The hot path: raw commands in one write (no redis-py pipeline objects); scripts
+        go by EVALSHA and are loaded on first use."""
+        try:
+            return self.store.exchange(commands)
+        except redis.exceptions.NoScriptError:
+            self.store.exchange(
+                [("SCRIPT", "LOAD", s.text) for s in (self._reserve, self._outcome)]
+            )
+            return self.store.exchange(commands)
 
     def _run(self, pipe: Any) -> list[Any]:
         result: list[Any] = self.store._call(pipe.execute)  # type: ignore[assignment]
@@ -73,27 +85,32 @@ class ContactState:
     def read(self, customer_id: str, lo: float, hi: float) -> CustomerState:
         """Everything a decision needs, one round trip; contacts sent in [lo, hi] (s)."""
         k = self.keys
-        pipe = self.client.pipeline(transaction=False)
-        pipe.sismember(k.suppressed(), tombstone(customer_id))
-        pipe.hgetall(k.contact(customer_id, "consent"))
-        pipe.hgetall(k.contact(customer_id, "profile"))
-        pipe.zrangebyscore(
-            k.contact(customer_id, "sent"),
-            int(lo * 1000),
-            int(hi * 1000) if np.isfinite(hi) else "+inf",
-            withscores=True,
+        suppressed, consent_flat, profile_flat, sent, policy_raw = self._exchange(
+            [
+                ("SISMEMBER", k.suppressed(), tombstone(customer_id)),
+                ("HGETALL", k.contact(customer_id, "consent")),
+                ("HGETALL", k.contact(customer_id, "profile")),
+                (
+                    "ZRANGEBYSCORE",
+                    k.contact(customer_id, "sent"),
+                    int(lo * 1000),
+                    int(hi * 1000) if np.isfinite(hi) else "+inf",
+                    "WITHSCORES",
+                ),
+                ("GET", k.contact_policy()),
+            ]
         )
-        pipe.get(k.contact_policy())
-        suppressed, consent_raw, profile_raw, sent, policy_raw = self._run(pipe)
+        consent_raw = _pairs(consent_flat)
         consent = np.array([consent_raw.get(f"c{c}".encode()) == b"1" for c in range(4)])
         tz = consent_raw.get(b"tz")
-        times = np.array([score / 1000.0 for _, score in sent])
-        channels = np.array([int(m.split(b"|", 1)[0]) for m, _ in sent], dtype=np.int64)
+        scored = _scored(sent)
+        times = np.array([score / 1000.0 for _, score in scored])
+        channels = np.array([int(m.split(b"|", 1)[0]) for m, _ in scored], dtype=np.int64)
         return CustomerState(
             bool(suppressed),
             consent,
             tz.decode() if tz else None,
-            Profile.from_hash(profile_raw),
+            Profile.from_hash(_pairs(profile_flat)),
             times,
             channels,
             self._policy_of(policy_raw),
@@ -115,12 +132,14 @@ class ContactState:
         self, customer_id: str, contact_id: str
     ) -> tuple[str | None, str | None, bool, Policy]:
         """(stored zone, owner of the contact id, suppressed, policy), one round trip."""
-        pipe = self.client.pipeline(transaction=False)
-        pipe.hget(self.keys.contact(customer_id, "consent"), "tz")
-        pipe.get(self.keys.contact_owner(contact_id))
-        pipe.sismember(self.keys.suppressed(), tombstone(customer_id))
-        pipe.get(self.keys.contact_policy())
-        tz, owner, suppressed, policy = self._run(pipe)
+        tz, owner, suppressed, policy = self._exchange(
+            [
+                ("HGET", self.keys.contact(customer_id, "consent"), "tz"),
+                ("GET", self.keys.contact_owner(contact_id)),
+                ("SISMEMBER", self.keys.suppressed(), tombstone(customer_id)),
+                ("GET", self.keys.contact_policy()),
+            ]
+        )
         return (
             tz.decode() if tz else None,
             owner.decode() if owner else None,
@@ -214,20 +233,17 @@ class ContactState:
         for field, value in record.items():
             args += [field, value]
         args += ["--", *counters]
-        pipe = self.client.pipeline(transaction=False)
-        self._reserve(
-            keys=[
-                k.contact(customer_id, "sent"),
-                k.contact_record(customer_id, contact_id),
-                k.contact(customer_id, "profile"),
-                k.contact(customer_id, "consent"),
-                k.contact(customer_id, "ids"),
-            ],
-            args=args,
-            client=pipe,
-        )
-        pipe.set(k.contact_owner(contact_id), customer_id, nx=True, ex=self.ttl or None)
-        status, reason = self._run(pipe)[0]
+        keys = [
+            k.contact(customer_id, "sent"),
+            k.contact_record(customer_id, contact_id),
+            k.contact(customer_id, "profile"),
+            k.contact(customer_id, "consent"),
+            k.contact(customer_id, "ids"),
+        ]
+        owner: tuple[Any, ...] = ("SET", k.contact_owner(contact_id), customer_id, "NX")
+        if self.ttl:
+            owner += ("EX", self.ttl)
+        status, reason = self._exchange([self._reserve.command(keys, args), owner])[0]
         return Reservation(int(status), int(reason))
 
     def record_outcome(
@@ -235,18 +251,17 @@ class ContactState:
     ) -> tuple[int, bool, str | None]:
         """(status 0 unknown / 1 recorded / 2 duplicate, consent withdrawn, experiment)."""
         k = self.keys
-        pipe = self.client.pipeline(transaction=False)
-        self._outcome(
-            keys=[
-                k.contact_record(customer_id, contact_id),
-                k.contact(customer_id, "profile"),
-                k.contact(customer_id, "consent"),
-            ],
-            args=[outcome, repr(at), "1" if engaged else "0"],
-            client=pipe,
+        keys = [
+            k.contact_record(customer_id, contact_id),
+            k.contact(customer_id, "profile"),
+            k.contact(customer_id, "consent"),
+        ]
+        (status, withdrawn), experiment = self._exchange(
+            [
+                self._outcome.command(keys, [outcome, repr(at), "1" if engaged else "0"]),
+                ("HGET", k.contact_record(customer_id, contact_id), "exp"),
+            ]
         )
-        pipe.hget(k.contact_record(customer_id, contact_id), "exp")
-        (status, withdrawn), experiment = self._run(pipe)
         exp = experiment.decode() if experiment else None
         if int(status) == 1 and exp:
             self.mark_outcome(exp, customer_id, outcome, at)
@@ -391,6 +406,31 @@ class ContactState:
                     break
                 start = "(" + entries[-1][0].decode()
         return removed
+
+
+class Script:
+    """A Lua script run by EVALSHA inside an ``exchange``."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.sha = hashlib.sha1(text.encode()).hexdigest()
+
+    def command(self, keys: Sequence[str], args: Sequence[Any]) -> tuple[Any, ...]:
+        return ("EVALSHA", self.sha, len(keys), *keys, *args)
+
+
+def _pairs(reply: Any) -> dict[bytes, bytes]:
+    """A raw HGETALL reply as a dict (RESP3 gives a map, RESP2 a flat list)."""
+    if isinstance(reply, dict):
+        return reply
+    return dict(zip(reply[::2], reply[1::2], strict=True))
+
+
+def _scored(reply: Any) -> list[tuple[bytes, float]]:
+    """A raw ZRANGE ... WITHSCORES reply as (member, score) pairs (RESP3 nests them)."""
+    if reply and isinstance(reply[0], list):
+        return [(m, float(v)) for m, v in reply]
+    return [(m, float(v)) for m, v in zip(reply[::2], reply[1::2], strict=True)]
 
 
 def _set_min(client: Any, key: str, field: str, value: float) -> Any:

@@ -85,11 +85,11 @@ def test_window_max_is_the_fullest_window_containing_the_new_contact(
     # allowed() agrees with adding the contact and checking every window by brute force
     ok = allowed(
         np.array([float(t)]),
-        0,
+        [0],
         np.array(recorded, dtype=float),
         np.zeros(len(recorded), dtype=np.int64),
         [Cap(ALL_CHANNELS, 3, window)],
-    )[0]
+    )[0, 0]
     with_t = [*recorded, t]
     assert ok == all(
         sum(1 for q in with_t if a <= q < a + window) <= 3 for a in range(t - window + 1, t + 1)
@@ -143,3 +143,31 @@ def test_policy_validation_names_every_problem() -> None:
     ):
         assert part in text, text
     assert Policy().validate() == Policy.from_json(Policy().to_json())
+
+
+def test_one_profile_fast_path_equals_the_general_feature_rows() -> None:
+    from services.contact.profile import LAST_NAMES, N_COUNTERS, Priors, feature_rows
+
+    rng = np.random.default_rng(4)
+    priors = Priors(np.array([0.1, 0.2, 0.05, 0.3]), 0.12)
+    for _ in range(20):
+        counts = rng.poisson(2.0, N_COUNTERS).astype(float)
+        last = np.array([1.7e9, 1.69e9, rng.integers(0, 24), rng.integers(0, 4)], dtype=float)
+        if rng.random() < 0.3:
+            last[:] = np.nan
+        n = 4 * 169
+        args = (
+            np.repeat(np.arange(4), 169),
+            rng.integers(0, 24, n),
+            rng.integers(0, 7, n),
+            np.full(n, 1),
+            rng.uniform(1.7e9, 1.71e9, n),
+            np.full(n, 1.69e9),
+            rng.integers(0, 4, n).astype(float),
+            priors,
+        )
+        fast = feature_rows(counts, last, *args)
+        general = feature_rows(
+            np.tile(counts, (n, 1)), np.tile(last, (n, 1)).reshape(n, len(LAST_NAMES)), *args
+        )
+        np.testing.assert_allclose(fast, general, rtol=1e-12, equal_nan=True)

@@ -164,6 +164,7 @@ ALL = (
     "churn",
     "mlflow_serve",
     "recommend",
+    "contact",
 )
 
 
@@ -190,6 +191,12 @@ def run_bench(duration: float = 5.0, only: str | None = None) -> int:
         os.environ["AUGUR_RECOMMEND_AS_OF"] = recommend.data_end(rec_ds)
         recommend.ensure_champion(rec_data, settings.mlflow_tracking_uri, root)
         recommend.training(rec_ds, results)  # before the stack starts: nothing else running
+    if "contact" in wanted:
+        from training.bench import contact
+
+        contact_data = contact.bench_data(root)
+        contact_ds = load_dataset(contact_data)
+        contact.ensure_champion(contact_data, settings.mlflow_tracking_uri, root)
     stack = LocalStack.from_env()
     state = stack.running()
     started_here = state is None
@@ -258,6 +265,8 @@ def run_bench(duration: float = 5.0, only: str | None = None) -> int:
             churn.versus_mlflow_serve(state, store, base_ids, results)
         if "recommend" in wanted:
             asyncio.run(recommend.direct(state, rec_ds, store, duration, results))
+        if "contact" in wanted:
+            asyncio.run(contact.direct(state, contact_ds, store, duration, results))
     finally:
         _cleanup(store)
         if started_here:

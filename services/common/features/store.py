@@ -145,18 +145,26 @@ class RedisFeatureStore:
 
     def _pipelined(self, commands: list[tuple[Any, ...]]) -> None:
         """Send many commands in one write and read every reply."""
+        self.exchange(commands)
+
+    def exchange(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Many commands in one write on the dedicated connection; the raw replies (a hash
+        comes back as a flat field/value list). Every reply is read before the first error
+        reply is raised, so the connection stays usable."""
         if not commands:
-            return
+            return []
         self.breaker.check()
         conn = self._connection()
         first_error: Exception | None = None
+        replies: list[Any] = []
         try:
             conn.send_packed_command([b"".join(hiredis.pack_command(c) for c in commands)])
             for _ in commands:
                 try:
-                    conn.read_response()
+                    replies.append(conn.read_response())
                 except redis.exceptions.ResponseError as exc:
                     first_error = first_error or exc
+                    replies.append(exc)
         except _REDIS_DOWN:
             conn.disconnect()
             self.breaker.failed()
@@ -164,6 +172,7 @@ class RedisFeatureStore:
         self.breaker.succeeded()
         if first_error is not None:
             raise first_error
+        return replies
 
     def get(self, customer_id: str) -> FeatureVector | None:
         raw = self._direct("GET", self.keys.features(customer_id))

@@ -1,0 +1,143 @@
+"""Next-best-contact scenarios of `make bench`: NextBestContact with every channel x every
+hour of a 7-day window scored per call (4 x 169 candidates), and RecordContact
+reservations (the caps script) at a fixed rate, against the running contact service."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import grpc
+import numpy as np
+
+from augur.common.v1 import common_pb2, common_pb2_grpc
+from augur.contact.v1 import contact_pb2 as C
+from augur.contact.v1 import contact_pb2_grpc
+from services.common.features.store import RedisFeatureStore
+from services.contact.state import ContactState
+from services.runtime import StackState
+from training.bench.harness import Result, open_loop
+from training.contact.materialise import load_contact_state
+from training.data.loader import Dataset
+from training.data.synthetic import SyntheticConfig, generate
+
+CUSTOMERS = 10_000
+DECIDE_RATE = 500
+RECORD_RATES = (2000, 2500)
+CONNECTIONS = 4
+
+
+def bench_data(root: Path) -> Path:
+    path = root / f"data-contact-{CUSTOMERS}"
+    if not (path / "contacts.csv").exists():
+        print(f"generating the contact benchmark data ({CUSTOMERS:,} customers) in {path}")
+        generate(
+            path,
+            SyntheticConfig(customers=CUSTOMERS, items=300, days=365, seed=303, contact_rate=3.0),
+            progress=False,
+        )
+    return path
+
+
+def ensure_champion(data: Path, tracking_uri: str, root: Path) -> None:
+    from training import registry
+    from training.contact.pipeline import train_contact
+
+    registry.configure(tracking_uri, root, "augur-contact")
+    if registry.champion_version("augur-contact") is None:
+        print("training the benchmark response model (once; kept in .bench/stack)")
+        train_contact(data, tracking_uri, root, progress=False)
+
+
+async def direct(
+    state: StackState, ds: Dataset, store: RedisFeatureStore, duration: float, results: list[Result]
+) -> None:
+    contact_state = ContactState(store)
+    loaded = load_contact_state(ds, contact_state)
+    customers = sorted(set(ds.contacts["customer_id"]))[:2000]
+    # every channel consented, so each decision scores 4 channels x 169 hours
+    contact_state.load_customers(
+        customers,
+        np.ones((len(customers), 4), dtype=bool),
+        ["Europe/Paris"] * len(customers),
+        [_profile(contact_state, c) for c in customers],
+    )
+    port = state.port_of("contact")
+    processes = os.environ.get("AUGUR_CONTACT_PROCESSES", "1")
+    serial = itertools.count()
+    # one connection per server process at least: SO_REUSEPORT balances connections
+    channels = [
+        grpc.aio.insecure_channel(
+            f"127.0.0.1:{port}", options=[("grpc.use_local_subchannel_pool", 1)]
+        )
+        for _ in range(CONNECTIONS)
+    ]
+    try:
+        echo = common_pb2_grpc.DiagnosticsServiceStub(channels[0])
+        stubs = itertools.cycle([contact_pb2_grpc.ContactServiceStub(c) for c in channels])
+        ping = common_pb2.EchoRequest(payload=b"x" * 64)
+
+        def decide() -> Any:
+            return next(stubs).NextBestContact(
+                C.NextBestContactRequest(customer_id=random.choice(customers), alternatives=2),
+                timeout=2,
+            )
+
+        answers = [await decide() for _ in range(300)]
+        scored = sum(a.contact for a in answers)
+        now = time.time()
+
+        def record() -> Any:
+            i = next(serial)
+            return next(stubs).RecordContact(
+                C.RecordContactRequest(
+                    contact_id=f"bench-{i}",
+                    customer_id=random.choice(customers),
+                    channel=1 + i % 4,  # type: ignore[arg-type]
+                    send_at=_ts(now + random.uniform(0, 30) * 86400),
+                ),
+                timeout=2,
+            )
+
+        scenarios = [
+            (
+                f"contact echo (floor) @{DECIDE_RATE}/s",
+                DECIDE_RATE,
+                lambda: echo.Echo(ping, timeout=2),
+                "",
+            ),
+            (
+                f"NextBestContact 4x169 @{DECIDE_RATE}/s",
+                DECIDE_RATE,
+                decide,
+                f"4 channels x 169 hours scored per call; {scored}/300 warm-up answers advise a "
+                f"contact; {loaded:,} customers' contact state loaded",
+            ),
+            *(
+                (f"RecordContact @{r}/s", r, record, "caps script; unique contact ids")
+                for r in RECORD_RATES
+            ),
+        ]
+        for name, rate, call, note in scenarios:
+            load = await open_loop(call, rate, duration)
+            results.append(
+                load.result(name, note=f"{note}; {processes} processes" if note else note)
+            )
+    finally:
+        for c in channels:
+            await c.close()
+
+
+def _ts(seconds: float):  # type: ignore[no-untyped-def]
+    from services.common.convert import timestamp
+
+    return timestamp(seconds)
+
+
+def _profile(state: ContactState, customer: str) -> dict[str, str]:
+    raw: Any = state.client.hgetall(state.keys.contact(customer, "profile"))
+    return {k.decode(): v.decode() for k, v in raw.items()}
