@@ -81,11 +81,13 @@ def allowed(
 
 # Reserve one contact atomically. KEYS: 1 sent log (zset "channel|contact_id" -> ms),
 # 2 contact record (hash), 3 profile (hash), 4 consent (hash), 5 the customer's contact ids
-# (set). ARGV: 1 contact_id, 2 channel, 3 send ms, 4 trim-before ms, 5 ttl s, 6 n caps,
-# then per cap: channel (-1 = all), max, window ms; then the record's field/value pairs;
-# the profile counters to increment come last, after a "--" marker.
-# Returns {status, reason}: status 1 reserved, 2 duplicate (already reserved), 0 refused
-# (reason 1 no consent, 2 frequency cap).
+# (set). ARGV: 1 contact_id, 2 channel, 3 send ms, 4 trim-before ms, 5 ttl s, 6 the time
+# zone the caller assumed for the local slot ("" = none stored), 7 n caps, then per cap:
+# channel (-1 = all), max, window ms; then the record's field/value pairs; the profile
+# counters to increment come last, after a "--" marker.
+# Returns {status, reason}: 1 reserved, 2 duplicate (already reserved), 0 refused (reason
+# 1 no consent, 2 frequency cap), 3 the stored zone differs (reason = the stored zone; the
+# caller recomputes the local slot and calls again).
 RESERVE_LUA = """
 local function fullest(times, t, w)
   -- most contacts in a window (e - w, e] containing t: e is t or a contact in [t, t + w)
@@ -109,23 +111,27 @@ end
 if redis.call('EXISTS', KEYS[2]) == 1 then
   return {2, 0}
 end
+local tz = redis.call('HGET', KEYS[4], 'tz') or ''
+if tz ~= ARGV[6] then
+  return {3, tz}
+end
 local ch = ARGV[2]
 if redis.call('HGET', KEYS[4], 'c' .. ch) ~= '1' then
   return {0, 1}
 end
 local t = tonumber(ARGV[3])
-local ncaps = tonumber(ARGV[6])
+local ncaps = tonumber(ARGV[7])
 local widest = 0
 for i = 0, ncaps - 1 do
-  local w = tonumber(ARGV[9 + 3 * i])
+  local w = tonumber(ARGV[10 + 3 * i])
   if w > widest then widest = w end
 end
 if ncaps > 0 then
   local raw = redis.call('ZRANGEBYSCORE', KEYS[1], t - widest, t + widest, 'WITHSCORES')
   for i = 0, ncaps - 1 do
-    local cch = ARGV[7 + 3 * i]
-    local cmax = tonumber(ARGV[8 + 3 * i])
-    local w = tonumber(ARGV[9 + 3 * i])
+    local cch = ARGV[8 + 3 * i]
+    local cmax = tonumber(ARGV[9 + 3 * i])
+    local w = tonumber(ARGV[10 + 3 * i])
     if cch == '-1' or cch == ch then
       local times = {}
       for j = 1, #raw, 2 do
@@ -140,7 +146,7 @@ if ncaps > 0 then
     end
   end
 end
-local i = 7 + 3 * ncaps
+local i = 8 + 3 * ncaps
 local fields = {}
 while ARGV[i] ~= '--' do
   table.insert(fields, ARGV[i]); table.insert(fields, ARGV[i + 1])
@@ -164,6 +170,23 @@ if ttl > 0 then
   end
 end
 return {1, 0}
+"""
+
+# Undo a reservation made under a contact id that turned out to belong to another
+# customer. KEYS: 1 sent log, 2 contact record, 3 profile, 4 contact ids. ARGV: 1 contact_id,
+# 2 channel, then the profile counters the reservation incremented.
+RELEASE_LUA = """
+if redis.call('DEL', KEYS[2]) == 0 then
+  return 0
+end
+redis.call('ZREM', KEYS[1], ARGV[2] .. '|' .. ARGV[1])
+redis.call('SREM', KEYS[4], ARGV[1])
+local i = 3
+while ARGV[i] do
+  redis.call('HINCRBY', KEYS[3], ARGV[i], -1)
+  i = i + 1
+end
+return 1
 """
 
 # Record one outcome of a contact, once. KEYS: 1 contact record, 2 profile, 3 consent.

@@ -131,12 +131,10 @@ class ContactCore:
         _check_name(experiment, "experiment")
         now = time.time() if now is None else now
         send_at = now if send_at is None else send_at
-        tz, owner, suppressed, policy = self.state.before_record(customer_id, contact_id)
-        if owner is not None and owner != customer_id:
-            raise InvalidArgument(f"contact_id '{contact_id}' is already used by another customer")
-        if suppressed:
-            return Recorded(False, False, Reason.SUPPRESSED, "the customer is suppressed")
         if experiment:
+            # assignment writes the id: never for an erased customer
+            if self.state.is_suppressed(customer_id):
+                return Recorded(False, False, Reason.SUPPRESSED, "the customer is suppressed")
             holdout = in_holdout(experiment, customer_id, self.settings.contact_holdout_share)
             self.state.assign(customer_id, experiment, holdout, now)
             if holdout:
@@ -146,32 +144,44 @@ class ContactCore:
                     Reason.HOLDOUT,
                     f"the customer is in the holdout group of experiment '{experiment}'",
                 )
-        hour, dow, _ = clock(zone(tz or policy.default_timezone), send_at)
-        record = {
-            "ch": str(ch),
-            "hour": str(hour),
-            "dt": str(int(dow >= 5)),
-            "send": repr(send_at),
-            "purpose": str(p),
-            "campaign": campaign,
-            "exp": experiment,
-            "at": repr(now),
-        }
-        result = self.state.reserve(
-            customer_id,
-            contact_id,
-            ch,
-            send_at,
-            now,
-            policy.caps,
-            record,
-            send_columns(ch, hour, dow),
-        )
+        policy = self.state.cached_policy()
+        assumed = self.state.zone_hint(customer_id)
+        for _ in range(2):  # a second pass only when the stored zone was not the assumed one
+            hour, dow, _ = clock(zone(assumed or policy.default_timezone), send_at)
+            record = {
+                "ch": str(ch),
+                "hour": str(hour),
+                "dt": str(int(dow >= 5)),
+                "send": repr(send_at),
+                "purpose": str(p),
+                "campaign": campaign,
+                "exp": experiment,
+                "at": repr(now),
+            }
+            result = self.state.reserve(
+                customer_id,
+                contact_id,
+                ch,
+                send_at,
+                now,
+                policy.caps,
+                assumed,
+                record,
+                send_columns(ch, hour, dow),
+            )
+            if result.status != 3:
+                break
+            assumed = result.zone
+        if result.status == -1:
+            raise InvalidArgument(f"contact_id '{contact_id}' is already used by another customer")
         if result.status == 1:
             return Recorded(True, False, Reason.NONE, "reserved")
         if result.status == 2:
             return Recorded(True, True, Reason.NONE, "already recorded under this contact_id")
         if result.reason == 1:
+            if self.state.is_suppressed(customer_id):  # erased: its consent went with it
+                self.state.drop_claim(contact_id, customer_id)
+                return Recorded(False, False, Reason.SUPPRESSED, "the customer is suppressed")
             return Recorded(False, False, Reason.NO_CONSENT, "no consent on this channel")
         return Recorded(
             False,

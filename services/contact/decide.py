@@ -113,12 +113,15 @@ def _first_allowed(
 
 
 def score_candidates(
-    model: ContactModel, state: CustomerState, grid: Grid, channels: list[int], purpose: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(channel, grid index, expected response) of every channel x hour candidate."""
-    n = len(grid)
-    ch = np.repeat(np.asarray(channels, dtype=np.int64), n)
-    gi = np.tile(np.arange(n), len(channels))
+    model: ContactModel,
+    state: CustomerState,
+    grid: Grid,
+    ch: np.ndarray,
+    gi: np.ndarray,
+    purpose: int,
+) -> np.ndarray:
+    """Expected response of each candidate (channel ``ch`` at grid index ``gi``), all in
+    one call of the model."""
     times = grid.times[gi]
     sent = state.sent_times
     before = np.searchsorted(sent, times, "left")
@@ -142,7 +145,7 @@ def score_candidates(
         recent.astype(float),
         model.priors,
     )
-    return ch, gi, model.predict(X)
+    return model.predict(X)
 
 
 def decide(ask: Ask, state: CustomerState, model: ContactModel, holdout_share: float) -> Decision:
@@ -178,7 +181,6 @@ def decide(ask: Ask, state: CustomerState, model: ContactModel, holdout_share: f
             arm,
         )
     grid = hourly_grid(zone(tz_name), ask.earliest, ask.latest)
-    ch, gi, p = score_candidates(model, state, grid, channels, ask.purpose)
     valid = _valid(grid, channels, state, policy).ravel()
     if not valid.any():
         quiet = in_quiet_hours(grid.hour, policy.quiet_start, policy.quiet_end)
@@ -196,9 +198,14 @@ def decide(ask: Ask, state: CustomerState, model: ContactModel, holdout_share: f
                 "for the whole window",
             )
         return Decision(False, reason, text, tz_name, arm, earliest_allowed=after)
+    # only the candidates the policy allows are scored (every channel x hour of the window
+    # when there are no quiet hours and no cap binds)
+    rows = np.flatnonzero(valid)
+    ch = np.asarray(channels, dtype=np.int64)[rows // len(grid)]
+    gi = rows % len(grid)
+    p = score_candidates(model, state, grid, ch, gi, ask.purpose)
     times = grid.times[gi]
     order = np.lexsort((times, -p))
-    order = order[valid[order]]
     fallback = state.profile.sends < model.min_history
     if fallback:
         at_hour = order[

@@ -10,7 +10,8 @@ names the customer.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,13 +20,14 @@ import redis
 
 from augur.features.v1 import features_pb2
 from services.common.features.store import RedisFeatureStore
-from services.contact.caps import OUTCOME_LUA, RESERVE_LUA, Cap
+from services.contact.caps import OUTCOME_LUA, RELEASE_LUA, RESERVE_LUA, Cap
 from services.contact.policy import Policy
 from services.contact.profile import Profile
 
 ARMS = ("treatment", "holdout")
 OUTCOMES = ("opened", "clicked", "converted", "unsubscribed", "ordered")
 STREAM_SCAN = 1000
+ZONE_CACHE = 200_000
 
 
 def tombstone(customer_id: str) -> str:
@@ -46,8 +48,9 @@ class CustomerState:
 
 @dataclass
 class Reservation:
-    status: int  # 1 reserved, 2 duplicate, 0 refused
+    status: int  # 1 reserved, 2 duplicate, 0 refused, 3 zone differs, -1 id of another customer
     reason: int  # 1 no consent, 2 frequency cap
+    zone: str = ""  # the stored zone, when status is 3
 
 
 class ContactState:
@@ -58,6 +61,9 @@ class ContactState:
         self.ttl = retention_days * 86400
         self._reserve = Script(RESERVE_LUA)
         self._outcome = Script(OUTCOME_LUA)
+        self._release = Script(RELEASE_LUA)
+        self._zones: dict[str, str] = {}
+        self._policy_read = -1e9
         self._policy: tuple[bytes | None, Policy] = (None, Policy())
 
     def _exchange(self, commands: list[tuple[Any, ...]]) -> list[Any]:
@@ -67,7 +73,7 @@ class ContactState:
             return self.store.exchange(commands)
         except redis.exceptions.NoScriptError:
             self.store.exchange(
-                [("SCRIPT", "LOAD", s.text) for s in (self._reserve, self._outcome)]
+                [("SCRIPT", "LOAD", s.text) for s in (self._reserve, self._outcome, self._release)]
             )
             return self.store.exchange(commands)
 
@@ -121,31 +127,17 @@ class ContactState:
         return self._policy_of(raw)
 
     def set_policy(self, policy: Policy) -> Policy:
-        self.store._call(self.client.set, self.keys.contact_policy(), policy.to_json())
+        """Store the policy; this process applies it at once, the others within a second
+        (``cached_policy``) for reservations and at once for decisions."""
+        raw = policy.to_json()
+        self.store._call(self.client.set, self.keys.contact_policy(), raw)
+        self._policy = (raw.encode(), policy)
+        self._policy_read = time.monotonic()
         return policy
 
     def owner(self, contact_id: str) -> str | None:
         raw: Any = self.store._call(self.client.get, self.keys.contact_owner(contact_id))
         return raw.decode() if raw else None
-
-    def before_record(
-        self, customer_id: str, contact_id: str
-    ) -> tuple[str | None, str | None, bool, Policy]:
-        """(stored zone, owner of the contact id, suppressed, policy), one round trip."""
-        tz, owner, suppressed, policy = self._exchange(
-            [
-                ("HGET", self.keys.contact(customer_id, "consent"), "tz"),
-                ("GET", self.keys.contact_owner(contact_id)),
-                ("SISMEMBER", self.keys.suppressed(), tombstone(customer_id)),
-                ("GET", self.keys.contact_policy()),
-            ]
-        )
-        return (
-            tz.decode() if tz else None,
-            owner.decode() if owner else None,
-            bool(suppressed),
-            self._policy_of(policy),
-        )
 
     def suppressed_mask(self, customer_ids: Sequence[str]) -> np.ndarray:
         """True for every customer on the suppression list (bulk loads skip them)."""
@@ -216,9 +208,12 @@ class ContactState:
         send_at: float,
         now: float,
         caps: Sequence[Cap],
+        assumed_zone: str,
         record: dict[str, str],
-        counters: Iterable[str],
+        counters: Sequence[str],
     ) -> Reservation:
+        """One round trip: claim the contact id for the customer and run the reservation
+        script; a claim already held by another customer undoes the reservation."""
         k = self.keys
         args: list[Any] = [
             contact_id,
@@ -226,6 +221,7 @@ class ContactState:
             int(send_at * 1000),
             int((now - 366 * 86400) * 1000),
             self.ttl,
+            assumed_zone,
             len(caps),
         ]
         for cap in caps:
@@ -240,11 +236,48 @@ class ContactState:
             k.contact(customer_id, "consent"),
             k.contact(customer_id, "ids"),
         ]
-        owner: tuple[Any, ...] = ("SET", k.contact_owner(contact_id), customer_id, "NX")
+        claim: tuple[Any, ...] = ("SET", k.contact_owner(contact_id), customer_id, "NX", "GET")
         if self.ttl:
-            owner += ("EX", self.ttl)
-        status, reason = self._exchange([self._reserve.command(keys, args), owner])[0]
+            claim += ("EX", self.ttl)
+        owner, (status, reason) = self._exchange([claim, self._reserve.command(keys, args)])
+        if owner is not None and owner.decode() != customer_id:
+            if int(status) == 1:
+                release = [keys[0], keys[1], keys[2], keys[4]]
+                self._exchange([self._release.command(release, [contact_id, channel, *counters])])
+            return Reservation(-1, 0)
+        if int(status) == 3:
+            zone = reason.decode() if isinstance(reason, bytes) else str(reason)
+            self._remember_zone(customer_id, zone)
+            return Reservation(3, 0, zone)
+        self._remember_zone(customer_id, assumed_zone)
         return Reservation(int(status), int(reason))
+
+    def drop_claim(self, contact_id: str, customer_id: str) -> None:
+        """Forget a contact id claimed by a refused reservation of an erased customer."""
+        self.store._call(
+            self.client.eval,
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end",
+            1,
+            self.keys.contact_owner(contact_id),
+            customer_id,
+        )
+
+    def zone_hint(self, customer_id: str) -> str:
+        """The zone last seen stored for the customer ("" = none), from this process's
+        cache; the reservation script checks it and answers with the stored one if stale."""
+        return self._zones.get(customer_id, "")
+
+    def _remember_zone(self, customer_id: str, zone: str) -> None:
+        if len(self._zones) >= ZONE_CACHE:
+            self._zones.clear()
+        self._zones[customer_id] = zone
+
+    def cached_policy(self, max_age: float = 1.0) -> Policy:
+        """The policy, re-read at most every ``max_age`` seconds (hot write path)."""
+        if time.monotonic() - self._policy_read > max_age:
+            self.policy()
+            self._policy_read = time.monotonic()
+        return self._policy[1]
 
     def record_outcome(
         self, customer_id: str, contact_id: str, outcome: str, at: float, engaged: bool

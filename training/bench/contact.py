@@ -18,6 +18,7 @@ from augur.common.v1 import common_pb2, common_pb2_grpc
 from augur.contact.v1 import contact_pb2 as C
 from augur.contact.v1 import contact_pb2_grpc
 from services.common.features.store import RedisFeatureStore
+from services.contact.policy import Policy
 from services.contact.state import ContactState
 from services.runtime import StackState
 from training.bench.harness import Result, open_loop
@@ -28,7 +29,7 @@ from training.data.synthetic import SyntheticConfig, generate
 CUSTOMERS = 10_000
 DECIDE_RATE = 500
 RECORD_RATES = (2000, 2500)
-CONNECTIONS = 4
+CONNECTIONS_PER_PROCESS = 1
 
 
 def bench_data(root: Path) -> Path:
@@ -66,6 +67,9 @@ async def direct(
         ["Europe/Paris"] * len(customers),
         [_profile(contact_state, c) for c in customers],
     )
+    # no quiet hours: every hour of the window is a candidate, so each decision scores all
+    # 4 channels x 169 hours (the default policy would skip the 11 quiet hours of each day)
+    contact_state.set_policy(Policy(quiet_start=0, quiet_end=0))
     port = state.port_of("contact")
     processes = os.environ.get("AUGUR_CONTACT_PROCESSES", "1")
     serial = itertools.count()
@@ -74,7 +78,7 @@ async def direct(
         grpc.aio.insecure_channel(
             f"127.0.0.1:{port}", options=[("grpc.use_local_subchannel_pool", 1)]
         )
-        for _ in range(CONNECTIONS)
+        for _ in range(CONNECTIONS_PER_PROCESS * int(processes))
     ]
     try:
         echo = common_pb2_grpc.DiagnosticsServiceStub(channels[0])
