@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mlflow
@@ -132,6 +133,43 @@ def quality_gate(
 class Registered:
     run_id: str
     version: str
+
+
+@dataclass
+class TrainReport:
+    """What a training run registered, the gate's verdict, and its figures."""
+
+    run_id: str
+    version: str
+    promoted: bool
+    gate_reason: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def report(
+    registered: Registered,
+    decision: GateDecision,
+    metrics: dict[str, float],
+    rows: dict[str, int],
+    started: float,
+) -> TrainReport:
+    """The report of a run that began at ``started`` (``time.perf_counter()``)."""
+    return TrainReport(
+        registered.run_id,
+        registered.version,
+        decision.promote,
+        decision.reason,
+        metrics,
+        rows,
+        time.perf_counter() - started,
+    )
+
+
+def data_tags(data: Path) -> dict[str, str]:
+    """The tags tying a run to its data."""
+    return {"data_fingerprint": data_fingerprint(Path(data)), "data_path": str(data)}
 
 
 def log_and_register(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from grpc import aio
 
 from augur.contact.v1 import contact_pb2, contact_pb2_grpc
@@ -13,7 +15,7 @@ from services.contact.model import ContactModel
 from services.contact.policy import Policy
 
 
-def _seconds(msg: contact_pb2.NextBestContactRequest, field: str) -> float | None:
+def _seconds(msg: Any, field: str) -> float | None:
     if not msg.HasField(field):
         return None
     ts = getattr(msg, field)
@@ -68,11 +70,7 @@ class ContactServicer(contact_pb2_grpc.ContactServiceServicer):
     async def RecordContact(
         self, request: contact_pb2.RecordContactRequest, context: aio.ServicerContext
     ) -> contact_pb2.RecordContactResponse:
-        send_at = (
-            request.send_at.seconds + request.send_at.nanos / 1e9
-            if request.HasField("send_at")
-            else None
-        )
+        send_at = _seconds(request, "send_at")
         result = self.core.record_contact(
             request.contact_id,
             request.customer_id,
@@ -92,12 +90,9 @@ class ContactServicer(contact_pb2_grpc.ContactServiceServicer):
     async def RecordOutcome(
         self, request: contact_pb2.RecordOutcomeRequest, context: aio.ServicerContext
     ) -> contact_pb2.RecordOutcomeResponse:
-        at = (
-            request.occurred_at.seconds + request.occurred_at.nanos / 1e9
-            if request.HasField("occurred_at")
-            else None
+        result = self.core.record_outcome(
+            request.contact_id, request.outcome, _seconds(request, "occurred_at")
         )
-        result = self.core.record_outcome(request.contact_id, request.outcome, at)
         return contact_pb2.RecordOutcomeResponse(
             recorded=result.recorded,
             duplicate=result.duplicate,

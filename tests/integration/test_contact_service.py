@@ -37,11 +37,11 @@ from services.features.consumer import Consumer
 from services.features.main import build_spec as build_features
 from tests.integration.rpc import expect
 from training.contact.materialise import load_contact_state
-from training.contact.pipeline import ContactReport
 from training.data.loader import load_dataset
+from training.registry import TrainReport
 
 pytestmark = pytest.mark.integration
-Trained = tuple[str, Path, ContactReport]
+Trained = tuple[str, Path, TrainReport]
 C = contact_pb2
 EMAIL, SMS, PUSH, PHONE = 1, 2, 3, 4
 MONDAY_9_UTC = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC).timestamp()

@@ -23,10 +23,10 @@ from services.recommend.main import MODEL_NAME, build_spec
 from tests.integration.hot_swap import swap_under_load
 from tests.integration.rpc import expect
 from training.data.loader import load_dataset
-from training.recommend.pipeline import RecommendReport
+from training.registry import TrainReport
 
 pytestmark = pytest.mark.integration
-Trained = tuple[str, Path, RecommendReport]
+Trained = tuple[str, Path, TrainReport]
 R = recommend_pb2
 
 

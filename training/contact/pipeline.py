@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import matplotlib
@@ -43,17 +43,6 @@ KIND = "contact"
 DAY = 86400.0
 MIN_CONTACTS = 500
 BASELINES = ("global_best_hour", "last_engagement_hour")
-
-
-@dataclass
-class ContactReport:
-    run_id: str
-    version: str
-    promoted: bool
-    gate_reason: str
-    metrics: dict[str, float] = field(default_factory=dict)
-    rows: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
 
 
 def _champion_value(
@@ -118,7 +107,7 @@ def train_contact(
     state_dir: Path,
     cfg: ContactConfig | None = None,
     progress: bool = True,
-) -> ContactReport:
+) -> registry.TrainReport:
     """Evaluate, refit on everything, log, register; promote when the gate passes."""
     cfg = cfg or ContactConfig()
     started = time.perf_counter()
@@ -185,10 +174,7 @@ def train_contact(
                 "strongest_baseline": best,
             },
             metrics,
-            {
-                "data_fingerprint": registry.data_fingerprint(Path(data)),
-                "data_path": str(data),
-            },
+            registry.data_tags(data),
             _plots(ev, Path(tmp) / "plots"),
             model_dir,
             Path(__file__).with_name("pyfunc.py"),
@@ -196,12 +182,4 @@ def train_contact(
             signature=infer_signature(example, output),
             input_example=example,
         )
-    return ContactReport(
-        registered.run_id,
-        registered.version,
-        decision.promote,
-        decision.reason,
-        metrics,
-        rows,
-        time.perf_counter() - started,
-    )
+    return registry.report(registered, decision, metrics, rows, started)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from services.common.features.definitions import CHANNELS
-from training.contact.pipeline import ContactReport
 from training.contact.train import POLICIES
+from training.registry import TrainReport
 
 
-def print_contact_report(report: ContactReport) -> None:
+def print_contact_report(report: TrainReport) -> None:
     m = report.metrics
     print(
         f"\ncontact model: registered version {report.version} (run {report.run_id}) "

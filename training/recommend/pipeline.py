@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import matplotlib
@@ -34,17 +34,6 @@ from training.recommend.train import RecommendConfig, evaluate, fit, from_model,
 KIND = "recommend"
 SCORERS = ("popularity", "buy_again", "als", "repeat", "explore", "blend")
 BASELINES = ("popularity", "buy_again", "als")
-
-
-@dataclass
-class RecommendReport:
-    run_id: str
-    version: str
-    promoted: bool
-    gate_reason: str
-    metrics: dict[str, float] = field(default_factory=dict)
-    rows: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
 
 
 def _champion_ndcg(
@@ -95,7 +84,7 @@ def train_recommend(
     state_dir: Path,
     cfg: RecommendConfig | None = None,
     progress: bool = True,
-) -> RecommendReport:
+) -> registry.TrainReport:
     """Evaluate, refit on everything, log, register; promote when the gate passes."""
     cfg = cfg or RecommendConfig()
     started = time.perf_counter()
@@ -155,10 +144,7 @@ def train_recommend(
                 "strongest_baseline": best,
             },
             metrics,
-            {
-                "data_fingerprint": registry.data_fingerprint(Path(data)),
-                "data_path": str(data),
-            },
+            registry.data_tags(data),
             _plots(metrics, cfg.k, Path(tmp) / "plots"),
             model_dir,
             Path(__file__).with_name("pyfunc.py"),
@@ -166,12 +152,4 @@ def train_recommend(
             signature=infer_signature(example, output),
             input_example=example,
         )
-    return RecommendReport(
-        registered.run_id,
-        registered.version,
-        decision.promote,
-        decision.reason,
-        metrics,
-        rows,
-        time.perf_counter() - started,
-    )
+    return registry.report(registered, decision, metrics, rows, started)

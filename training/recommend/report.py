@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from training.recommend.pipeline import SCORERS, RecommendReport
+from training.recommend.pipeline import SCORERS
+from training.registry import TrainReport
 
 
-def print_recommend_report(report: RecommendReport, k: int = 10) -> None:
+def print_recommend_report(report: TrainReport, k: int = 10) -> None:
     m = report.metrics
     print(
         f"\nrecommend model: registered version {report.version} (run {report.run_id}) "
