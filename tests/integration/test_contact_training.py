@@ -49,6 +49,7 @@ def test_registered_with_plots_gate_and_pyfunc(
     m = report.metrics
     assert report.promoted, report.gate_reason
     assert m["auc"] > 0.75
+    assert m["auc"] > m["auc_baseline_channel_rate"] and m["auc"] > m["auc_baseline_global_slot"]
     for channel in CHANNELS:
         assert m[f"auc_{channel}"] > 0.7, channel
     assert m["policy_model"] > m["policy_global_best_hour"]
@@ -106,4 +107,4 @@ def test_registered_with_plots_gate_and_pyfunc(
     )
     assert not weak.promoted, weak.gate_reason
     assert registry.champion_version("augur-contact") == report.version
-    assert "champion_policy_same_test" in weak.metrics
+    assert "champion_auc_same_test" in weak.metrics and "does not beat" in weak.gate_reason

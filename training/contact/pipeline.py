@@ -1,12 +1,15 @@
 """`augur train contact`: fit on all but the last ``test_days``, judge on them, refit on
 everything, register, gate.
 
-Gate: the model's (channel, hour) policy, valued off-policy on the test
-contacts, must beat both baselines ("best global hour per channel" and "the
-customer's last engagement hour") and must not be worse than the current
-champion's policy on the same test by more than ``gate_tolerance``. The
-champion is judged by its artefact when it was trained before the test
-window, otherwise by its recipe refitted on the same training window.
+Gate: the response AUC on the test contacts must beat both baseline scorers
+(the customer's own smoothed response rate on the channel, and the training
+response rate of the (channel, local hour)) and must not be worse than the
+current champion's AUC on the same test by more than ``gate_tolerance``. The
+off-policy values of the (channel, hour) policy against its two baselines are
+logged and reported but do not gate: with a few hundred matched contacts
+their intervals are too wide to decide on. The champion is judged by its
+artefact when it was trained before the test window, otherwise by its recipe
+refitted on the same training window.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from training.data.loader import DataError, load_dataset
 KIND = "contact"
 DAY = 86400.0
 MIN_CONTACTS = 500
-BASELINES = ("global_best_hour", "last_engagement_hour")
+BASELINES = ("channel_rate", "global_slot")  # scorers the response AUC must beat
 
 
 def _champion_value(
@@ -64,7 +67,7 @@ def _champion_value(
         known = {k: v for k, v in recipe.items() if k in ContactConfig.__dataclass_fields__}
         model, _ = fit(train, ContactConfig(**known))
         how = "recipe refit"
-    return evaluate(model, train, test, cfg).metrics["policy_model"], how
+    return evaluate(model, train, test, cfg).metrics["auc"], how
 
 
 def _plots(ev: Evaluation, directory: Path) -> list[Path]:
@@ -133,18 +136,18 @@ def train_contact(
     steps.set_postfix_str("champion on the same test")
     champion, how = _champion_value(train, test, cutoff, state_dir, cfg)
     if champion is not None:
-        metrics["champion_policy_same_test"] = champion
+        metrics["champion_auc_same_test"] = champion
     steps.update()
     steps.set_postfix_str("refit on all data")
     final, rounds = fit(log, cfg)
     final.extra = {"trained_until": data_end, "recipe": asdict(cfg), "rounds": rounds}
     steps.update()
     steps.close()
-    best = max(BASELINES, key=lambda b: metrics[f"policy_{b}"])
+    best = max(BASELINES, key=lambda b: metrics[f"auc_baseline_{b}"])
     decision = registry.quality_gate(
-        "policy response rate",
-        metrics["policy_model"],
-        metrics[f"policy_{best}"],
+        "response AUC",
+        metrics["auc"],
+        metrics[f"auc_baseline_{best}"],
         champion,
         cfg.gate_tolerance,
     )

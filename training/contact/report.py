@@ -15,6 +15,10 @@ def print_contact_report(report: TrainReport) -> None:
     )
     aucs = "  ".join(f"{c} {m.get(f'auc_{c}', float('nan')):.3f}" for c in CHANNELS)
     print(f"response AUC on the test window: all {m['auc']:.3f}  |  {aucs}")
+    print(
+        f"baseline scorers' AUC: own channel rate {m['auc_baseline_channel_rate']:.3f}, "
+        f"(channel, hour) rate {m['auc_baseline_global_slot']:.3f}"
+    )
     print(f"{'policy':22s} {'response':>9s} {'90% CI':>17s} {'matched':>8s}")
     for p in POLICIES:
         print(

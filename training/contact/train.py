@@ -46,7 +46,7 @@ class ContactConfig:
     early_stopping: int = 40
     min_history: int = 5
     bootstrap: int = 200
-    gate_tolerance: float = 0.01  # absolute, on the policy's off-policy response rate
+    gate_tolerance: float = 0.01  # AUC
     seed: int = 7
 
 
@@ -240,6 +240,19 @@ def policy_value(
     return PolicyValue(full, float(low), float(high), int(match.sum()))
 
 
+def _auc(y: np.ndarray, score: np.ndarray) -> float:
+    return float(roc_auc_score(y, score)) if 0 < y.sum() < len(y) else float("nan")
+
+
+def _global_rate(train: ContactLog, test: ContactLog) -> np.ndarray:
+    """Training response rate of each test contact's (channel, local hour)."""
+    sent = np.zeros((len(CHANNELS), 24))
+    opened = np.zeros((len(CHANNELS), 24))
+    np.add.at(sent, (train.channel, train.hour), 1)
+    np.add.at(opened, (train.channel, train.hour), train.opened)
+    return ((opened + 1) / (sent + 10))[test.channel, test.hour]
+
+
 @dataclass
 class Evaluation:
     metrics: dict[str, float] = field(default_factory=dict)
@@ -258,7 +271,11 @@ def evaluate(
     out = Evaluation()
     p = model.predict(features(test, model.priors))
     y = test.opened
-    out.metrics["auc"] = float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else float("nan")
+    out.metrics["auc"] = _auc(y, p)
+    # the baseline scorers the gate compares with, on the same contacts
+    X = features(test, model.priors)
+    out.metrics["auc_baseline_channel_rate"] = _auc(y, X[:, FEATURES.index("channel_open_rate")])
+    out.metrics["auc_baseline_global_slot"] = _auc(y, _global_rate(train, test))
     out.metrics["test_contacts"] = float(len(test))
     out.metrics["test_response_rate"] = float(y.mean()) if len(y) else float("nan")
     for c, name in enumerate(CHANNELS):
