@@ -130,7 +130,7 @@ def run_demo(customers: int = 2000) -> int:
     print_recommend_report(
         train_recommend(root, settings.mlflow_tracking_uri, settings.state_dir, progress=False)
     )
-    _step("train the response model for next-best-contact (channel x local hour, off-policy gate)")
+    _step("train the response model for next-best-contact (channel x local hour, MLflow, gate)")
     print_contact_report(
         train_contact(root, settings.mlflow_tracking_uri, settings.state_dir, progress=False)
     )

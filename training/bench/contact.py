@@ -28,7 +28,8 @@ from training.data.synthetic import SyntheticConfig, generate
 
 CUSTOMERS = 10_000
 DECIDE_RATE = 500
-RECORD_RATES = (2000, 2500)
+DECIDE_RATES = (250, 500)
+RECORD_RATES = (1000, 2000, 2500)
 CONNECTIONS_PER_PROCESS = 1
 
 
@@ -114,12 +115,15 @@ async def direct(
                 lambda: echo.Echo(ping, timeout=2),
                 "",
             ),
-            (
-                f"NextBestContact 4x169 @{DECIDE_RATE}/s",
-                DECIDE_RATE,
-                decide,
-                f"4 channels x 169 hours scored per call; {scored}/300 warm-up answers advise a "
-                f"contact; {loaded:,} customers' contact state loaded",
+            *(
+                (
+                    f"NextBestContact 4x169 @{r}/s",
+                    r,
+                    decide,
+                    f"4 channels x 169 hours scored per call; {scored}/300 warm-up answers "
+                    f"advise a contact; {loaded:,} customers' contact state loaded",
+                )
+                for r in DECIDE_RATES
             ),
             *(
                 (f"RecordContact @{r}/s", r, record, "caps script; unique contact ids")
