@@ -22,7 +22,15 @@ import numpy as np
 from services.common.features.definitions import CHANNELS
 from services.contact import caps as capmod
 from services.contact.experiments import in_holdout
-from services.contact.localtime import DAY, HOUR, Grid, hourly_grid, in_quiet_hours, zone
+from services.contact.localtime import (
+    DAY,
+    HOUR,
+    Grid,
+    hourly_grid,
+    in_quiet_hours,
+    local_iso,
+    zone,
+)
 from services.contact.model import ContactModel
 from services.contact.policy import Policy
 from services.contact.profile import feature_rows
@@ -66,9 +74,7 @@ class Option:
     expected: float
 
     def local_iso(self) -> str:
-        return Grid(
-            np.array([self.time]), np.array([self.offset]), np.zeros(1), np.zeros(1)
-        ).local_iso(0)
+        return local_iso(self.time, self.offset)
 
 
 @dataclass

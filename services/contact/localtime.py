@@ -66,9 +66,13 @@ class Grid:
 
     def local_iso(self, i: int) -> str:
         """RFC 3339 local time with offset of candidate i."""
-        off = dt.timedelta(seconds=float(self.offsets[i]))
-        moment = dt.datetime.fromtimestamp(float(self.times[i]), tz=dt.timezone(off))
-        return moment.isoformat(timespec="seconds")
+        return local_iso(float(self.times[i]), float(self.offsets[i]))
+
+
+def local_iso(t: float, offset: float) -> str:
+    """RFC 3339 time with its UTC offset, e.g. 2026-11-24T18:00:00+01:00."""
+    moment = dt.datetime.fromtimestamp(t, tz=dt.timezone(dt.timedelta(seconds=offset)))
+    return moment.isoformat(timespec="seconds")
 
 
 def _fields(times: np.ndarray, offsets: np.ndarray) -> Grid:
