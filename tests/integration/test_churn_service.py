@@ -20,9 +20,9 @@ from services.common.server import AugurServer
 from services.common.settings import ChurnSettings, ServerSettings, load_settings
 from tests.integration.hot_swap import swap_under_load
 from training import registry
-from training.churn.train import ChurnReport
 from training.data.loader import load_dataset
 from training.features.batch import compute_features, materialise
+from training.registry import TrainReport
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +43,7 @@ def churn_settings(settings: ServerSettings, uri: str, tmp: Path, **extra: objec
 @pytest.fixture
 async def churn(
     settings: ServerSettings,
-    churn_trained: tuple[str, Path, ChurnReport],
+    churn_trained: tuple[str, Path, TrainReport],
     shop_data: Path,
     tmp_path: Path,
 ) -> AsyncIterator[tuple[churn_pb2_grpc.ChurnServiceStub, ChurnSettings]]:
@@ -62,7 +62,7 @@ async def churn(
 
 async def test_score_with_reasons_and_errors(
     churn: tuple[churn_pb2_grpc.ChurnServiceStub, ChurnSettings],
-    churn_trained: tuple[str, Path, ChurnReport],
+    churn_trained: tuple[str, Path, TrainReport],
 ) -> None:
     stub, _ = churn
     reply = await stub.Score(
@@ -115,7 +115,7 @@ async def test_score_batch_streams_in_order_with_item_errors(
 
 async def test_at_risk_list_pages_by_value_at_risk(
     churn: tuple[churn_pb2_grpc.ChurnServiceStub, ChurnSettings],
-    churn_trained: tuple[str, Path, ChurnReport],
+    churn_trained: tuple[str, Path, TrainReport],
 ) -> None:
     stub, cs = churn
     with pytest.raises(grpc.aio.AioRpcError) as err:
@@ -160,7 +160,7 @@ async def test_at_risk_list_pages_by_value_at_risk(
 
 async def test_hot_swap_under_load_fails_no_request(
     churn: tuple[churn_pb2_grpc.ChurnServiceStub, ChurnSettings],
-    churn_trained: tuple[str, Path, ChurnReport],
+    churn_trained: tuple[str, Path, TrainReport],
 ) -> None:
     stub, _ = churn
     uri, _, report = churn_trained
@@ -202,7 +202,7 @@ async def test_no_model_means_not_serving_and_unavailable(
 
 
 async def test_redis_down_is_unavailable_never_a_made_up_score(
-    settings: ServerSettings, churn_trained: tuple[str, Path, ChurnReport], tmp_path: Path
+    settings: ServerSettings, churn_trained: tuple[str, Path, TrainReport], tmp_path: Path
 ) -> None:
     cs = churn_settings(settings, churn_trained[0], tmp_path, redis_url="redis://127.0.0.1:1/0")
     server = AugurServer(cs, await build_spec(cs), readiness_interval=0.05)

@@ -13,20 +13,21 @@ from services.churn.model import ChurnModel
 from services.common.features.definitions import FEATURE_NAMES
 from training import registry
 from training.churn.labels import churn_labels, labelled_frame
-from training.churn.train import ChurnConfig, ChurnReport, train_churn
+from training.churn.train import ChurnConfig, train_churn
 from training.data.loader import Dataset, load_dataset
 from training.features.batch import canonical_events, compute_features
+from training.registry import TrainReport
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def first(churn_trained: tuple[str, Path, ChurnReport]) -> ChurnReport:
+def first(churn_trained: tuple[str, Path, TrainReport]) -> TrainReport:
     return churn_trained[2]
 
 
 @pytest.fixture
-def mlflow_store(churn_trained: tuple[str, Path, ChurnReport]) -> tuple[str, Path]:
+def mlflow_store(churn_trained: tuple[str, Path, TrainReport]) -> tuple[str, Path]:
     return churn_trained[0], churn_trained[1]
 
 
@@ -99,7 +100,7 @@ def test_training_rows_see_nothing_after_their_cutoff(shop_data: Path) -> None:
     )
 
 
-def test_model_beats_both_baselines_and_is_calibrated(first: ChurnReport) -> None:
+def test_model_beats_both_baselines_and_is_calibrated(first: TrainReport) -> None:
     m = first.metrics
     assert m["model_roc_auc"] >= 0.85
     assert m["model_roc_auc"] > m["recency_roc_auc"] and m["model_roc_auc"] > m["bgnbd_roc_auc"]
@@ -111,7 +112,7 @@ def test_model_beats_both_baselines_and_is_calibrated(first: ChurnReport) -> Non
 
 
 def test_gate_refuses_a_worse_model_and_rollback_works(
-    first: ChurnReport, shop_data: Path, mlflow_store: tuple[str, Path]
+    first: TrainReport, shop_data: Path, mlflow_store: tuple[str, Path]
 ) -> None:
     uri, root = mlflow_store
     weak = ChurnConfig(max_rounds=1, num_leaves=2, early_stopping_rounds=1, min_data_in_leaf=500)
@@ -129,7 +130,7 @@ def test_gate_refuses_a_worse_model_and_rollback_works(
 
 
 def test_planted_drivers_show_up_in_reasons(
-    first: ChurnReport, shop_data: Path, mlflow_store: tuple[str, Path]
+    first: TrainReport, shop_data: Path, mlflow_store: tuple[str, Path]
 ) -> None:
     """Customers about to leave because of a planted driver are told so by their reasons."""
     uri, root = mlflow_store

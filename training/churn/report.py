@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from training.churn.train import ChurnReport
+from training.registry import TrainReport
 
 
-def print_churn_report(report: ChurnReport) -> None:
+def print_churn_report(report: TrainReport) -> None:
     m = report.metrics
     print(
         f"\nchurn model: registered version {report.version} (run {report.run_id}) "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 import time
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import lightgbm as lgb
@@ -45,19 +45,6 @@ class ChurnConfig:
     risk_high: float = 0.6
     gate_tolerance_auc: float = 0.01
     seed: int = 7
-
-
-@dataclass
-class ChurnReport:
-    """What a training run produced and decided."""
-
-    run_id: str
-    version: str
-    promoted: bool
-    gate_reason: str
-    metrics: dict[str, float] = field(default_factory=dict)
-    rows: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
 
 
 def _split_by_customer(frame: Frame, salt: str) -> tuple[Frame, Frame]:
@@ -107,7 +94,7 @@ def train_churn(
     state_dir: Path,
     cfg: ChurnConfig | None = None,
     progress: bool = True,
-) -> ChurnReport:
+) -> registry.TrainReport:
     """Train, evaluate against baselines, log and register; promote when the gate passes."""
     cfg = cfg or ChurnConfig()
     started = time.perf_counter()
@@ -245,12 +232,4 @@ def train_churn(
             ),
             input_example=example,
         )
-    return ChurnReport(
-        registered.run_id,
-        registered.version,
-        decision.promote,
-        decision.reason,
-        metrics,
-        rows,
-        time.perf_counter() - started,
-    )
+    return registry.report(registered, decision, metrics, rows, started)
