@@ -237,6 +237,31 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(customers=args.customers)
 
 
+def _keys(args: argparse.Namespace) -> int:
+    from services.common.errors import AugurError
+    from services.common.features.store import RedisFeatureStore
+    from services.common.settings import FeatureSettings, load_settings
+    from services.gateway.keys import KeyStore
+
+    keys = KeyStore(RedisFeatureStore.from_settings(load_settings(FeatureSettings)))
+    try:
+        if args.action == "create":
+            key, token = keys.create(args.name or "", args.scope or [])
+            print(f"created API key {key.key_id} ({key.name}), scopes {', '.join(key.scopes)}")
+            print(f"token (shown once, store it now): {token}")
+        elif args.action == "revoke":
+            key = keys.revoke(args.id or "")
+            print(f"revoked API key {key.key_id} ({key.name})")
+        else:
+            for key in keys.list():
+                state = "revoked" if key.revoked else "active"
+                print(f"{key.key_id}  {key.name:20s} {state:8s} {','.join(key.scopes)}")
+    except AugurError as exc:
+        print(f"augur keys: {exc.message}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from training.bench.run import run_bench
 
@@ -304,6 +329,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the main job on embedded defaults, end to end")
     p.add_argument("--customers", type=int, default=2000)
     p.set_defaults(func=_demo)
+
+    p = sub.add_parser("keys", help="gateway API keys: create, revoke, list (stored hashed)")
+    p.add_argument("action", choices=["create", "revoke", "list"])
+    p.add_argument("--name", default=None, help="create: who the key is for")
+    p.add_argument(
+        "--scope", action="append", help="create: admin, a service, or service.Rpc (repeatable)"
+    )
+    p.add_argument("--id", default=None, help="revoke: the key id")
+    p.set_defaults(func=_keys)
 
     p = sub.add_parser("bench", help="benchmarks; prints figures, writes .bench/results.json")
     p.add_argument("--duration", type=float, default=5.0, help="seconds per open-loop scenario")
