@@ -92,6 +92,8 @@ def _serve(args: argparse.Namespace) -> int:
         from services.recommend.main import serve
     elif args.service == "contact":
         from services.contact.main import serve
+    elif args.service == "gateway":
+        from services.gateway.main import serve
     else:
         print(f"service '{args.service}' is not available yet", file=sys.stderr)
         return 2

@@ -60,3 +60,11 @@ class Unauthenticated(AugurError):
     """No valid credentials."""
 
     code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class Upstream(AugurError):
+    """A backend's own status, passed on unchanged by the gateway."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code

@@ -254,3 +254,50 @@ class ContactSettings(ModelServiceSettings):
         description="How long contact records, sent logs and profiles are kept (TTL, refreshed "
         "on every contact).",
     )
+
+
+class GatewaySettings(ServerSettings):
+    """The gateway: one entry point in front of the services."""
+
+    gateway_backends: str = Field(
+        "",
+        description="Where each service answers, e.g. "
+        "'churn=127.0.0.1:50052,recommend=127.0.0.1:50053,contact=127.0.0.1:50054,"
+        "features=127.0.0.1:50051'; a call to a service not listed is UNAVAILABLE.",
+    )
+    gateway_rate_per_second: float = Field(
+        200.0, gt=0, description="Requests per second each API key may make (token bucket)."
+    )
+    gateway_burst: int = Field(
+        400, ge=1, description="Requests an API key may make at once above its rate."
+    )
+    gateway_key_cache_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="How long a verified API key is trusted without re-reading Redis; a "
+        "revocation takes effect within this time.",
+    )
+    gateway_default_timeout_ms: int = Field(
+        5000,
+        ge=1,
+        le=600_000,
+        description="Deadline given to a backend call when the client set none (a client "
+        "deadline is passed on as it is).",
+    )
+
+    @field_validator("gateway_backends")
+    @classmethod
+    def _check_backends(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            name, sep, address = part.partition("=")
+            if not sep or not name or ":" not in address:
+                raise ValueError(f"'{part}' is not service=host:port")
+        return value
+
+    def backends(self) -> dict[str, str]:
+        out = {}
+        for part in filter(None, (p.strip() for p in self.gateway_backends.split(","))):
+            name, _, address = part.partition("=")
+            out[name.strip()] = address.strip()
+        return out
