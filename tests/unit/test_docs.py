@@ -7,6 +7,7 @@ from pathlib import Path
 from services.common.settings import (
     ChurnSettings,
     ContactSettings,
+    GatewaySettings,
     RecommendSettings,
     settings_table,
 )
@@ -23,6 +24,7 @@ def test_readme_opens_with_the_two_commands_and_lists_every_variable() -> None:
         settings_table(ChurnSettings)
         + settings_table(RecommendSettings)
         + settings_table(ContactSettings)
+        + settings_table(GatewaySettings)
     ):
         assert f"`{variable}`" in readme, f"{variable} missing from the README table"
 
