@@ -98,3 +98,56 @@ async def test_pass_through_with_keys_scopes_limits_and_a_missing_backend(
         )
     await gateway.stop(0)
     await backend.stop(0)
+
+
+async def test_server_streaming_rpcs_pass_through_unchanged(
+    settings: ServerSettings, recommend_trained, shop_data: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from augur.recommend.v1 import recommend_pb2, recommend_pb2_grpc
+    from services.common.settings import RecommendSettings
+    from services.recommend.main import build_spec as build_recommend
+    from training.data.loader import load_dataset
+
+    ds = load_dataset(shop_data)
+    rs = load_settings(
+        RecommendSettings,
+        **{
+            **settings.model_dump(),
+            "mlflow_tracking_uri": recommend_trained[0],
+            "state_dir": tmp_path / "state",
+            "recommend_as_of": ds.orders["timestamp"].max().isoformat(),
+            "recommend_stock_filter": False,
+        },
+    )
+    backend = AugurServer(rs, await build_recommend(rs))
+    bport = await backend.start(serve_metrics_endpoint=False)
+    gs = load_settings(
+        GatewaySettings,
+        **{**settings.model_dump(), "gateway_backends": f"recommend=127.0.0.1:{bport}"},
+    )
+    _, token = KeyStore(RedisFeatureStore.from_settings(gs)).create("shop", ["recommend"])
+    gateway = AugurServer(gs, await build_gateway(gs))
+    gport = await gateway.start(serve_metrics_endpoint=False)
+    customers = sorted(set(ds.orders["customer_id"]))
+    request = recommend_pb2.BatchRecommendRequest(customer_ids=customers, n=5)
+    async with (
+        grpc.aio.insecure_channel(f"127.0.0.1:{gport}") as via,
+        grpc.aio.insecure_channel(f"127.0.0.1:{bport}") as direct,
+    ):
+        through = [
+            c
+            async for c in recommend_pb2_grpc.RecommendServiceStub(via).BatchRecommend(
+                request, metadata=(("x-api-key", token),)
+            )
+        ]
+        plain = [
+            c async for c in recommend_pb2_grpc.RecommendServiceStub(direct).BatchRecommend(request)
+        ]
+    assert len(through) == len(plain) >= 2  # chunks of 1,000
+    for a, b in zip(through, plain, strict=True):
+        assert [i.customer_id for i in a.items] == [i.customer_id for i in b.items]
+        assert [[r.item_id for r in i.recommendations.items] for i in a.items] == [
+            [r.item_id for r in i.recommendations.items] for i in b.items
+        ]
+    await gateway.stop(0)
+    await backend.stop(0)
