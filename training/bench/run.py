@@ -165,6 +165,7 @@ ALL = (
     "mlflow_serve",
     "recommend",
     "contact",
+    "gateway",
 )
 
 
@@ -267,6 +268,10 @@ def run_bench(duration: float = 5.0, only: str | None = None) -> int:
             asyncio.run(recommend.direct(state, rec_ds, store, duration, results))
         if "contact" in wanted:
             asyncio.run(contact.direct(state, contact_ds, store, duration, results))
+        if "gateway" in wanted:
+            from training.bench import gateway
+
+            gateway.overhead(state, store, base_ids, duration, results)
     finally:
         _cleanup(store)
         if started_here:
