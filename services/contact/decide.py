@@ -90,13 +90,6 @@ class Decision:
     fallback: bool = False
 
 
-def state_window(ask: Ask, policy_widest_hours: int) -> tuple[float, float]:
-    """The span of sent contacts a decision must see (caps, 7-day counts, the search for
-    the earliest allowed time after the window)."""
-    widest = policy_widest_hours * HOUR
-    return ask.earliest - widest - 7 * DAY, ask.latest + 2 * widest + 2 * DAY
-
-
 def _names(channels: list[int]) -> str:
     return ", ".join(CHANNELS[c] for c in channels)
 

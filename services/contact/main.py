@@ -24,7 +24,7 @@ MODEL_NAME = "augur-contact"
 def load_model(path: Path) -> ContactModel:
     """A registered model's artefact, compiled to native code for serving."""
     model = ContactModel.load(path)
-    model.compile(path, probe_rows(model))
+    model.compile(path, probe_rows(model.priors))
     return model
 
 

@@ -86,13 +86,9 @@ def slot(hour: np.ndarray, dow: np.ndarray) -> np.ndarray:
 
 
 def send_columns(channel: int, hour: int, dow: int) -> tuple[str, ...]:
-    """Counter fields a send on that slot increments."""
+    """Counter fields a send on that slot increments (the outcome script increments the
+    matching open counters from the contact record)."""
     return ("n", f"sc{channel}", f"s{int(dow >= 5)}h{hour}")
-
-
-def open_columns(channel: int, hour: int, dow: int) -> tuple[str, ...]:
-    """Counter fields an open of a contact sent on that slot increments."""
-    return ("o", f"oc{channel}", f"o{int(dow >= 5)}h{hour}")
 
 
 @dataclass
@@ -219,10 +215,9 @@ def feature_rows(
     return out
 
 
-def probe_rows(model_priors_holder: object, seed: int = 0) -> np.ndarray:
+def probe_rows(priors: Priors, seed: int = 0) -> np.ndarray:
     """Varied feature rows (random profiles, every channel and hour) to check a compiled
     model against the booster it came from."""
-    priors: Priors = model_priors_holder.priors  # type: ignore[attr-defined]
     rng = np.random.default_rng(seed)
     rows = 4 * 24 * 4
     counts = rng.poisson(3.0, (rows, N_COUNTERS)).astype(float)

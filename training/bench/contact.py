@@ -17,6 +17,7 @@ import numpy as np
 from augur.common.v1 import common_pb2, common_pb2_grpc
 from augur.contact.v1 import contact_pb2 as C
 from augur.contact.v1 import contact_pb2_grpc
+from services.common.convert import timestamp
 from services.common.features.store import RedisFeatureStore
 from services.contact.policy import Policy
 from services.contact.state import ContactState
@@ -103,7 +104,7 @@ async def direct(
                     contact_id=f"bench-{i}",
                     customer_id=random.choice(customers),
                     channel=1 + i % 4,  # type: ignore[arg-type]
-                    send_at=_ts(now + random.uniform(0, 30) * 86400),
+                    send_at=timestamp(now + random.uniform(0, 30) * 86400),
                 ),
                 timeout=2,
             )
@@ -138,12 +139,6 @@ async def direct(
     finally:
         for c in channels:
             await c.close()
-
-
-def _ts(seconds: float):  # type: ignore[no-untyped-def]
-    from services.common.convert import timestamp
-
-    return timestamp(seconds)
 
 
 def _profile(state: ContactState, customer: str) -> dict[str, str]:

@@ -186,14 +186,18 @@ def model_choice(model: ContactModel, log: ContactLog, hours: np.ndarray) -> np.
     return np.column_stack([flat // len(hours), hours[flat % len(hours)]])
 
 
-def global_choice(train: ContactLog, log: ContactLog, hours: np.ndarray) -> np.ndarray:
-    """Best global (channel, hour) by training response rate, among consented channels."""
+def slot_rates(train: ContactLog) -> np.ndarray:
+    """(channel, local hour) response rates of the training contacts, lightly smoothed."""
     sent = np.zeros((len(CHANNELS), 24))
     opened = np.zeros((len(CHANNELS), 24))
     np.add.at(sent, (train.channel, train.hour), 1)
     np.add.at(opened, (train.channel, train.hour), train.opened)
-    rate = (opened + 1) / (sent + 10)
-    rate = rate[:, hours]
+    return (opened + 1) / (sent + 10)
+
+
+def global_choice(train: ContactLog, log: ContactLog, hours: np.ndarray) -> np.ndarray:
+    """Best global (channel, hour) by training response rate, among consented channels."""
+    rate = slot_rates(train)[:, hours]
     best_hour = hours[rate.argmax(1)]
     channel_rate = np.where(log.allowed, rate.max(1)[None, :], -np.inf)
     ch = channel_rate.argmax(1)
@@ -244,15 +248,6 @@ def _auc(y: np.ndarray, score: np.ndarray) -> float:
     return float(roc_auc_score(y, score)) if 0 < y.sum() < len(y) else float("nan")
 
 
-def _global_rate(train: ContactLog, test: ContactLog) -> np.ndarray:
-    """Training response rate of each test contact's (channel, local hour)."""
-    sent = np.zeros((len(CHANNELS), 24))
-    opened = np.zeros((len(CHANNELS), 24))
-    np.add.at(sent, (train.channel, train.hour), 1)
-    np.add.at(opened, (train.channel, train.hour), train.opened)
-    return ((opened + 1) / (sent + 10))[test.channel, test.hour]
-
-
 @dataclass
 class Evaluation:
     metrics: dict[str, float] = field(default_factory=dict)
@@ -275,7 +270,7 @@ def evaluate(
     # the baseline scorers the gate compares with, on the same contacts
     X = features(test, model.priors)
     out.metrics["auc_baseline_channel_rate"] = _auc(y, X[:, FEATURES.index("channel_open_rate")])
-    out.metrics["auc_baseline_global_slot"] = _auc(y, _global_rate(train, test))
+    out.metrics["auc_baseline_global_slot"] = _auc(y, slot_rates(train)[test.channel, test.hour])
     out.metrics["test_contacts"] = float(len(test))
     out.metrics["test_response_rate"] = float(y.mean()) if len(y) else float("nan")
     for c, name in enumerate(CHANNELS):
