@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml constraints.txt package.json package-lock.json
 	@test -x $(PY) || python3.11 -m venv $(VENV) 2>/dev/null || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	bash scripts/ensure_nginx.sh
 	@if command -v npm >/dev/null; then npm install --silent --no-audit --no-fund --no-save; else echo "npm not found: proto lint (buf) unavailable" >&2; fi
 	@touch $(STAMP)
 

@@ -42,7 +42,7 @@ def champion_of(tracking_uri: str, name: str) -> str | None:
     from mlflow.exceptions import MlflowException
 
     try:
-        client = MlflowClient(tracking_uri=tracking_uri)
+        client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         return str(client.get_model_version_by_alias(name, "champion").version)
     except MlflowException:
         return None

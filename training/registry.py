@@ -33,6 +33,7 @@ def configure(tracking_uri: str, state_dir: Path, experiment: str) -> str:
     if tracking_uri.startswith("sqlite:///"):
         Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
     os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
     client = MlflowClient()
     found = client.get_experiment_by_name(experiment)

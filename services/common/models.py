@@ -15,6 +15,7 @@ import asyncio
 import gc
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,13 +43,21 @@ class Loaded(Generic[M]):
     source: str  # "registry" or "cache"
 
 
+_DOWNLOADING = threading.Lock()
+
+
 def download_version(tracking_uri: str, name: str, version: str, cache: Path) -> Path:
     """A registered version's artifacts in the local cache (downloaded once, then reused)."""
     import mlflow
 
     target = cache / name / version
-    if not (target / ".complete").exists():
+    # mlflow resolves models:/ URIs with its process-wide registry URI (whatever is passed):
+    # set it, one download at a time, so services sharing a process never mix their stores
+    with _DOWNLOADING:
+        if (target / ".complete").exists():
+            return target
         target.mkdir(parents=True, exist_ok=True)
+        mlflow.set_registry_uri(tracking_uri)
         mlflow.artifacts.download_artifacts(
             artifact_uri=f"models:/{name}/{version}",
             dst_path=str(target),
@@ -134,7 +143,7 @@ class ModelWatcher(Generic[M]):
     def _resolve(self) -> str:
         from mlflow import MlflowClient
 
-        client = MlflowClient(tracking_uri=self.tracking_uri)
+        client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
         return str(client.get_model_version_by_alias(self.name, self.alias).version)
 
     def _download(self, version: str) -> Path:

@@ -17,8 +17,10 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import grpc
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -62,6 +64,23 @@ class ServiceSpec:
     """Closes clients after the server has stopped."""
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     """Long-running tasks (watchers) started with the server and cancelled at stop."""
+    dependencies: Callable[[], dict[str, bool]] | None = None
+    """Health of further service names (the gateway's backends), set at every readiness poll."""
+
+
+def bind(server: aio.Server, settings: ServerSettings, address: str) -> int:
+    """Add the listening port: TLS when a certificate is configured (client certificates
+    required when a client CA is), plaintext otherwise."""
+    if not settings.tls_cert_file:
+        return int(server.add_insecure_port(address))
+    pair = (Path(settings.tls_key_file).read_bytes(), Path(settings.tls_cert_file).read_bytes())
+    client_ca = (
+        Path(settings.tls_client_ca_file).read_bytes() if settings.tls_client_ca_file else None
+    )
+    credentials = grpc.ssl_server_credentials(
+        [pair], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
+    return int(server.add_secure_port(address, credentials))
 
 
 class DiagnosticsServicer(common_pb2_grpc.DiagnosticsServiceServicer):
@@ -122,7 +141,7 @@ class AugurServer:
             [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
         )
         address = f"{self.settings.grpc_host}:{self.settings.grpc_port}"
-        self.port = server.add_insecure_port(address)
+        self.port = bind(server, self.settings, address)
         if self.port == 0:
             raise RuntimeError(f"could not bind gRPC to {address}")
         await server.start()
@@ -153,6 +172,9 @@ class AugurServer:
                 self.metrics.ready.labels(self.spec.name).set(1 if ready else 0)
                 log.info("readiness", extra={"ready": ready})
                 current = ready
+            if self.spec.dependencies is not None and not self._stopping:
+                for name, ok in self.spec.dependencies().items():
+                    await self.health.set(name, SERVING if ok else NOT_SERVING)
             await asyncio.sleep(self.readiness_interval)
 
     async def stop(self, grace: float | None = None) -> None:

@@ -138,6 +138,17 @@ class ServerSettings(FeatureSettings):
     state_dir: Path = Field(
         Path(".augur"), description="Local state: data, logs, pid files, model cache."
     )
+    tls_cert_file: str = Field(
+        "",
+        description="PEM certificate of the server; with tls_key_file set the service (for "
+        "the gateway: its gRPC and HTTP ports) is served over TLS only.",
+    )
+    tls_key_file: str = Field("", description="PEM private key of tls_cert_file.")
+    tls_client_ca_file: str = Field(
+        "",
+        description="PEM CA bundle; when set, clients must present a certificate it signed "
+        "(mutual TLS).",
+    )
 
     @model_validator(mode="after")
     def _embedded_store(self) -> ServerSettings:
@@ -271,12 +282,66 @@ class GatewaySettings(ServerSettings):
     gateway_burst: int = Field(
         400, ge=1, description="Requests an API key may make at once above its rate."
     )
-    gateway_key_cache_seconds: float = Field(
+    gateway_key_refresh_seconds: float = Field(
         1.0,
-        ge=0,
+        gt=0,
         le=60,
-        description="How long a verified API key is trusted without re-reading Redis; a "
-        "revocation takes effect within this time.",
+        description="How often the gateway re-reads the API keys from Redis; a created or "
+        "revoked key takes effect within this time.",
+    )
+    gateway_http_port: int = Field(
+        8080,
+        ge=0,
+        le=65535,
+        description="Port of the REST/JSON entry point for HTTP/1.1 clients (REST is also "
+        "served on the gRPC port to HTTP/2 clients); 0 picks a free port.",
+    )
+    gateway_nginx_workers: int = Field(
+        1, ge=1, le=64, description="nginx worker processes of the gateway's front."
+    )
+    gateway_part_timeout_ms: int = Field(
+        250,
+        ge=1,
+        le=60_000,
+        description="Deadline of each backend call of a composed answer (CustomerInsight, "
+        "NextBestAction), capped by the client's own deadline.",
+    )
+    gateway_retry_budget: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Retries of idempotent reads the gateway may add, as a share of calls "
+        "(plus 10 in reserve); 0 turns retries off.",
+    )
+    gateway_breaker_failures: int = Field(
+        5,
+        ge=1,
+        description="Consecutive failures (UNAVAILABLE, DEADLINE_EXCEEDED, no connection) after "
+        "which a backend's circuit opens and calls to it fail at once.",
+    )
+    gateway_breaker_reset_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=300,
+        description="How long an open circuit stays open before one trial call is let through.",
+    )
+    gateway_at_risk_probability: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Churn probability from which NextBestAction proposes a retention action.",
+    )
+    gateway_backend_ca_file: str = Field(
+        "",
+        description="PEM CA bundle that signed the backends' certificates; when set the "
+        "gateway talks TLS to every backend and verifies it.",
+    )
+    gateway_backend_cert_file: str = Field(
+        "",
+        description="PEM client certificate the gateway presents to the backends (mutual TLS).",
+    )
+    gateway_backend_key_file: str = Field(
+        "", description="PEM private key of gateway_backend_cert_file."
     )
     gateway_default_timeout_ms: int = Field(
         5000,

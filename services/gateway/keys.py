@@ -10,21 +10,20 @@ Scopes:
 * ``admin``: everything, including the admin RPCs (model reloads, policy
   updates, erasure), which no other scope grants.
 
-This is the key store and the authorisation rule of the gateway issue; the
-gateway process that applies them to every call is not built yet.
+The check itself runs inside the gateway's nginx (``nginx/augur_auth.js``) on the key map
+the gateway writes from ``KeyStore.records``: there is one place that decides.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from services.common.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
+from services.common.errors import InvalidArgument, NotFound
 from services.common.features.store import RedisFeatureStore
 
 SERVICES = ("churn", "recommend", "contact", "features", "gateway")
@@ -38,8 +37,6 @@ ADMIN_RPCS = frozenset(
         "contact.ForgetCustomer",
     }
 )
-_METHOD = re.compile(r"^/augur\.([a-z]+)\.v1\.[A-Za-z]+/([A-Za-z]+)$")
-_TOKEN = re.compile(r"^ak_([0-9a-f]{12})\.([A-Za-z0-9_-]{20,128})$")
 _SCOPE = re.compile(r"^(admin|(churn|recommend|contact|features|gateway)(\.[A-Z][A-Za-z]+)?)$")
 
 
@@ -52,21 +49,15 @@ class ApiKey:
     revoked: bool
 
 
-def rpc_of(method: str) -> str:
-    """'/augur.contact.v1.ContactService/NextBestContact' -> 'contact.NextBestContact'."""
-    m = _METHOD.match(method)
-    if m is None:
-        raise PermissionDenied(f"{method} is not an Augur RPC")
-    return f"{m.group(1)}.{m.group(2)}"
+@dataclass(frozen=True)
+class KeyRecord:
+    """What the gateway needs to check a token: never the secret."""
 
-
-def allows(scopes: tuple[str, ...], rpc: str) -> bool:
-    if ADMIN in scopes:
-        return True
-    if rpc in ADMIN_RPCS:
-        return False
-    service = rpc.split(".", 1)[0]
-    return service in scopes or rpc in scopes
+    key_id: str
+    salt: str
+    digest: str
+    scopes: tuple[str, ...]
+    revoked: bool
 
 
 def _digest(salt: bytes, secret: str) -> bytes:
@@ -141,33 +132,21 @@ class KeyStore:
         self.store._call(self.client.hset, self._key(key_id), "revoked", "1")
         return ApiKey(found[0].key_id, found[0].name, found[0].scopes, found[0].created_at, True)
 
-    def authenticate(self, token: str) -> ApiKey:
-        """The key a token belongs to; UNAUTHENTICATED when it is malformed, unknown,
-        wrong or revoked (the secret is compared in constant time)."""
-        m = _TOKEN.match(token or "")
-        if m is None:
-            raise Unauthenticated("missing or malformed API key (expected ak_<id>.<secret>)")
-        found = self._load(m.group(1))
-        if found is None:
-            raise Unauthenticated("unknown API key")
-        key, raw = found
-        expected = bytes.fromhex(raw[b"hash"].decode())
-        if not hmac.compare_digest(
-            _digest(bytes.fromhex(raw[b"salt"].decode()), m.group(2)), expected
-        ):
-            raise Unauthenticated("invalid API key")
-        if key.revoked:
-            raise Unauthenticated(f"API key {key.key_id} ({key.name}) has been revoked")
-        return key
-
-    def authorize(self, token: str, method: str) -> ApiKey:
-        """Authenticate, then check the key's scopes against the RPC (PERMISSION_DENIED
-        names the scope that would be needed)."""
-        key = self.authenticate(token)
-        rpc = rpc_of(method)
-        if not allows(key.scopes, rpc):
-            needed = ADMIN if rpc in ADMIN_RPCS else f"{rpc.split('.', 1)[0]} or {rpc}"
-            raise PermissionDenied(
-                f"API key {key.key_id} ({key.name}) may not call {rpc}: it needs scope {needed}"
-            )
-        return key
+    def records(self) -> tuple[KeyRecord, ...]:
+        """Every key with its salt and digest: what the gateway's key map is written from."""
+        ids: Any = self.store._call(self.client.smembers, self._index())
+        out = []
+        for key_id in sorted(i.decode() for i in ids):
+            found = self._load(key_id)
+            if found is not None:
+                key, raw = found
+                out.append(
+                    KeyRecord(
+                        key_id,
+                        raw[b"salt"].decode(),
+                        raw[b"hash"].decode(),
+                        key.scopes,
+                        key.revoked,
+                    )
+                )
+        return tuple(out)

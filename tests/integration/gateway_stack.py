@@ -1,0 +1,139 @@
+"""A real stack for the gateway tests: churn, recommend and contact services on their own
+ports (trained models, features in Redis), and a gateway (nginx + its Python server) in front."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from services.churn.main import build_spec as build_churn
+from services.common.features.store import RedisFeatureStore
+from services.common.server import AugurServer
+from services.common.settings import (
+    ChurnSettings,
+    ContactSettings,
+    GatewaySettings,
+    RecommendSettings,
+    ServerSettings,
+    load_settings,
+)
+from services.contact.main import build_spec as build_contact
+from services.gateway.keys import KeyStore
+from services.gateway.main import Gateway
+from services.recommend.main import build_spec as build_recommend
+from training.data.loader import load_dataset
+from training.features.batch import compute_features, materialise
+
+
+@dataclass
+class Stack:
+    backends: dict[str, AugurServer]
+    ports: dict[str, int]
+    tokens: dict[str, str] = field(default_factory=dict)
+    customers: list[str] = field(default_factory=list)
+
+
+def _with(settings: ServerSettings, cls: type[Any], **extra: object) -> Any:
+    return load_settings(cls, **{**settings.model_dump(), **extra})
+
+
+async def start_backends(
+    settings: ServerSettings,
+    tmp: Path,
+    shop_data: Path,
+    churn_uri: str,
+    recommend_uri: str,
+    contact_uri: str,
+) -> Stack:
+    ds = load_dataset(shop_data)
+    as_of = ds.orders["timestamp"].max()
+    materialise(compute_features(ds, as_of), RedisFeatureStore.from_settings(settings))
+    specs = {
+        "churn": (ChurnSettings, build_churn, {"mlflow_tracking_uri": churn_uri}),
+        "recommend": (
+            RecommendSettings,
+            build_recommend,
+            {
+                "mlflow_tracking_uri": recommend_uri,
+                "recommend_as_of": as_of.isoformat(),
+                "recommend_stock_filter": False,
+            },
+        ),
+        "contact": (ContactSettings, build_contact, {"mlflow_tracking_uri": contact_uri}),
+    }
+    servers, ports = {}, {}
+    for name, (cls, build, extra) in specs.items():
+        s = _with(settings, cls, state_dir=tmp / f"state-{name}", **extra)
+        server = AugurServer(s, await build(s), readiness_interval=0.05)
+        ports[name] = await server.start(serve_metrics_endpoint=False)
+        servers[name] = server
+    for port in ports.values():
+        await wait_serving(port)
+    customers = sorted(set(ds.orders["customer_id"]))
+    return Stack(servers, ports, customers=customers)
+
+
+def gateway_settings(settings: ServerSettings, stack: Stack, **extra: object) -> GatewaySettings:
+    backends = ",".join(f"{n}=127.0.0.1:{p}" for n, p in stack.ports.items() if n != "gateway")
+    return load_settings(
+        GatewaySettings,
+        **{
+            **settings.model_dump(),
+            "grpc_port": 0,
+            "gateway_http_port": 0,
+            "gateway_backends": backends,
+            "gateway_key_refresh_seconds": 0.2,
+            **extra,
+        },
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(
+    gs: GatewaySettings, registry: CollectorRegistry | None = None
+) -> AsyncIterator[Gateway]:
+    """A gateway (nginx front included) until the block ends; SERVING when entered."""
+    gateway = Gateway(gs)
+    registry = registry or CollectorRegistry()
+    server = AugurServer(gateway.core, await gateway.spec(registry), registry, 0.05)
+    await server.start(serve_metrics_endpoint=False)
+    try:
+        await wait_serving(gateway.ports.grpc)
+        yield gateway
+    finally:
+        await server.stop(0)
+
+
+async def wait_serving(port: int, within: float = 60.0) -> None:
+    import asyncio
+
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while loop.time() < deadline:
+            with contextlib.suppress(grpc.aio.AioRpcError):
+                reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=0.5)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            await asyncio.sleep(0.05)
+    raise TimeoutError(f"the server on port {port} did not become SERVING")
+
+
+def create_keys(settings: ServerSettings) -> dict[str, str]:
+    """The keys of the tests' users: a storefront, a CRM, an operator, an analyst."""
+    keys = KeyStore(RedisFeatureStore.from_settings(settings))
+    return {
+        "storefront": keys.create("storefront", ["recommend"])[1],
+        "crm": keys.create("crm", ["churn", "contact", "gateway"])[1],
+        "ops": keys.create("ops", ["admin"])[1],
+        "analyst": keys.create("analyst", ["churn.Score"])[1],
+    }
