@@ -334,7 +334,8 @@ class GatewaySettings(ServerSettings):
     gateway_backend_ca_file: str = Field(
         "",
         description="PEM CA bundle that signed the backends' certificates; when set the "
-        "gateway talks TLS to every backend and verifies it.",
+        "gateway talks TLS to every backend and verifies it (by host name: give backends as "
+        "a DNS name their certificate carries, since nginx does not check IP-address names).",
     )
     gateway_backend_cert_file: str = Field(
         "",

@@ -79,7 +79,7 @@ class RetryBudget:
         self.tokens = min(self.cap, self.tokens + self.ratio)
 
     def take(self) -> bool:
-        if self.tokens >= 1.0:
+        if self.tokens >= 1.0 - 1e-9:  # ten calls at 0.1 make one retry
             self.tokens -= 1.0
             return True
         return False

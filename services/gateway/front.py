@@ -159,10 +159,15 @@ def render(settings: GatewaySettings, ports: Ports, prefix: Path) -> str:
     for name in BACKENDS:
         if name not in backends:
             continue
+        # the backend's certificate is checked against its host, not the upstream's name
+        verify_name = (
+            f"      grpc_ssl_name {backends[name].rsplit(':', 1)[0]};\n" if backend_tls else ""
+        )
         grpc_locations.append(
             f"    location /{SERVICES[name]}/ {{\n      set $augur_service {name};\n{guard}"
             f"      grpc_set_header grpc-timeout $augur_grpc_timeout;\n"
-            f"      grpc_pass {scheme}://augur_{name};\n{backend_tls}{grpc_errors}    }}"
+            f"      grpc_pass {scheme}://augur_{name};\n{backend_tls}{verify_name}"
+            f"{grpc_errors}    }}"
         )
     grpc_locations.append(
         f"    location /{SERVICES['gateway']}/ {{\n      set $augur_service gateway;\n{guard}"

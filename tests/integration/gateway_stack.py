@@ -3,12 +3,15 @@ ports (trained models, features in Redis), and a gateway (nginx + its Python ser
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry
 
 from services.churn.main import build_spec as build_churn
@@ -95,7 +98,9 @@ def gateway_settings(settings: ServerSettings, stack: Stack, **extra: object) ->
 
 @contextlib.asynccontextmanager
 async def running_gateway(
-    gs: GatewaySettings, registry: CollectorRegistry | None = None
+    gs: GatewaySettings,
+    registry: CollectorRegistry | None = None,
+    credentials: grpc.ChannelCredentials | None = None,
 ) -> AsyncIterator[Gateway]:
     """A gateway (nginx front included) until the block ends; SERVING when entered."""
     gateway = Gateway(gs)
@@ -103,21 +108,24 @@ async def running_gateway(
     server = AugurServer(gateway.core, await gateway.spec(registry), registry, 0.05)
     await server.start(serve_metrics_endpoint=False)
     try:
-        await wait_serving(gateway.ports.grpc)
+        await wait_serving(gateway.ports.grpc, credentials=credentials)
         yield gateway
     finally:
         await server.stop(0)
 
 
-async def wait_serving(port: int, within: float = 60.0) -> None:
-    import asyncio
-
-    import grpc
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
-
+async def wait_serving(
+    port: int, within: float = 60.0, credentials: grpc.ChannelCredentials | None = None
+) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    address = f"127.0.0.1:{port}"
+    channel = (
+        grpc.aio.secure_channel(address, credentials)
+        if credentials is not None
+        else grpc.aio.insecure_channel(address)
+    )
+    async with channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while loop.time() < deadline:
             with contextlib.suppress(grpc.aio.AioRpcError):
