@@ -29,6 +29,8 @@ from services.common.settings import ServerSettings, load_settings
 
 MODEL_SERVICES = ("churn", "recommend", "contact")
 SERVABLE = ("churn", "recommend", "contact")  # services whose implementation exists
+GATEWAY_PORT = 50050
+GATEWAY_HTTP_PORT = 8080
 
 
 def champion_of(tracking_uri: str, name: str) -> str | None:
@@ -116,6 +118,7 @@ class Proc:
     log: str
     port: int = 0
     metrics_port: int = 0
+    http_port: int = 0
 
 
 @dataclass
@@ -181,6 +184,8 @@ class LocalStack:
             started = self._start_model_services(existing, say)
             if started < 0:
                 return 1
+            if started > 0 or "gateway" not in {p.name for p in existing.processes}:
+                self._restart_gateway(existing, say)  # its backend list is fixed at start
             say(
                 f"already up ({len(existing.processes)} processes, {started} started now); "
                 "`augur status` shows them"
@@ -280,6 +285,7 @@ class LocalStack:
             say(f"consumer   shard {shard}")
         if self._start_model_services(state, say) < 0:
             return 1
+        self._restart_gateway(state, say)
         say(f"logs in {self.log_dir}; stop with `augur down`")
         return 0
 
@@ -342,6 +348,55 @@ class LocalStack:
             )
             started += 1
         return started
+
+    def _restart_gateway(self, state: StackState, say: Callable[..., None]) -> None:
+        """(Re)start the gateway in front of every running service; a gateway that cannot
+        start (nginx missing) is reported, and the services keep running without it."""
+        from services.gateway.front import js_module_file, nginx_binary
+
+        for proc in [p for p in state.processes if p.name == "gateway"]:
+            if is_alive(proc.pid):
+                os.kill(proc.pid, signal.SIGTERM)
+                deadline = time.monotonic() + self.settings.grace_seconds + 5
+                while is_alive(proc.pid) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            state.processes.remove(proc)
+        if nginx_binary() is None or js_module_file() is None:
+            say("gateway    not started: nginx with its njs module is missing (make install)")
+            self._save(state)
+            return
+        backends = ",".join(
+            f"{p.name}=127.0.0.1:{p.port}"
+            for p in state.processes
+            if p.port and p.name in ("features", *MODEL_SERVICES)
+        )
+        port = free_port(GATEWAY_PORT)
+        http = free_port(GATEWAY_HTTP_PORT)
+        mport = free_port(self.settings.metrics_port + 9)
+        proc = self._spawn(
+            "gateway",
+            [sys.executable, "-m", "training.cli", "serve", "gateway"],
+            {
+                **self._env(state),
+                "AUGUR_GRPC_PORT": str(port),
+                "AUGUR_GATEWAY_HTTP_PORT": str(http),
+                "AUGUR_METRICS_PORT": str(mport),
+                "AUGUR_GATEWAY_BACKENDS": backends,
+                "AUGUR_PROCESSES": "1",
+            },
+            port,
+            mport,
+        )
+        proc.http_port = http
+        state.processes.append(proc)
+        self._save(state)
+        if not wait_serving(port, 30):
+            say(f"gateway    did not become SERVING; see {proc.log}")
+            return
+        say(
+            f"gateway    gRPC 127.0.0.1:{port}, REST http://127.0.0.1:{http}/v1/ "
+            f"(OpenAPI at /openapi.json), metrics :{mport}/metrics; keys: augur keys create"
+        )
 
     def _save(self, state: StackState) -> None:
         tmp = self.state_file.with_suffix(".tmp")

@@ -29,6 +29,7 @@ from training.contact.pipeline import train_contact
 from training.contact.report import print_contact_report
 from training.data.loader import Dataset, load_dataset
 from training.data.synthetic import SyntheticConfig, generate
+from training.demo_gateway import show_gateway
 from training.features.batch import (
     canonical_events,
     compute_features,
@@ -209,6 +210,9 @@ def _run(state: StackState, ds: Dataset, today: pd.Timestamp) -> int:
         _recommend(state, str(loyal))
     if "contact" in running and at_risk:
         _contact(state, settings, ds, at_risk)
+    if "gateway" in running and at_risk:
+        _step("through the gateway: one API key, composition, REST/JSON, scopes")
+        show_gateway(state, settings, at_risk[0])
     return 0 if worst < 1e-4 else 1
 
 

@@ -14,11 +14,13 @@ on grpc.aio cost ~0.7 ms per call and a core's worth of CPU at 1,000 calls/s.
 
 from __future__ import annotations
 
+import ctypes
 import math
 import os
 import shutil
 import signal
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +52,12 @@ _REST_ERRORS = {
     "unavailable": (503, "UNAVAILABLE", "the gateway is unavailable"),
     "unknown": (404, "NOT_FOUND", "$uri is not a route of the Augur REST API"),
 }
+
+
+def _quit_with_parent() -> None:
+    """In nginx's master before exec: it gets SIGQUIT (graceful stop) if the gateway dies."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGQUIT)  # PR_SET_PDEATHSIG
 
 
 def nginx_binary() -> str | None:
@@ -339,6 +347,7 @@ class Front:
         return True
 
     def start(self, records: tuple[KeyRecord, ...]) -> None:
+        self._stop_leftover()
         self.prepare(records)
         log = (self.prefix / "nginx.out").open("ab")
         self.process = subprocess.Popen(
@@ -346,8 +355,24 @@ class Front:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            preexec_fn=_quit_with_parent,
         )
         log.close()
+
+    def _stop_leftover(self) -> None:
+        """An nginx left by a gateway that was killed holds the ports: stop it first."""
+        pid_file = self.prefix / "nginx.pid"
+        try:
+            pid = int(pid_file.read_text().strip())
+            os.kill(pid, signal.SIGQUIT)
+        except (OSError, ValueError):
+            return
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                return
+            time.sleep(0.05)
 
     def update_keys(self, records: tuple[KeyRecord, ...]) -> bool:
         """Rewrite the key map and reload nginx gracefully when a key changed."""
