@@ -212,7 +212,7 @@ def _run(state: StackState, ds: Dataset, today: pd.Timestamp) -> int:
         _contact(state, settings, ds, at_risk)
     if "gateway" in running and at_risk:
         _step("through the gateway: one API key, composition, REST/JSON, scopes")
-        show_gateway(state, settings, at_risk[0])
+        show_gateway(state, settings, at_risk)
     return 0 if worst < 1e-4 else 1
 
 

@@ -18,7 +18,8 @@ from services.gateway.keys import KeyStore
 from services.runtime import StackState
 
 
-def show_gateway(state: StackState, settings: ServerSettings, customer: str) -> None:
+def show_gateway(state: StackState, settings: ServerSettings, customers: list[str]) -> None:
+    customer = customers[0]
     gateway = next(p for p in state.processes if p.name == "gateway")
     _, token = KeyStore(RedisFeatureStore.from_settings(settings)).create(
         "demo-crm", ["churn", "contact", "gateway"]

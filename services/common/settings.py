@@ -151,6 +151,14 @@ class ServerSettings(FeatureSettings):
     )
 
     @model_validator(mode="after")
+    def _tls_pair(self) -> ServerSettings:
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ValueError("tls_cert_file and tls_key_file go together: set both or neither")
+        if self.tls_client_ca_file and not self.tls_cert_file:
+            raise ValueError("tls_client_ca_file needs tls_cert_file and tls_key_file")
+        return self
+
+    @model_validator(mode="after")
     def _embedded_store(self) -> ServerSettings:
         if not self.mlflow_tracking_uri:
             db = (self.state_dir / "mlflow" / "mlflow.db").resolve()

@@ -1,88 +1,112 @@
-"""Gateway scenario of `make bench`: the same GetFeatures calls at the same rates, once
-straight to the features service and once through an `augur serve gateway` process
-(API key checked, token bucket, raw-bytes pass-through), to read the gateway's overhead."""
+"""Gateway scenario of `make bench`: the same client calls churn Score straight at the churn
+service and through the gateway (nginx front, API key checked, rate limit, access log), at
+the same rates and then flat out, so the gateway's overhead and throughput loss read as
+differences of one run; then CustomerInsight (three services composed) at 300/s.
+
+The client keeps two HTTP/2 connections (round robin), straight or through the gateway, so
+both churn processes (SO_REUSEPORT) get work either way.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import os
+import functools
+import itertools
 import random
-import signal
-import subprocess
-import sys
 from collections.abc import Awaitable
+from typing import Any
 
 import grpc
 
-from augur.features.v1 import features_pb2, features_pb2_grpc
+from augur.churn.v1 import churn_pb2, churn_pb2_grpc
+from augur.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from services.common.features.store import RedisFeatureStore
 from services.gateway.keys import KeyStore
-from services.runtime import StackState, free_port, wait_serving
-from training.bench.harness import Result, open_loop
+from services.runtime import StackState
+from training.bench.harness import Result, open_loop, saturate
 
-RATES = (500, 1000)
+RATES = (500, 1000, 1500)
+CONNECTIONS = 2
+CONCURRENCY = 32
 
 
-def overhead(
+def _channels(port: int) -> list[grpc.aio.Channel]:
+    # a distinct channel argument per channel: separate connections, not one shared
+    return [
+        grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=[("augur.connection", i)])
+        for i in range(CONNECTIONS)
+    ]
+
+
+async def overhead(
     state: StackState,
     store: RedisFeatureStore,
     ids: list[str],
     duration: float,
     results: list[Result],
 ) -> None:
-    backends = ",".join(f"{p.name}=127.0.0.1:{p.port}" for p in state.processes if p.port)
-    port = free_port(50199)
+    running = {p.name: p for p in state.processes}
+    if "gateway" not in running or "churn" not in running:
+        print("no gateway or churn service in the stack; gateway scenario skipped")
+        return
     _, token = KeyStore(store).create("bench", ["admin"])
-    env = {
-        **os.environ,
-        "AUGUR_REDIS_URL": state.redis_url,
-        "AUGUR_REDIS_PREFIX": state.redis_prefix,
-        "AUGUR_GRPC_PORT": str(port),
-        "AUGUR_METRICS_PORT": str(free_port(9199)),
-        "AUGUR_GATEWAY_BACKENDS": backends,
-        "AUGUR_GATEWAY_RATE_PER_SECOND": "1000000",
-        "AUGUR_GATEWAY_BURST": "1000000",
-        "AUGUR_PROCESSES": "1",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "training.cli", "serve", "gateway"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        if not wait_serving(port, 30):
-            print("gateway did not become SERVING; gateway scenario skipped", file=sys.stderr)
-            return
-        asyncio.run(_drive(state, port, token, ids, duration, results))
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=15)
-
-
-async def _drive(
-    state: StackState, port: int, token: str, ids: list[str], duration: float, results: list[Result]
-) -> None:
     key = (("x-api-key", token),)
-    async with (
-        grpc.aio.insecure_channel(f"127.0.0.1:{state.port_of('features')}") as direct,
-        grpc.aio.insecure_channel(f"127.0.0.1:{port}") as via,
-    ):
-        for name, channel, metadata in (
-            ("direct", direct, ()),
-            ("via gateway", via, key),
-        ):
-            stub = features_pb2_grpc.FeatureServiceStub(channel)
+    direct = _channels(running["churn"].port)
+    via = _channels(running["gateway"].port)
+    try:
+        stubs = {
+            "direct": (itertools.cycle([churn_pb2_grpc.ChurnServiceStub(c) for c in direct]), ()),
+            "via gateway": (
+                itertools.cycle([churn_pb2_grpc.ChurnServiceStub(c) for c in via]),
+                key,
+            ),
+        }
 
-            def get(stub=stub, metadata=metadata) -> Awaitable[object]:  # type: ignore[no-untyped-def]
-                req = features_pb2.GetFeaturesRequest(customer_id=random.choice(ids))
-                return stub.GetFeatures(req, timeout=2, metadata=metadata)
+        def score(name: str) -> Awaitable[Any]:
+            ring, metadata = stubs[name]
+            request = churn_pb2.ScoreRequest(customer_id=random.choice(ids))
+            return next(ring).Score(request, timeout=2, metadata=metadata)
 
-            for _ in range(300):
-                await get()
-            for rate in RATES:
-                load = await open_loop(get, rate, duration)
-                results.append(
-                    load.result(f"GetFeatures {name} @{rate}/s", note="gateway overhead")
+        for name in stubs:  # warm both paths (connections, nginx upstream keep-alive)
+            for _ in range(400):
+                await score(name)
+        for rate in RATES:
+            for name in stubs:
+                load = await open_loop(functools.partial(score, name), rate, duration)
+                results.append(load.result(f"Score {name} @{rate}/s", note="gateway overhead"))
+        for name in stubs:
+            load = await saturate(functools.partial(score, name), CONCURRENCY, duration)
+            results.append(
+                load.result(
+                    f"Score {name} flat out",
+                    note=f"throughput; {CONCURRENCY} calls in flight",
                 )
+            )
+        if not {"recommend", "contact"} <= running.keys():
+            print("recommend or contact not running; CustomerInsight skipped")
+            return
+        gateway = gateway_pb2_grpc.GatewayServiceStub(via[0])
+
+        def insight() -> Awaitable[Any]:
+            request = gateway_pb2.CustomerInsightRequest(
+                customer_id=random.choice(ids), n_recommendations=10
+            )
+            return gateway.CustomerInsight(request, timeout=2, metadata=key)
+
+        for _ in range(200):
+            await insight()
+        load = await open_loop(insight, 300, duration)
+        missing: dict[str, int] = {}
+        for _ in range(100):
+            reply = await insight()
+            for part in reply.missing:
+                missing[f"{part.part} {part.code}"] = missing.get(f"{part.part} {part.code}", 0) + 1
+        parts = ", ".join(f"{k} {v}%" for k, v in sorted(missing.items())) or "none"
+        results.append(
+            load.result(
+                "CustomerInsight @300/s",
+                note=f"churn + recommend + contact in parallel; parts missing: {parts}",
+            )
+        )
+    finally:
+        for channel in (*direct, *via):
+            await channel.close()

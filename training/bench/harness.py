@@ -166,3 +166,35 @@ def print_table(results: list[Result]) -> None:
 def write_results(results: list[Result], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
+
+
+async def saturate(
+    call: Callable[[], Awaitable[object]], concurrency: int, duration: float, warmup: float = 0.5
+) -> Load:
+    """``concurrency`` callers back to back for ``duration`` s: the most the target serves."""
+    loop = asyncio.get_running_loop()
+    measure_from = loop.time() + warmup
+    end = measure_from + duration
+    latencies: list[float] = []
+    errors = 0
+
+    async def worker() -> None:
+        nonlocal errors
+        while True:
+            started = loop.time()
+            if started >= end:
+                return
+            try:
+                await call()
+                ok = True
+            except Exception:
+                ok = False
+            if started >= measure_from:
+                if ok:
+                    latencies.append(loop.time() - started)
+                else:
+                    errors += 1
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    done = len(latencies) + errors
+    return Load(latencies, errors, done / duration, 0.0)
