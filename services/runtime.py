@@ -186,6 +186,7 @@ class LocalStack:
                 return 1
             if started > 0 or "gateway" not in {p.name for p in existing.processes}:
                 self._restart_gateway(existing, say)  # its backend list is fixed at start
+            self._start_outreach(existing, say)
             say(
                 f"already up ({len(existing.processes)} processes, {started} started now); "
                 "`augur status` shows them"
@@ -286,6 +287,7 @@ class LocalStack:
         if self._start_model_services(state, say) < 0:
             return 1
         self._restart_gateway(state, say)
+        self._start_outreach(state, say)
         say(f"logs in {self.log_dir}; stop with `augur down`")
         return 0
 
@@ -349,6 +351,34 @@ class LocalStack:
             started += 1
         return started
 
+    def _start_outreach(self, state: StackState, say: Callable[..., None]) -> None:
+        """The outreach worker (triggers, webhook delivery) once churn is served."""
+        running = {p.name for p in state.processes}
+        if "outreach" in running or "churn" not in running:
+            return
+        port = free_port(max(p.port for p in state.processes) + 1)
+        mport = free_port(self.settings.metrics_port + 8)
+        proc = self._spawn(
+            "outreach",
+            [sys.executable, "-m", "training.cli", "serve", "outreach"],
+            {
+                **self._env(state),
+                "AUGUR_GRPC_PORT": str(port),
+                "AUGUR_METRICS_PORT": str(mport),
+                "AUGUR_PROCESSES": "1",
+            },
+            port,
+            mport,
+        )
+        state.processes.append(proc)
+        self._save(state)
+        if not wait_serving(port, 60):
+            say(f"outreach   did not become SERVING; see {proc.log}")
+            return
+        hook = os.environ.get("AUGUR_OUTREACH_WEBHOOK_URL") or "none (deliveries wait)"
+        say(f"outreach   triggers + delivery, health :{port}, metrics :{mport}/metrics")
+        say(f"           webhook {hook}")
+
     def _restart_gateway(self, state: StackState, say: Callable[..., None]) -> None:
         """(Re)start the gateway in front of every running service; a gateway that cannot
         start (nginx missing) is reported, and the services keep running without it."""
@@ -365,11 +395,7 @@ class LocalStack:
             say("gateway    not started: nginx with its njs module is missing (make install)")
             self._save(state)
             return
-        backends = ",".join(
-            f"{p.name}=127.0.0.1:{p.port}"
-            for p in state.processes
-            if p.port and p.name in ("features", *MODEL_SERVICES)
-        )
+        backends = self.backends_of(state)
         port = free_port(GATEWAY_PORT)
         http = free_port(GATEWAY_HTTP_PORT)
         mport = free_port(self.settings.metrics_port + 9)
@@ -396,6 +422,15 @@ class LocalStack:
         say(
             f"gateway    gRPC 127.0.0.1:{port}, REST http://127.0.0.1:{http}/v1/ "
             f"(OpenAPI at /openapi.json), metrics :{mport}/metrics; keys: augur keys create"
+        )
+
+    @staticmethod
+    def backends_of(state: StackState) -> str:
+        """The running services as the gateway's backend list (service=host:port,...)."""
+        return ",".join(
+            f"{p.name}=127.0.0.1:{p.port}"
+            for p in state.processes
+            if p.port and p.name in ("features", *MODEL_SERVICES)
         )
 
     def _save(self, state: StackState) -> None:

@@ -94,6 +94,8 @@ def _serve(args: argparse.Namespace) -> int:
         from services.contact.main import serve
     elif args.service == "gateway":
         from services.gateway.main import serve
+    elif args.service == "outreach":
+        from services.outreach.main import serve
     else:
         print(f"service '{args.service}' is not available yet", file=sys.stderr)
         return 2
@@ -297,7 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_materialise)
 
     p = sub.add_parser("serve", help="run a gRPC service (settings from AUGUR_* variables)")
-    p.add_argument("service", choices=["features", "churn", "recommend", "contact", "gateway"])
+    p.add_argument(
+        "service", choices=["features", "churn", "recommend", "contact", "gateway", "outreach"]
+    )
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("train", help="train, evaluate, register (and promote if it passes)")
@@ -340,6 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--id", default=None, help="revoke: the key id")
     p.set_defaults(func=_keys)
+
+    from training.outreach import add_parser as add_outreach
+
+    add_outreach(sub)
 
     p = sub.add_parser("bench", help="benchmarks; prints figures, writes .bench/results.json")
     p.add_argument("--duration", type=float, default=5.0, help="seconds per open-loop scenario")

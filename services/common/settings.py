@@ -275,6 +275,44 @@ class ContactSettings(ModelServiceSettings):
     )
 
 
+class OutreachSettings(ContactSettings):
+    """The outreach worker (`augur serve outreach`): webhook delivery and real-time triggers."""
+
+    outreach_webhook_url: str = Field(
+        "",
+        description="http(s) URL every queued contact and trigger is POSTed to at its send time "
+        "(an e-mail/SMS/CRM provider); empty: nothing is delivered and the queue waits.",
+    )
+    outreach_webhook_secret: str = Field(
+        "",
+        description="HMAC-SHA256 key of the X-Augur-Signature header; required with a webhook.",
+    )
+    outreach_webhook_timeout_seconds: float = Field(
+        5.0, gt=0, le=120, description="Timeout of one webhook request."
+    )
+    outreach_delivery_attempts: int = Field(
+        8, ge=1, le=50, description="Attempts before a delivery goes to the dead-letter list."
+    )
+    outreach_backoff_seconds: float = Field(
+        1.0, gt=0, le=3600, description="Delay before the first retry; doubles every attempt."
+    )
+    outreach_backoff_max_seconds: float = Field(
+        300.0, gt=0, le=86400, description="Longest delay between two attempts."
+    )
+    outreach_delivery_concurrency: int = Field(
+        8, ge=1, le=256, description="Webhook requests in flight at once."
+    )
+
+    @model_validator(mode="after")
+    def _secret_with_webhook(self) -> OutreachSettings:
+        if self.outreach_webhook_url:
+            if not self.outreach_webhook_url.startswith(("http://", "https://")):
+                raise ValueError("outreach_webhook_url must start with http:// or https://")
+            if not self.outreach_webhook_secret:
+                raise ValueError("outreach_webhook_secret is required with outreach_webhook_url")
+        return self
+
+
 class GatewaySettings(ServerSettings):
     """The gateway: one entry point in front of the services."""
 

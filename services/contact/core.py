@@ -24,6 +24,7 @@ DEFAULT_WINDOW_DAYS = 7
 MAX_WINDOW_DAYS = 30
 MAX_ALTERNATIVES = 10
 MAX_NAME = 64
+MAX_ENROL = 10_000
 ALL = [0, 1, 2, 3]
 # proto OutcomeType -> (stored name, counts as engagement)
 OUTCOMES = {
@@ -31,6 +32,8 @@ OUTCOMES = {
     2: ("clicked", True),
     3: ("converted", True),
     4: ("unsubscribed", False),
+    6: ("delivered", False),
+    7: ("failed", False),
 }
 ORDERED = 5
 
@@ -105,7 +108,7 @@ class ContactCore:
             alternatives,
         )
         loaded = self.watcher.require()
-        state = self.state.read(customer_id, start - 366 * DAY, float("inf"))
+        state = self.state.read(customer_id, start - 366 * DAY, float("inf"), experiment)
         decision = decide(ask, state, loaded.model, self.settings.contact_holdout_share)
         if experiment and not state.suppressed:
             self.state.assign(customer_id, experiment, decision.arm == Arm.HOLDOUT, now)
@@ -135,8 +138,13 @@ class ContactCore:
             # assignment writes the id: never for an erased customer
             if self.state.is_suppressed(customer_id):
                 return Recorded(False, False, Reason.SUPPRESSED, "the customer is suppressed")
-            holdout = in_holdout(experiment, customer_id, self.settings.contact_holdout_share)
-            self.state.assign(customer_id, experiment, holdout, now)
+            arm, share = self.state.arm_of(experiment, customer_id)
+            if arm is None:
+                share = self.settings.contact_holdout_share if share is None else share
+                holdout = in_holdout(experiment, customer_id, share)
+                self.state.assign(customer_id, experiment, holdout, now)
+            else:
+                holdout = arm == "holdout"
             if holdout:
                 return Recorded(
                     False,
@@ -199,7 +207,8 @@ class ContactCore:
             )
         if outcome not in OUTCOMES:
             raise InvalidArgument(
-                f"outcome must be OPENED, CLICKED, CONVERTED or UNSUBSCRIBED (got {outcome})"
+                "outcome must be OPENED, CLICKED, CONVERTED, UNSUBSCRIBED, DELIVERED or FAILED "
+                f"(got {outcome})"
             )
         name, engaged = OUTCOMES[outcome]
         owner = self.state.owner(contact_id)
@@ -257,6 +266,57 @@ class ContactCore:
         if counts is None:
             raise NotFound(f"no customer was ever assigned to experiment '{experiment}'")
         return uplift(*counts, confidence=confidence)
+
+    def enroll(
+        self,
+        experiment: str,
+        share: float,
+        entries: Sequence[tuple[str, int]],
+        dry_run: bool,
+        at: float | None,
+    ) -> tuple[list[tuple[Arm, bool]], float]:
+        """Enrol customers with the arms given; ([(arm held, enrolled now)], share)."""
+        if not experiment:
+            raise InvalidArgument("experiment is required")
+        _check_name(experiment, "experiment")
+        if not 0 <= share <= 0.5:
+            raise InvalidArgument(f"holdout_share must be 0..0.5 (got {share})")
+        if not 1 <= len(entries) <= MAX_ENROL:
+            raise InvalidArgument(
+                f"enrolments must hold 1..{MAX_ENROL} customers (got {len(entries)})"
+            )
+        pairs: list[tuple[str, bool]] = []
+        for i, (customer_id, arm) in enumerate(entries):
+            check_id(customer_id, f"enrolments[{i}].customer_id")
+            if not dry_run and arm not in (Arm.TREATMENT, Arm.HOLDOUT):
+                raise InvalidArgument(
+                    f"enrolments[{i}].arm must be ARM_TREATMENT or ARM_HOLDOUT (got {arm})"
+                )
+            pairs.append((customer_id, arm == Arm.HOLDOUT))
+        now = time.time() if at is None else at
+        _, registered = self.state.arm_of(experiment, pairs[0][0])
+        if registered is not None:
+            held = registered
+        elif dry_run:
+            held = share or self.settings.contact_holdout_share
+        else:
+            held = self.state.register_share(
+                experiment, share or self.settings.contact_holdout_share, now
+            )
+        if share and abs(held - share) > 1e-12:
+            raise FailedPrecondition(
+                f"experiment '{experiment}' was registered with holdout share {held:g}; "
+                f"it cannot change to {share:g}"
+            )
+        if not dry_run:
+            suppressed = int(self.state.suppressed_mask([c for c, _ in pairs]).sum())
+            if suppressed:
+                raise FailedPrecondition(
+                    f"{suppressed} customer(s) are on the suppression list and cannot be enrolled"
+                )
+        stored = self.state.enroll(experiment, pairs, now, write=not dry_run)
+        arms = {None: Arm.NONE, "treatment": Arm.TREATMENT, "holdout": Arm.HOLDOUT}
+        return [(arms[a], new) for a, new in stored], held
 
     def forget(self, customer_id: str) -> tuple[int, list[str]]:
         check_id(customer_id, "customer_id")

@@ -159,14 +159,19 @@ def decide(ask: Ask, state: CustomerState, model: ContactModel, holdout_share: f
         )
     arm = Arm.NONE
     if ask.experiment:
-        holdout = in_holdout(ask.experiment, ask.customer_id, holdout_share)
+        if state.share is not None:
+            holdout_share = state.share
+        if state.arm is not None:  # enrolled earlier (e.g. by a plan): that arm holds
+            holdout = state.arm == "holdout"
+        else:
+            holdout = in_holdout(ask.experiment, ask.customer_id, holdout_share)
         arm = Arm.HOLDOUT if holdout else Arm.TREATMENT
         if holdout:
             return Decision(
                 False,
                 Reason.HOLDOUT,
                 f"in the holdout group of experiment '{ask.experiment}' "
-                f"({holdout_share:.0%} of customers are held out)",
+                f"({holdout_share:.0%} of its customers are held out)",
                 tz_name,
                 arm,
             )

@@ -95,3 +95,19 @@ def uplift(
     return Uplift(
         treated_n, treated_s, holdout_n, holdout_s, d, low, high, relative, not small, note
     )
+
+
+def stratified_order(experiment: str, ranked: list[str], block: int = 20) -> list[int]:
+    """Indexes of ``ranked`` in assignment order: consecutive blocks of ``block`` customers
+    (similar rank, so similar risk), each shuffled by the experiment's hash."""
+    order: list[int] = []
+    for start in range(0, len(ranked), block):
+        members = range(start, min(start + block, len(ranked)))
+        order.extend(sorted(members, key=lambda i: bucket(experiment, ranked[i])))
+    return order
+
+
+def holdout_position(position: int, share: float) -> bool:
+    """Whether the customer at ``position`` of the assignment order is held out: the first
+    n positions always hold exactly floor(n * share) holdout customers."""
+    return math.floor((position + 1) * share + 1e-9) > math.floor(position * share + 1e-9)

@@ -148,6 +148,28 @@ class ContactServicer(contact_pb2_grpc.ContactServiceServicer):
             note=u.note,
         )
 
+    async def EnrollExperiment(
+        self, request: contact_pb2.EnrollExperimentRequest, context: aio.ServicerContext
+    ) -> contact_pb2.EnrollExperimentResponse:
+        held, share = self.core.enroll(
+            request.experiment,
+            request.holdout_share,
+            [(e.customer_id, e.arm) for e in request.enrolments],
+            request.dry_run,
+            _seconds(request, "at"),
+        )
+        return contact_pb2.EnrollExperimentResponse(
+            enrolments=[
+                contact_pb2.Enrolment(
+                    customer_id=e.customer_id,
+                    arm=int(arm),  # type: ignore[arg-type]
+                    enrolled_now=new,
+                )
+                for e, (arm, new) in zip(request.enrolments, held, strict=True)
+            ],
+            holdout_share=share,
+        )
+
     async def ForgetCustomer(
         self, request: contact_pb2.ForgetCustomerRequest, context: aio.ServicerContext
     ) -> contact_pb2.ForgetCustomerResponse:

@@ -44,6 +44,8 @@ class CustomerState:
     sent_times: np.ndarray  # Unix s, sorted
     sent_channels: np.ndarray
     policy: Policy
+    arm: str | None = None  # stored arm in the experiment asked about ("treatment"/"holdout")
+    share: float | None = None  # that experiment's registered holdout share
 
 
 @dataclass
@@ -88,10 +90,17 @@ class ContactState:
         return cached[1]
 
     # ------------------------------------------------------------ reads
-    def read(self, customer_id: str, lo: float, hi: float) -> CustomerState:
-        """Everything a decision needs, one round trip; contacts sent in [lo, hi] (s)."""
+    def read(self, customer_id: str, lo: float, hi: float, experiment: str = "") -> CustomerState:
+        """Everything a decision needs, one round trip; contacts sent in [lo, hi] (s);
+        with an experiment, the customer's stored arm in it and its registered share."""
         k = self.keys
-        suppressed, consent_flat, profile_flat, sent, policy_raw = self._exchange(
+        extra: list[tuple[Any, ...]] = []
+        if experiment:
+            extra = [
+                ("HGET", k.contact(customer_id, "exp"), experiment),
+                ("HGET", k.experiment(experiment, "def"), "share"),
+            ]
+        suppressed, consent_flat, profile_flat, sent, policy_raw, *exp = self._exchange(
             [
                 ("SISMEMBER", k.suppressed(), tombstone(customer_id)),
                 ("HGETALL", k.contact(customer_id, "consent")),
@@ -104,8 +113,10 @@ class ContactState:
                     "WITHSCORES",
                 ),
                 ("GET", k.contact_policy()),
+                *extra,
             ]
         )
+        arm, share = (exp[0], exp[1]) if exp else (None, None)
         consent_raw = _pairs(consent_flat)
         consent = np.array([consent_raw.get(f"c{c}".encode()) == b"1" for c in range(4)])
         tz = consent_raw.get(b"tz")
@@ -120,6 +131,8 @@ class ContactState:
             times,
             channels,
             self._policy_of(policy_raw),
+            arm.split(b"|", 1)[0].decode() if arm else None,
+            float(share) if share else None,
         )
 
     def policy(self) -> Policy:
@@ -177,8 +190,9 @@ class ContactState:
         consent: np.ndarray,
         timezones: Sequence[str],
         profiles: Sequence[dict[str, str]],
+        segments: Sequence[str] | None = None,
     ) -> int:
-        """Bulk load of consent, zone and profile (``augur features materialise``)."""
+        """Bulk load of consent, zone, segment and profile (``augur features materialise``)."""
         written = 0
         for start in range(0, len(customer_ids), 1000):
             pipe = self.client.pipeline(transaction=False)
@@ -189,6 +203,8 @@ class ContactState:
                 }
                 if timezones[i]:
                     mapping["tz"] = timezones[i]
+                if segments is not None and segments[i]:
+                    mapping["seg"] = segments[i]
                 pipe.hset(self.keys.contact(c, "consent"), mapping=mapping)
                 pkey = self.keys.contact(c, "profile")
                 pipe.delete(pkey)
@@ -313,22 +329,76 @@ class ContactState:
         pipe.hsetnx(self.keys.contact(customer_id, "exp"), experiment, value)
         self._run(pipe)
 
-    def record_orders(self, orders: Sequence[tuple[str, float]]) -> int:
-        """ORDERED outcomes: for each (customer, order time), mark every experiment the
-        customer was assigned to before the order. Returns outcomes marked."""
+    def arm_of(self, experiment: str, customer_id: str) -> tuple[str | None, float | None]:
+        """(stored arm or None, the experiment's registered share or None)."""
+        arm, share = self._exchange(
+            [
+                ("HGET", self.keys.contact(customer_id, "exp"), experiment),
+                ("HGET", self.keys.experiment(experiment, "def"), "share"),
+            ]
+        )
+        return (
+            arm.split(b"|", 1)[0].decode() if arm else None,
+            float(share) if share else None,
+        )
+
+    def register_share(self, experiment: str, share: float, now: float) -> float:
+        """The experiment's holdout share: registered by the first caller, returned after."""
+        key = self.keys.experiment(experiment, "def")
+        _, _, stored = self._exchange(
+            [
+                ("HSETNX", key, "share", repr(share)),
+                ("HSETNX", key, "created", repr(now)),
+                ("HGET", key, "share"),
+            ]
+        )
+        return float(stored)
+
+    def enroll(
+        self, experiment: str, entries: Sequence[tuple[str, bool]], now: float, write: bool
+    ) -> list[tuple[str | None, bool]]:
+        """(stored arm or None, enrolled now) per (customer, holdout) entry; the first
+        enrolment of a customer wins."""
+        value_of = {False: f"treatment|{int(now * 1000)}", True: f"holdout|{int(now * 1000)}"}
+        members = self.keys.experiment(experiment, "members")
+        pipe = self.client.pipeline(transaction=False)
+        if write:
+            for customer, holdout in entries:
+                pipe.hsetnx(members, customer, value_of[holdout])
+                pipe.hsetnx(self.keys.contact(customer, "exp"), experiment, value_of[holdout])
+        for start in range(0, len(entries), 1000):
+            pipe.hmget(members, [c for c, _ in entries[start : start + 1000]])
+        replies = self._run(pipe)
+        new = replies[0 : 2 * len(entries) : 2] if write else [0] * len(entries)
+        stored = [v for chunk in replies[2 * len(entries) if write else 0 :] for v in chunk]
+        return [
+            (v.split(b"|", 1)[0].decode() if v else None, bool(n))
+            for v, n in zip(stored, new, strict=True)
+        ]
+
+    def record_orders(self, orders: Sequence[tuple[str, float, str, float]]) -> int:
+        """ORDERED outcomes: for each (customer, order time, order id, order value), mark
+        every experiment the customer was assigned to before the order, and keep the
+        order's value for revenue uplift (idempotent per order). Returns outcomes marked."""
         if not orders:
             return 0
         pipe = self.client.pipeline(transaction=False)
-        for customer, _ in orders:
+        for customer, *_ in orders:
             pipe.hgetall(self.keys.contact(customer, "exp"))
         memberships = self._run(pipe)
         marked = 0
         pipe = self.client.pipeline(transaction=False)
-        for (customer, at), exps in zip(orders, memberships, strict=True):
-            for name, value in exps.items():
-                assigned = int(value.split(b"|", 1)[1]) / 1000.0
+        for (customer, at, order_id, value), exps in zip(orders, memberships, strict=True):
+            for name, raw in exps.items():
+                assigned = int(raw.split(b"|", 1)[1]) / 1000.0
                 if at >= assigned:
-                    _set_min(pipe, self.keys.experiment(name.decode(), "out:ordered"), customer, at)
+                    exp = name.decode()
+                    _set_min(pipe, self.keys.experiment(exp, "out:ordered"), customer, at)
+                    pipe.hset(
+                        self.keys.experiment(exp, "orders"),
+                        f"{customer}|{order_id}",
+                        f"{at!r}|{value!r}",
+                    )
                     marked += 1
         if marked:
             self._run(pipe)

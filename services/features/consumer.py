@@ -82,6 +82,9 @@ def _parse_id(entry_id: bytes) -> tuple[float, float]:
     return float(ms), float(seq)
 
 
+UPDATES_KEPT = 10_000  # batches kept in the feature-updates stream
+
+
 @dataclass
 class BatchStats:
     entries: int = 0
@@ -207,7 +210,12 @@ class Consumer:
             # before the features are written, so a crash in between replays them (idempotent)
             self.experiments.record_orders(
                 [
-                    (e.customer_id, event_time(e))
+                    (
+                        e.customer_id,
+                        event_time(e),
+                        e.order.order_id,
+                        sum(line.quantity * line.unit_price for line in e.order.lines),
+                    )
                     for e in fresh
                     if e.WhichOneof("payload") == "order"
                 ]
@@ -216,6 +224,13 @@ class Consumer:
             as_of = max(time.time(), latest)
             values = finalize(new_acc, as_of)
             self.store.write([customers[i] for i in changed], new_acc, values, as_of)
+            # who changed, for real-time outreach triggers (one entry per batch, capped)
+            self.client.xadd(
+                self.keys.feature_updates(),
+                {"c": "\n".join(customers[i] for i in changed), "t": repr(time.time())},
+                maxlen=UPDATES_KEPT,
+                approximate=True,
+            )
             stats.applied = len(fresh)
             written = time.time()
             shard = str(self.shard)

@@ -14,14 +14,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import grpc
 from aiohttp import web
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry
 
 from augur.gateway.v1 import gateway_pb2, gateway_pb2_grpc
-from services.common.errors import Upstream
 from services.common.features.store import RedisFeatureStore
 from services.common.server import ServiceSpec, run
 from services.common.settings import GatewaySettings, load_settings
@@ -32,6 +30,7 @@ from services.gateway.front import Front, Ports
 from services.gateway.keys import KeyStore
 from services.gateway.rest import RestApi
 from services.gateway.routes import SERVICES
+from services.outreach.plan import Planner, planner_over
 from services.runtime import free_port
 
 log = logging.getLogger("augur.gateway")
@@ -39,8 +38,9 @@ HEALTH_INTERVAL = 0.5
 
 
 class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
-    def __init__(self, composer: Composer) -> None:
+    def __init__(self, composer: Composer, planner: Planner) -> None:
         self.composer = composer
+        self.planner = planner
 
     async def CustomerInsight(
         self, request: gateway_pb2.CustomerInsightRequest, context: aio.ServicerContext
@@ -55,10 +55,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
     async def PlanOutreach(
         self, request: gateway_pb2.PlanOutreachRequest, context: aio.ServicerContext
     ) -> gateway_pb2.PlanOutreachResponse:
-        raise Upstream(
-            grpc.StatusCode.UNIMPLEMENTED,
-            "PlanOutreach is not built yet (it arrives with retention outreach planning)",
-        )
+        return await self.planner.plan(request)
 
 
 @dataclass
@@ -105,19 +102,21 @@ class Gateway:
         # gRPC channels belong to the running event loop: made here, not in __init__
         self.backends = Backends(self.public)
         self.composer = Composer(self.public, self.backends)
+        self.planner = planner_over(self.backends, self.store)
         rest = RestApi(
             self.public,
             self.backends,
             {
                 "gateway.CustomerInsight": self.composer.customer_insight,
                 "gateway.NextBestAction": self.composer.next_best_action,
+                "gateway.PlanOutreach": lambda request, _remaining: self.planner.plan(request),
             },
             lambda: dict(self.backend_health),
         )
 
         def register(server: aio.Server) -> None:
             gateway_pb2_grpc.add_GatewayServiceServicer_to_server(
-                GatewayServicer(self.composer), server
+                GatewayServicer(self.composer, self.planner), server
             )
 
         async def ready() -> bool:

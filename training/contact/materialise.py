@@ -28,6 +28,10 @@ def load_contact_state(ds: Dataset, state: ContactState) -> int:
     if len(ds.customers) and "timezone" in ds.customers:
         zones = ds.customers.set_index("customer_id")["timezone"].reindex(ids).fillna("")
         tz[:] = zones.to_numpy()
+    segments = np.full(len(ids), "", dtype=object)
+    if len(ds.customers) and "segment" in ds.customers:
+        segs = ds.customers.set_index("customer_id")["segment"].reindex(ids).fillna("")
+        segments[:] = segs.astype(str).to_numpy()
     profiles: list[dict[str, str]] = [{} for _ in range(len(ids))]
     contacts = ds.contacts
     if len(contacts):
@@ -44,5 +48,9 @@ def load_contact_state(ds: Dataset, state: ContactState) -> int:
     rows = np.flatnonzero(keep)
     names = [str(c) for c in ids]
     return state.load_customers(
-        [names[i] for i in rows], consent[rows], [tz[i] for i in rows], [profiles[i] for i in rows]
+        [names[i] for i in rows],
+        consent[rows],
+        [tz[i] for i in rows],
+        [profiles[i] for i in rows],
+        [segments[i] for i in rows],
     )

@@ -144,6 +144,13 @@ CUSTOMERS = Table(
             default="",
             doc="IANA zone, e.g. Europe/Paris.",
         ),
+        Column(
+            "segment",
+            Kind.TEXT,
+            required=False,
+            default="",
+            doc="Marketing segment (free text, e.g. a region or tier); outreach plans filter on it.",
+        ),
         *(
             Column(f"consent_{ch}", Kind.BOOL, required=False, default=False, doc=f"{ch} consent.")
             for ch in CHANNELS

@@ -482,6 +482,8 @@ def _simulate_chunk(
                 "customer_id": cust_ids,
                 "signup_at": ts(signup),
                 "timezone": tz_names[tz],
+                # a marketing segment: the customer's region (no extra random draw)
+                "segment": [name.split("/", 1)[0].lower() for name in tz_names[tz]],
                 **{f"consent_{ch}": consent[:, i] for i, ch in enumerate(CHANNELS)},
             }
         ),

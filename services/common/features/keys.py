@@ -72,7 +72,7 @@ class Keys:
 
     # ------------------------------------------------------------ contact state
     def contact(self, customer_id: str, part: str) -> str:
-        """A customer's contact state: ``consent`` (hash c0..c3 + tz), ``profile`` (hash of
+        """A customer's contact state: ``consent`` (hash c0..c3 + tz + seg), ``profile`` (hash of
         engagement counters), ``sent`` (zset "channel|contact_id" -> send ms), ``ids`` (set of
         contact ids), ``exp`` (hash experiment -> "arm|assigned ms")."""
         return f"{self.prefix}:contact:{{c:{customer_id}}}:{part}"
@@ -94,9 +94,41 @@ class Keys:
         return f"{self.prefix}:contact:suppressed"
 
     def experiment(self, name: str, part: str) -> str:
-        """An experiment's ``members`` (hash customer -> "arm|assigned ms") and
-        ``out:<outcome>`` (hash customer -> first outcome time in s)."""
+        """An experiment's ``members`` (hash customer -> "arm|assigned ms"),
+        ``out:<outcome>`` (hash customer -> first outcome time in s), ``orders`` (hash
+        "customer|order id" -> "time|value", orders after assignment) and ``def`` (hash:
+        registered holdout ``share``, ``created``)."""
         return f"{self.prefix}:contact:exp:{{x:{name}}}:{part}"
+
+    # ------------------------------------------------------------ outreach
+    def outreach_plan(self, campaign: str, day: str) -> str:
+        """Hash of one campaign day's plan: ``_meta`` (JSON: status, request fingerprint,
+        counts) and one field per customer (JSON row)."""
+        return f"{self.prefix}:outreach:{{o:{campaign}}}:plan:{day}"
+
+    def outreach_days(self, campaign: str) -> str:
+        """Set of the days a campaign has a plan for."""
+        return f"{self.prefix}:outreach:{{o:{campaign}}}:days"
+
+    def outreach_lock(self, campaign: str, day: str) -> str:
+        """Lock held while a campaign day is being planned."""
+        return f"{self.prefix}:outreach:{{o:{campaign}}}:lock:{day}"
+
+    def outreach(self, part: str) -> str:
+        """Outreach queues and state shared by all campaigns: ``deliveries`` (zset id ->
+        due time), ``inflight`` (zset id -> lease end), ``delivery`` (hash id -> JSON),
+        ``dead`` (hash id -> JSON), ``triggers`` (stream), ``rules`` (hash campaign ->
+        JSON trigger rule), ``lastp`` (hash customer -> last probability seen); one hash
+        tag, so the queue's scripts touch one cluster slot."""
+        return f"{self.prefix}:outreach:{{out}}:{part}"
+
+    def outreach_cooldown(self, campaign: str, customer_id: str) -> str:
+        """Set while a customer's trigger for a campaign is cooling down."""
+        return f"{self.prefix}:outreach:cool:{{c:{customer_id}}}:{campaign}"
+
+    def feature_updates(self) -> str:
+        """Stream of customers whose online features the consumers just rewrote."""
+        return f"{self.prefix}:feat:updates"
 
     def churn_pattern(self) -> str:
         """SCAN pattern of every at-risk snapshot key."""

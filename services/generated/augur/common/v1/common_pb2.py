@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x61ugur/common/v1/common.proto\x12\x0f\x61ugur.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x85\x01\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05\x61lias\x18\x03 \x01(\t\x12\x1b\n\x13\x66\x65\x61ture_set_version\x18\x04 \x01(\x05\x12-\n\tloaded_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"@\n\x0b\x44\x65gradation\x12\x10\n\x08\x64\x65graded\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"*\n\tItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x1e\n\x0b\x45\x63hoRequest\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\"2\n\x0c\x45\x63hoResponse\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x11\n\tserved_by\x18\x02 \x01(\t*k\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x11\n\rCHANNEL_EMAIL\x10\x01\x12\x0f\n\x0b\x43HANNEL_SMS\x10\x02\x12\x10\n\x0c\x43HANNEL_PUSH\x10\x03\x12\x11\n\rCHANNEL_PHONE\x10\x04*e\n\x07Purpose\x12\x17\n\x13PURPOSE_UNSPECIFIED\x10\x00\x12\x15\n\x11PURPOSE_RETENTION\x10\x01\x12\x15\n\x11PURPOSE_PROMOTION\x10\x02\x12\x13\n\x0fPURPOSE_SERVICE\x10\x03*\xb3\x01\n\x0bOutcomeType\x12\x1c\n\x18OUTCOME_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13OUTCOME_TYPE_OPENED\x10\x01\x12\x18\n\x14OUTCOME_TYPE_CLICKED\x10\x02\x12\x1a\n\x16OUTCOME_TYPE_CONVERTED\x10\x03\x12\x1d\n\x19OUTCOME_TYPE_UNSUBSCRIBED\x10\x04\x12\x18\n\x14OUTCOME_TYPE_ORDERED\x10\x05\x32Y\n\x12\x44iagnosticsService\x12\x43\n\x04\x45\x63ho\x12\x1c.augur.common.v1.EchoRequest\x1a\x1d.augur.common.v1.EchoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x61ugur/common/v1/common.proto\x12\x0f\x61ugur.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x85\x01\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05\x61lias\x18\x03 \x01(\t\x12\x1b\n\x13\x66\x65\x61ture_set_version\x18\x04 \x01(\x05\x12-\n\tloaded_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"@\n\x0b\x44\x65gradation\x12\x10\n\x08\x64\x65graded\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"*\n\tItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x1e\n\x0b\x45\x63hoRequest\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\"2\n\x0c\x45\x63hoResponse\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x11\n\tserved_by\x18\x02 \x01(\t*k\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x11\n\rCHANNEL_EMAIL\x10\x01\x12\x0f\n\x0b\x43HANNEL_SMS\x10\x02\x12\x10\n\x0c\x43HANNEL_PUSH\x10\x03\x12\x11\n\rCHANNEL_PHONE\x10\x04*e\n\x07Purpose\x12\x17\n\x13PURPOSE_UNSPECIFIED\x10\x00\x12\x15\n\x11PURPOSE_RETENTION\x10\x01\x12\x15\n\x11PURPOSE_PROMOTION\x10\x02\x12\x13\n\x0fPURPOSE_SERVICE\x10\x03*\xe8\x01\n\x0bOutcomeType\x12\x1c\n\x18OUTCOME_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13OUTCOME_TYPE_OPENED\x10\x01\x12\x18\n\x14OUTCOME_TYPE_CLICKED\x10\x02\x12\x1a\n\x16OUTCOME_TYPE_CONVERTED\x10\x03\x12\x1d\n\x19OUTCOME_TYPE_UNSUBSCRIBED\x10\x04\x12\x18\n\x14OUTCOME_TYPE_ORDERED\x10\x05\x12\x1a\n\x16OUTCOME_TYPE_DELIVERED\x10\x06\x12\x17\n\x13OUTCOME_TYPE_FAILED\x10\x07\x32Y\n\x12\x44iagnosticsService\x12\x43\n\x04\x45\x63ho\x12\x1c.augur.common.v1.EchoRequest\x1a\x1d.augur.common.v1.EchoResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,7 +37,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PURPOSE']._serialized_start=521
   _globals['_PURPOSE']._serialized_end=622
   _globals['_OUTCOMETYPE']._serialized_start=625
-  _globals['_OUTCOMETYPE']._serialized_end=804
+  _globals['_OUTCOMETYPE']._serialized_end=857
   _globals['_MODELINFO']._serialized_start=83
   _globals['_MODELINFO']._serialized_end=216
   _globals['_DEGRADATION']._serialized_start=218
@@ -48,6 +48,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ECHOREQUEST']._serialized_end=358
   _globals['_ECHORESPONSE']._serialized_start=360
   _globals['_ECHORESPONSE']._serialized_end=410
-  _globals['_DIAGNOSTICSSERVICE']._serialized_start=806
-  _globals['_DIAGNOSTICSSERVICE']._serialized_end=895
+  _globals['_DIAGNOSTICSSERVICE']._serialized_start=859
+  _globals['_DIAGNOSTICSSERVICE']._serialized_end=948
 # @@protoc_insertion_point(module_scope)

@@ -32,6 +32,8 @@ class OutcomeType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OUTCOME_TYPE_CONVERTED: _ClassVar[OutcomeType]
     OUTCOME_TYPE_UNSUBSCRIBED: _ClassVar[OutcomeType]
     OUTCOME_TYPE_ORDERED: _ClassVar[OutcomeType]
+    OUTCOME_TYPE_DELIVERED: _ClassVar[OutcomeType]
+    OUTCOME_TYPE_FAILED: _ClassVar[OutcomeType]
 CHANNEL_UNSPECIFIED: Channel
 CHANNEL_EMAIL: Channel
 CHANNEL_SMS: Channel
@@ -47,6 +49,8 @@ OUTCOME_TYPE_CLICKED: OutcomeType
 OUTCOME_TYPE_CONVERTED: OutcomeType
 OUTCOME_TYPE_UNSUBSCRIBED: OutcomeType
 OUTCOME_TYPE_ORDERED: OutcomeType
+OUTCOME_TYPE_DELIVERED: OutcomeType
+OUTCOME_TYPE_FAILED: OutcomeType
 
 class ModelInfo(_message.Message):
     __slots__ = ("name", "version", "alias", "feature_set_version", "loaded_at")

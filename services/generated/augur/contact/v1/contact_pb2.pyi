@@ -271,6 +271,38 @@ class UpliftReportResponse(_message.Message):
     note: str
     def __init__(self, experiment: _Optional[str] = ..., treated: _Optional[_Union[GroupOutcome, _Mapping]] = ..., holdout: _Optional[_Union[GroupOutcome, _Mapping]] = ..., absolute_uplift: _Optional[float] = ..., absolute_ci_low: _Optional[float] = ..., absolute_ci_high: _Optional[float] = ..., relative_uplift: _Optional[float] = ..., conclusive: _Optional[bool] = ..., note: _Optional[str] = ...) -> None: ...
 
+class Enrolment(_message.Message):
+    __slots__ = ("customer_id", "arm", "enrolled_now")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    ARM_FIELD_NUMBER: _ClassVar[int]
+    ENROLLED_NOW_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    arm: Arm
+    enrolled_now: bool
+    def __init__(self, customer_id: _Optional[str] = ..., arm: _Optional[_Union[Arm, str]] = ..., enrolled_now: _Optional[bool] = ...) -> None: ...
+
+class EnrollExperimentRequest(_message.Message):
+    __slots__ = ("experiment", "holdout_share", "enrolments", "dry_run", "at")
+    EXPERIMENT_FIELD_NUMBER: _ClassVar[int]
+    HOLDOUT_SHARE_FIELD_NUMBER: _ClassVar[int]
+    ENROLMENTS_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    experiment: str
+    holdout_share: float
+    enrolments: _containers.RepeatedCompositeFieldContainer[Enrolment]
+    dry_run: bool
+    at: _timestamp_pb2.Timestamp
+    def __init__(self, experiment: _Optional[str] = ..., holdout_share: _Optional[float] = ..., enrolments: _Optional[_Iterable[_Union[Enrolment, _Mapping]]] = ..., dry_run: _Optional[bool] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class EnrollExperimentResponse(_message.Message):
+    __slots__ = ("enrolments", "holdout_share")
+    ENROLMENTS_FIELD_NUMBER: _ClassVar[int]
+    HOLDOUT_SHARE_FIELD_NUMBER: _ClassVar[int]
+    enrolments: _containers.RepeatedCompositeFieldContainer[Enrolment]
+    holdout_share: float
+    def __init__(self, enrolments: _Optional[_Iterable[_Union[Enrolment, _Mapping]]] = ..., holdout_share: _Optional[float] = ...) -> None: ...
+
 class ForgetCustomerRequest(_message.Message):
     __slots__ = ("customer_id",)
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]

@@ -70,6 +70,11 @@ class ContactServiceStub:
                 request_serializer=augur_dot_contact_dot_v1_dot_contact__pb2.UpliftReportRequest.SerializeToString,
                 response_deserializer=augur_dot_contact_dot_v1_dot_contact__pb2.UpliftReportResponse.FromString,
                 _registered_method=True)
+        self.EnrollExperiment = channel.unary_unary(
+                '/augur.contact.v1.ContactService/EnrollExperiment',
+                request_serializer=augur_dot_contact_dot_v1_dot_contact__pb2.EnrollExperimentRequest.SerializeToString,
+                response_deserializer=augur_dot_contact_dot_v1_dot_contact__pb2.EnrollExperimentResponse.FromString,
+                _registered_method=True)
         self.ForgetCustomer = channel.unary_unary(
                 '/augur.contact.v1.ContactService/ForgetCustomer',
                 request_serializer=augur_dot_contact_dot_v1_dot_contact__pb2.ForgetCustomerRequest.SerializeToString,
@@ -145,6 +150,20 @@ class ContactServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EnrollExperiment(self, request, context):
+        """Enrols customers in a holdout experiment with the arms the caller chose
+        (e.g. an outreach plan's exact-share assignment). The first enrolment of a
+        customer wins: an enrolled customer keeps the arm it has, and the answer
+        says which. The experiment's holdout share is registered by its first
+        enrolment and used for every later hash assignment (NextBestContact,
+        RecordContact, triggers); a different share later is FAILED_PRECONDITION.
+        With dry_run nothing is written and the answer gives the stored arms only.
+        Codes: OK, INVALID_ARGUMENT, FAILED_PRECONDITION, UNAVAILABLE.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ForgetCustomer(self, request, context):
         """Right to erasure: removes everything Augur keeps about the customer and
         keeps a suppression tombstone (admin scope). Idempotent.
@@ -198,6 +217,11 @@ def add_ContactServiceServicer_to_server(servicer, server):
                     servicer.UpliftReport,
                     request_deserializer=augur_dot_contact_dot_v1_dot_contact__pb2.UpliftReportRequest.FromString,
                     response_serializer=augur_dot_contact_dot_v1_dot_contact__pb2.UpliftReportResponse.SerializeToString,
+            ),
+            'EnrollExperiment': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnrollExperiment,
+                    request_deserializer=augur_dot_contact_dot_v1_dot_contact__pb2.EnrollExperimentRequest.FromString,
+                    response_serializer=augur_dot_contact_dot_v1_dot_contact__pb2.EnrollExperimentResponse.SerializeToString,
             ),
             'ForgetCustomer': grpc.unary_unary_rpc_method_handler(
                     servicer.ForgetCustomer,
@@ -400,6 +424,33 @@ class ContactService:
             '/augur.contact.v1.ContactService/UpliftReport',
             augur_dot_contact_dot_v1_dot_contact__pb2.UpliftReportRequest.SerializeToString,
             augur_dot_contact_dot_v1_dot_contact__pb2.UpliftReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnrollExperiment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/augur.contact.v1.ContactService/EnrollExperiment',
+            augur_dot_contact_dot_v1_dot_contact__pb2.EnrollExperimentRequest.SerializeToString,
+            augur_dot_contact_dot_v1_dot_contact__pb2.EnrollExperimentResponse.FromString,
             options,
             channel_credentials,
             insecure,

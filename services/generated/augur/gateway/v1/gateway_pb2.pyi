@@ -98,7 +98,7 @@ class ChannelCost(_message.Message):
     def __init__(self, channel: _Optional[_Union[_common_pb2.Channel, str]] = ..., cost: _Optional[float] = ...) -> None: ...
 
 class PlanOutreachRequest(_message.Message):
-    __slots__ = ("campaign", "plan_date", "min_probability", "min_value_at_risk", "max_contacts", "max_total_cost", "channel_costs", "holdout_share", "risk_bands", "dry_run", "items_per_contact")
+    __slots__ = ("campaign", "plan_date", "min_probability", "min_value_at_risk", "max_contacts", "max_total_cost", "channel_costs", "holdout_share", "risk_bands", "dry_run", "items_per_contact", "window_days", "segments", "deliver")
     CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
     PLAN_DATE_FIELD_NUMBER: _ClassVar[int]
     MIN_PROBABILITY_FIELD_NUMBER: _ClassVar[int]
@@ -110,6 +110,9 @@ class PlanOutreachRequest(_message.Message):
     RISK_BANDS_FIELD_NUMBER: _ClassVar[int]
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]
     ITEMS_PER_CONTACT_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_DAYS_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    DELIVER_FIELD_NUMBER: _ClassVar[int]
     campaign: str
     plan_date: _timestamp_pb2.Timestamp
     min_probability: float
@@ -121,10 +124,13 @@ class PlanOutreachRequest(_message.Message):
     risk_bands: _containers.RepeatedScalarFieldContainer[_churn_pb2.RiskBand]
     dry_run: bool
     items_per_contact: int
-    def __init__(self, campaign: _Optional[str] = ..., plan_date: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., min_probability: _Optional[float] = ..., min_value_at_risk: _Optional[float] = ..., max_contacts: _Optional[int] = ..., max_total_cost: _Optional[float] = ..., channel_costs: _Optional[_Iterable[_Union[ChannelCost, _Mapping]]] = ..., holdout_share: _Optional[float] = ..., risk_bands: _Optional[_Iterable[_Union[_churn_pb2.RiskBand, str]]] = ..., dry_run: _Optional[bool] = ..., items_per_contact: _Optional[int] = ...) -> None: ...
+    window_days: int
+    segments: _containers.RepeatedScalarFieldContainer[str]
+    deliver: bool
+    def __init__(self, campaign: _Optional[str] = ..., plan_date: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., min_probability: _Optional[float] = ..., min_value_at_risk: _Optional[float] = ..., max_contacts: _Optional[int] = ..., max_total_cost: _Optional[float] = ..., channel_costs: _Optional[_Iterable[_Union[ChannelCost, _Mapping]]] = ..., holdout_share: _Optional[float] = ..., risk_bands: _Optional[_Iterable[_Union[_churn_pb2.RiskBand, str]]] = ..., dry_run: _Optional[bool] = ..., items_per_contact: _Optional[int] = ..., window_days: _Optional[int] = ..., segments: _Optional[_Iterable[str]] = ..., deliver: _Optional[bool] = ...) -> None: ...
 
 class ScheduledContact(_message.Message):
-    __slots__ = ("customer_id", "campaign", "arm", "contact_id", "option", "reasons", "items")
+    __slots__ = ("customer_id", "campaign", "arm", "contact_id", "option", "reasons", "items", "probability", "value_at_risk", "risk_band", "cost", "eligible_channel")
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
     ARM_FIELD_NUMBER: _ClassVar[int]
@@ -132,6 +138,11 @@ class ScheduledContact(_message.Message):
     OPTION_FIELD_NUMBER: _ClassVar[int]
     REASONS_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
+    PROBABILITY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_AT_RISK_FIELD_NUMBER: _ClassVar[int]
+    RISK_BAND_FIELD_NUMBER: _ClassVar[int]
+    COST_FIELD_NUMBER: _ClassVar[int]
+    ELIGIBLE_CHANNEL_FIELD_NUMBER: _ClassVar[int]
     customer_id: str
     campaign: str
     arm: _contact_pb2.Arm
@@ -139,7 +150,12 @@ class ScheduledContact(_message.Message):
     option: _contact_pb2.ContactOption
     reasons: _containers.RepeatedCompositeFieldContainer[_churn_pb2.Reason]
     items: _containers.RepeatedCompositeFieldContainer[_recommend_pb2.RecommendedItem]
-    def __init__(self, customer_id: _Optional[str] = ..., campaign: _Optional[str] = ..., arm: _Optional[_Union[_contact_pb2.Arm, str]] = ..., contact_id: _Optional[str] = ..., option: _Optional[_Union[_contact_pb2.ContactOption, _Mapping]] = ..., reasons: _Optional[_Iterable[_Union[_churn_pb2.Reason, _Mapping]]] = ..., items: _Optional[_Iterable[_Union[_recommend_pb2.RecommendedItem, _Mapping]]] = ...) -> None: ...
+    probability: float
+    value_at_risk: float
+    risk_band: _churn_pb2.RiskBand
+    cost: float
+    eligible_channel: _common_pb2.Channel
+    def __init__(self, customer_id: _Optional[str] = ..., campaign: _Optional[str] = ..., arm: _Optional[_Union[_contact_pb2.Arm, str]] = ..., contact_id: _Optional[str] = ..., option: _Optional[_Union[_contact_pb2.ContactOption, _Mapping]] = ..., reasons: _Optional[_Iterable[_Union[_churn_pb2.Reason, _Mapping]]] = ..., items: _Optional[_Iterable[_Union[_recommend_pb2.RecommendedItem, _Mapping]]] = ..., probability: _Optional[float] = ..., value_at_risk: _Optional[float] = ..., risk_band: _Optional[_Union[_churn_pb2.RiskBand, str]] = ..., cost: _Optional[float] = ..., eligible_channel: _Optional[_Union[_common_pb2.Channel, str]] = ...) -> None: ...
 
 class PlanCount(_message.Message):
     __slots__ = ("key", "count")
@@ -150,11 +166,19 @@ class PlanCount(_message.Message):
     def __init__(self, key: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
 
 class PlanOutreachResponse(_message.Message):
-    __slots__ = ("contacts", "counts", "total_cost")
+    __slots__ = ("contacts", "counts", "total_cost", "replayed", "plan_day", "treatment", "holdout")
     CONTACTS_FIELD_NUMBER: _ClassVar[int]
     COUNTS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_COST_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    PLAN_DAY_FIELD_NUMBER: _ClassVar[int]
+    TREATMENT_FIELD_NUMBER: _ClassVar[int]
+    HOLDOUT_FIELD_NUMBER: _ClassVar[int]
     contacts: _containers.RepeatedCompositeFieldContainer[ScheduledContact]
     counts: _containers.RepeatedCompositeFieldContainer[PlanCount]
     total_cost: float
-    def __init__(self, contacts: _Optional[_Iterable[_Union[ScheduledContact, _Mapping]]] = ..., counts: _Optional[_Iterable[_Union[PlanCount, _Mapping]]] = ..., total_cost: _Optional[float] = ...) -> None: ...
+    replayed: bool
+    plan_day: str
+    treatment: int
+    holdout: int
+    def __init__(self, contacts: _Optional[_Iterable[_Union[ScheduledContact, _Mapping]]] = ..., counts: _Optional[_Iterable[_Union[PlanCount, _Mapping]]] = ..., total_cost: _Optional[float] = ..., replayed: _Optional[bool] = ..., plan_day: _Optional[str] = ..., treatment: _Optional[int] = ..., holdout: _Optional[int] = ...) -> None: ...
