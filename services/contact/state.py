@@ -478,7 +478,58 @@ class ContactState:
             kinds.append("churn-snapshot")
         if self._forget_stream_entries(c):
             kinds.append("event-stream")
+        if self._forget_outreach(c, experiments, sorted(ids)):
+            kinds.append("outreach")
         return removed, kinds
+
+    def _forget_outreach(self, customer_id: str, experiments: list[str], ids: list[str]) -> int:
+        """Plan rows, campaign orders, trigger state and entries, queued deliveries."""
+        k = self.keys
+        c = customer_id
+        pipe = self.client.pipeline(transaction=False)
+        for e in experiments:
+            pipe.smembers(k.outreach_days(e))
+        days = self._run(pipe)
+        pipe = self.client.pipeline(transaction=False)
+        for e, plan_days in zip(experiments, days, strict=True):
+            for day in plan_days:
+                pipe.hdel(k.outreach_plan(e, day.decode()), c)
+            pipe.delete(k.outreach_cooldown(e, c))
+        pipe.hdel(k.outreach("lastp"), c)
+        deliveries = list(ids)
+        for e in experiments:
+            for field in self.client.hscan_iter(
+                k.experiment(e, "orders"), match=_glob_escape(c) + "|*", count=1000
+            ):
+                pipe.hdel(k.experiment(e, "orders"), field[0])
+        triggers = k.outreach("triggers")
+        start = "-"
+        while True:
+            entries: Any = self.client.xrange(triggers, start, "+", STREAM_SCAN)
+            for entry_id, fields in entries:
+                if fields.get(b"customer_id") == c.encode():
+                    pipe.xdel(triggers, entry_id)
+                    campaign = fields.get(b"campaign", b"").decode()
+                    deliveries.append(f"t-{campaign}-{entry_id.decode()}")
+            if len(entries) < STREAM_SCAN:
+                break
+            start = "(" + entries[-1][0].decode()
+        updates = k.feature_updates()
+        start = "-"
+        while True:  # batches not yet read by the trigger worker name the customer
+            entries = self.client.xrange(updates, start, "+", STREAM_SCAN)
+            for entry_id, fields in entries:
+                if c.encode() in fields.get(b"c", b"").split(b"\n"):
+                    pipe.xdel(updates, entry_id)
+            if len(entries) < STREAM_SCAN:
+                break
+            start = "(" + entries[-1][0].decode()
+        for delivery_id in deliveries:
+            pipe.hdel(k.outreach("delivery"), delivery_id)
+            pipe.hdel(k.outreach("dead"), delivery_id)
+            pipe.zrem(k.outreach("deliveries"), delivery_id)
+            pipe.zrem(k.outreach("inflight"), delivery_id)
+        return sum(int(bool(r)) for r in self._run(pipe))
 
     def _forget_snapshots(self, customer_id: str) -> int:
         removed = 0
@@ -520,6 +571,11 @@ class Script:
 
     def command(self, keys: Sequence[str], args: Sequence[Any]) -> tuple[Any, ...]:
         return ("EVALSHA", self.sha, len(keys), *keys, *args)
+
+
+def _glob_escape(text: str) -> str:
+    """A literal for a Redis MATCH pattern."""
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
 
 
 def _pairs(reply: Any) -> dict[bytes, bytes]:

@@ -3,6 +3,7 @@ recommend and contact services, with the at-risk snapshot and contact state in R
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import AsyncIterator
@@ -10,11 +11,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import grpc
 import pytest
+from aiohttp import web
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from augur.churn.v1 import churn_pb2
 from augur.common.v1 import common_pb2
 from augur.contact.v1 import contact_pb2, contact_pb2_grpc
 from augur.gateway.v1 import gateway_pb2, gateway_pb2_grpc
@@ -23,6 +25,8 @@ from services.churn.snapshot import write_snapshot
 from services.common.features.store import RedisFeatureStore
 from services.common.settings import ServerSettings
 from services.contact.state import ContactState
+from services.outreach.delivery import Deliverer, DeliveryQueue
+from services.outreach.main import delivery_outcomes
 from tests.integration.gateway_stack import (
     Stack,
     create_keys,
@@ -32,8 +36,8 @@ from tests.integration.gateway_stack import (
 )
 from tests.integration.rpc import expect
 from training import registry
-from training.data.loader import load_dataset
 from training.contact.materialise import load_contact_state
+from training.data.loader import load_dataset
 from training.outreach import schedule_rows, write_schedule
 
 pytestmark = pytest.mark.integration
@@ -221,11 +225,57 @@ async def test_plan_respects_budget_consent_caps_and_holdout_exactly(
         assert {c.key: c.count for c in later.counts}["excluded=ALREADY_IN_CAMPAIGN"] == n
 
         # a cost budget and a segment filter
-        cheap = _request("cheap", max_total_cost=0.5, holdout_share=0.1, segments=["europe"])
+        cheap = _request(
+            "cheap", max_total_cost=0.5, holdout_share=0.1, segments=["europe"], deliver=True
+        )
         by_cost = await gateway.PlanOutreach(cheap, metadata=crm, timeout=60)
         assert 0 < by_cost.total_cost <= 0.5 + 1e-9
         for row in by_cost.contacts:
             assert store.client.hget(keys.contact(row.customer_id, "consent"), "seg") == b"europe"
+
+        # delivery of that plan to a provider's webhook; results come back as outcomes
+        treated = [r for r in by_cost.contacts if r.contact_id]
+        received: list[dict[str, Any]] = []
+
+        async def hook(request: web.Request) -> web.Response:
+            received.append(json.loads(await request.read()))
+            return web.json_response({"ok": True})
+
+        app = web.Application()
+        app.router.add_post("/hook", hook)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        hook_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        queue = DeliveryQueue(store.client, keys)
+        # due tomorrow: make them due now for the test
+        store.client.zadd(keys.outreach("deliveries"), {r.contact_id: time.time() for r in treated})
+        deliverer = Deliverer(
+            queue,
+            f"http://127.0.0.1:{hook_port}/hook",
+            "s3cret",
+            on_result=delivery_outcomes(ContactState(store)),  # type: ignore[arg-type]
+        )
+        async with aiohttp.ClientSession() as session:
+            while queue.depth()[:2] != (0, 0):
+                await deliverer.run_once(session)
+        await runner.cleanup()
+        assert sorted(m["contact_id"] for m in received) == sorted(r.contact_id for r in treated)
+        assert all(m["campaign"] == "cheap" and m["option"]["channel"] for m in received)
+        for r in treated:
+            record = store.client.hgetall(keys.contact_record(r.customer_id, r.contact_id))
+            assert b"o_delivered" in record
+        # erasure reaches the plan, the queue and the campaign's records
+        gone = treated[0]
+        erased = await contact.ForgetCustomer(
+            contact_pb2.ForgetCustomerRequest(customer_id=gone.customer_id), timeout=10
+        )
+        assert "outreach" in erased.removed_kinds
+        plan_key = keys.outreach_plan("cheap", by_cost.plan_day)
+        assert not store.client.hexists(plan_key, gone.customer_id)
+        assert not store.client.hexists(keys.outreach("delivery"), gone.contact_id)
+        assert store.client.hlen(plan_key) == len(by_cost.contacts)  # the others and _meta
 
         # the schedule files
         csv_path, jsonl_path = write_schedule(plan, "winback", tmp_path / "out")
