@@ -30,6 +30,7 @@ from training.contact.report import print_contact_report
 from training.data.loader import Dataset, load_dataset
 from training.data.synthetic import SyntheticConfig, generate
 from training.demo_gateway import show_gateway
+from training.demo_outreach import show_outreach
 from training.features.batch import (
     canonical_events,
     compute_features,
@@ -178,7 +179,13 @@ def _run(state: StackState, ds: Dataset, today: pd.Timestamp) -> int:
     loyal = frame.to_frame().sort_values("orders_hl30", ascending=False).index[0]
     before = asyncio.run(_features(state, loyal))
     live = dataset_events(dataset_after(ds, frame.as_of))
+    # the shop's last day runs to midnight: what lies after this moment has not happened yet
+    now = time.time()
+    later = sum(e.occurred_at.ToSeconds() > now for e in live)
+    live = [e for e in live if e.occurred_at.ToSeconds() <= now]
     _step(f"replay the last two weeks live: {len(live):,} events through IngestEvents (gRPC)")
+    if later:
+        print(f"  ({later:,} events of the shop's last day lie after this moment: not sent)")
     ingested, applied = asyncio.run(_replay(state, live))
     print(
         f"  acknowledged in {ingested:.2f} s ({len(live) / ingested:,.0f} events/s); "
@@ -213,6 +220,8 @@ def _run(state: StackState, ds: Dataset, today: pd.Timestamp) -> int:
     if "gateway" in running and at_risk:
         _step("through the gateway: one API key, composition, REST/JSON, scopes")
         show_gateway(state, settings, at_risk)
+        _step("retention outreach: plan -> webhook delivery -> outcomes -> uplift report")
+        show_outreach(state, settings, settings.state_dir / "outreach")
     return 0 if worst < 1e-4 else 1
 
 

@@ -263,8 +263,9 @@ class ContactSettings(ModelServiceSettings):
         0.1,
         ge=0.0,
         le=0.5,
-        description="Share of customers held out of every named experiment (never contacted "
-        "for it), assigned by a hash of experiment and customer id.",
+        description="Share of customers held out of a named experiment (never contacted for "
+        "it), assigned by a hash of experiment and customer id, unless the experiment registered "
+        "its own share (EnrollExperiment, outreach plans); a stored arm always wins.",
     )
     contact_retention_days: int = Field(
         400,

@@ -179,6 +179,13 @@ class DeliveryQueue:
             pipe.execute()
         return len(ids)
 
+    def release_all(self, now: float) -> int:
+        """Make every queued delivery due now (the demo; catching up after a pause)."""
+        ids: Any = self.client.zrange(self.due, 0, -1)
+        if ids:
+            self.client.zadd(self.due, dict.fromkeys(ids, now))
+        return len(ids)
+
     def depth(self) -> tuple[int, int, int]:
         """(queued, in flight, dead)."""
         pipe = self.client.pipeline(transaction=False)

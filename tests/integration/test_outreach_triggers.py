@@ -4,6 +4,7 @@ queue; holdout and cool-down respected; orders after enrolment kept for revenue 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -66,12 +67,12 @@ def running(settings: ServerSettings, redis_client: redis.Redis) -> Iterator[lis
         t.join(timeout=5)
 
 
-def _wait(check: Any, within: float, every: float = 0.01) -> float:
+async def _wait(check: Any, within: float, every: float = 0.01) -> float:
     start = time.monotonic()
     while time.monotonic() - start < within:
         if check():
             return time.monotonic() - start
-        time.sleep(every)
+        await asyncio.sleep(every)
     raise AssertionError("condition not met in time")
 
 
@@ -137,7 +138,7 @@ async def test_a_crossing_fires_once_within_two_seconds_holdout_and_cooldown_res
     )
     assert reply.accepted == len(before)
     probes = [f"{c}-probe" for c in before]
-    _wait(lambda: store.get_matrix(probes)[2].min() > time.time() - 60, 10)
+    await _wait(lambda: store.get_matrix(probes)[2].min() > time.time() - 60, 10)
     _, X, _ = store.get_matrix(probes)
     after = dict(zip(before, model.probability(np.asarray(X, dtype=np.float64)), strict=True))
     ContactState(store).register_share(CAMPAIGN, 0.3, time.time())
@@ -157,7 +158,7 @@ async def test_a_crossing_fires_once_within_two_seconds_holdout_and_cooldown_res
     TriggerRules(store.client, keys.outreach("rules")).set(
         TriggerRule(CAMPAIGN, threshold, 3600.0, webhook=True)
     )
-    time.sleep(1.2)  # the worker re-reads its rules every second
+    await asyncio.sleep(1.2)  # the worker re-reads its rules every second
 
     stream = keys.outreach("triggers")
     reply = await features.IngestEvents(
@@ -167,9 +168,9 @@ async def test_a_crossing_fires_once_within_two_seconds_holdout_and_cooldown_res
         timeout=5,
     )
     assert reply.accepted == 2
-    elapsed = _wait(lambda: store.client.xlen(stream) >= 1, 2.0)
+    elapsed = await _wait(lambda: store.client.xlen(stream) >= 1, 2.0)
     assert elapsed < 2.0
-    time.sleep(0.3)
+    await asyncio.sleep(0.3)
     entries = store.client.xrange(stream)
     assert len(entries) == 1
     fired = {k.decode(): v.decode() for k, v in entries[0][1].items()}
@@ -187,8 +188,8 @@ async def test_a_crossing_fires_once_within_two_seconds_holdout_and_cooldown_res
     # the score falls back under the threshold and crosses again: cooling down, no trigger
     store.client.hset(keys.outreach("lastp"), customer, "0.0")
     await features.IngestEvents(features_pb2.IngestEventsRequest(events=[view("x-3", customer)]))
-    _wait(lambda: float(store.client.hget(keys.outreach("lastp"), customer)) > 0, 3.0)
-    time.sleep(0.3)
+    await _wait(lambda: float(store.client.hget(keys.outreach("lastp"), customer)) > 0, 3.0)
+    await asyncio.sleep(0.3)
     assert store.client.xlen(stream) == 1
     assert store.client.ttl(keys.outreach_cooldown(CAMPAIGN, customer)) > 3000
 
@@ -204,7 +205,7 @@ async def test_a_crossing_fires_once_within_two_seconds_holdout_and_cooldown_res
     )
     await features.IngestEvents(features_pb2.IngestEventsRequest(events=[order]), timeout=5)
     orders = keys.experiment(CAMPAIGN, "orders")
-    _wait(lambda: store.client.hexists(orders, f"{customer}|ord-1"), 3.0)
+    await _wait(lambda: store.client.hexists(orders, f"{customer}|ord-1"), 3.0)
     assert store.client.hget(orders, f"{customer}|ord-1").decode().endswith("|20.0")
     await channel.close()
     await server.stop(0)

@@ -8,6 +8,7 @@ from services.common.settings import (
     ChurnSettings,
     ContactSettings,
     GatewaySettings,
+    OutreachSettings,
     RecommendSettings,
     settings_table,
 )
@@ -24,6 +25,7 @@ def test_readme_opens_with_the_two_commands_and_lists_every_variable() -> None:
         settings_table(ChurnSettings)
         + settings_table(RecommendSettings)
         + settings_table(ContactSettings)
+        + settings_table(OutreachSettings)
         + settings_table(GatewaySettings)
     ):
         assert f"`{variable}`" in readme, f"{variable} missing from the README table"

@@ -149,7 +149,7 @@ CUSTOMERS = Table(
             Kind.TEXT,
             required=False,
             default="",
-            doc="Marketing segment (free text, e.g. a region or tier); outreach plans filter on it.",
+            doc="Marketing segment, e.g. a region or tier; outreach plans select on it.",
         ),
         *(
             Column(f"consent_{ch}", Kind.BOOL, required=False, default=False, doc=f"{ch} consent.")
