@@ -33,6 +33,7 @@ JS_MODULE = Path(__file__).parent / "nginx" / "augur_auth.js"
 MODULE_DIRS = ("/usr/lib/nginx/modules", "/usr/share/nginx/modules", "/etc/nginx/modules")
 
 # gRPC status codes of the answers nginx writes itself
+LONG_CALL_SECONDS = 600  # the longest deadline a caller may set
 _GRPC_ERRORS = {
     "unauthenticated": (16, "$augur_auth_message"),
     "denied": (7, "$augur_auth_message"),
@@ -181,6 +182,8 @@ def render(settings: GatewaySettings, ports: Ports, prefix: Path) -> str:
         f"    location /{SERVICES['gateway']}/ {{\n      set $augur_service gateway;\n{guard}"
         "      grpc_set_header grpc-timeout $augur_grpc_timeout;\n"
         "      grpc_set_header x-augur-key-id $augur_key;\n"
+        # the core keeps the caller's deadline itself; a plan of many customers takes long
+        f"      grpc_read_timeout {LONG_CALL_SECONDS}s;\n"
         f"      grpc_pass grpc://augur_core_grpc;\n{grpc_errors}    }}"
     )
     grpc_locations.append(
@@ -210,6 +213,7 @@ def render(settings: GatewaySettings, ports: Ports, prefix: Path) -> str:
         )
     rest = (
         f"    location /v1/ {{\n      set $augur_service rest;\n{guard}"
+        f"      proxy_read_timeout {LONG_CALL_SECONDS}s;\n"
         "      proxy_pass http://augur_core_http;\n"
         "      proxy_http_version 1.1;\n"
         '      proxy_set_header Connection "";\n'

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,3 +148,20 @@ def create_keys(settings: ServerSettings) -> dict[str, str]:
         "ops": keys.create("ops", ["admin"])[1],
         "analyst": keys.create("analyst", ["churn.Score"])[1],
     }
+
+
+def http(
+    port: int, path: str, body: object | None = None, token: str | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """A plain HTTP/1.1 request (urllib): status, headers, body."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data)
+    if token:
+        request.add_header("x-api-key", token)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.status, dict(reply.headers), reply.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()

@@ -8,8 +8,6 @@ import asyncio
 import json
 import os
 import shutil
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ from tests.integration.gateway_stack import (
     Stack,
     create_keys,
     gateway_settings,
+    http,
     running_gateway,
     start_backends,
 )
@@ -62,23 +61,6 @@ async def stack(
 
 def key(token: str) -> tuple[tuple[str, str], ...]:
     return (("x-api-key", token),)
-
-
-def http(
-    port: int, path: str, body: object | None = None, token: str | None = None
-) -> tuple[int, dict[str, str], bytes]:
-    """A plain HTTP/1.1 request (urllib): status, headers, body."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data)
-    if token:
-        request.add_header("x-api-key", token)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as reply:
-            return reply.status, dict(reply.headers), reply.read()
-    except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), err.read()
 
 
 async def test_grpc_pass_through_checks_keys_and_scopes_and_changes_nothing(

@@ -3,6 +3,7 @@ recommend and contact services, with the at-risk snapshot and contact state in R
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import time
@@ -31,6 +32,7 @@ from tests.integration.gateway_stack import (
     Stack,
     create_keys,
     gateway_settings,
+    http,
     running_gateway,
     start_backends,
 )
@@ -223,6 +225,25 @@ async def test_plan_respects_budget_consent_caps_and_holdout_exactly(
         later = await gateway.PlanOutreach(next_day, metadata=crm, timeout=60)
         assert not {c.customer_id for c in later.contacts} & planned.keys()
         assert {c.key: c.count for c in later.counts}["excluded=ALREADY_IN_CAMPAIGN"] == n
+
+        # the same RPC over REST/JSON (a dry run)
+        status, _, body = await asyncio.to_thread(
+            http,
+            gw.ports.http,
+            "/v1/gateway/PlanOutreach",
+            {"campaign": "rest-check", "maxContacts": 5, "dryRun": True, "holdoutShare": 0.2},
+            stack.tokens["crm"],
+        )
+        assert status == 200, body
+        assert json.loads(body)["treatment"] == "5"
+        status, _, body = await asyncio.to_thread(
+            http,
+            gw.ports.http,
+            "/v1/gateway/PlanOutreach",
+            {"campaign": "rest-check", "holdoutShare": 0.9},
+            stack.tokens["crm"],
+        )
+        assert status == 400 and b"holdout_share" in body
 
         # a cost budget and a segment filter
         cheap = _request(
