@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
+import mlflow
 from mlflow import MlflowClient
 
 
@@ -18,7 +19,11 @@ async def swap_under_load(
     """Register a copy of ``version``, make it champion for 1.5 s and back, with 8 callers
     running ``call(i)`` for 4 s: (versions answered, failures, the copy's version).
     The copy is deleted afterwards."""
-    client = MlflowClient(tracking_uri=uri)
+    # MLflow's registry looks the source model up through the *global* tracking URI, which
+    # an earlier test may have pointed at another store
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     source = client.get_model_version(name, version)
     copy = str(client.create_model_version(name, source.source, source.run_id).version)
     versions: set[str] = set()

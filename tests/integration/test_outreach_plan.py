@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -38,6 +39,7 @@ from tests.integration.gateway_stack import (
 )
 from tests.integration.rpc import expect
 from training import registry
+from training.cli import main
 from training.contact.materialise import load_contact_state
 from training.data.loader import load_dataset
 from training.outreach import schedule_rows, write_schedule
@@ -96,7 +98,7 @@ def _request(campaign: str, day: int = 1, **extra: Any) -> gateway_pb2.PlanOutre
 
 
 async def test_plan_respects_budget_consent_caps_and_holdout_exactly(
-    settings: ServerSettings, stack: Stack, tmp_path: Path
+    settings: ServerSettings, stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = RedisFeatureStore.from_settings(settings)
     keys = store.keys
@@ -319,6 +321,29 @@ async def test_plan_respects_budget_consent_caps_and_holdout_exactly(
                 gateway.PlanOutreach(bad, metadata=crm, timeout=10),
                 words,
             )
+        # the CLI runs the same planner against the services `augur up` recorded
+        record = settings.state_dir.resolve() / "run" / "stack.json"
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(
+            json.dumps(
+                {
+                    "redis_url": settings.redis_url,
+                    "redis_prefix": settings.redis_prefix,
+                    "mlflow_tracking_uri": "",
+                    "processes": [
+                        {"name": n, "pid": os.getpid(), "log": "", "port": port}
+                        for n, port in stack.ports.items()
+                    ],
+                }
+            )
+        )
+        monkeypatch.setenv("AUGUR_STATE_DIR", str(settings.state_dir.resolve()))
+        day = _day(3).ToDatetime(UTC).date().isoformat()
+        argv = ["outreach", "plan", "--campaign", "cli-plan", "--date", day, "--max-contacts"]
+        argv += ["5", "--holdout-share", "0.2", "--out", str(tmp_path / "cli")]
+        assert await asyncio.to_thread(main, argv) == 0
+        lines = (tmp_path / "cli" / f"cli-plan-{day}.csv").read_text().splitlines()
+        assert lines[0].startswith("campaign,arm,customer_id") and len(lines) == 1 + 6
         storefront = (("x-api-key", stack.tokens["storefront"]),)
         await expect(
             grpc.StatusCode.PERMISSION_DENIED,
