@@ -301,10 +301,30 @@ class LocalStack:
             "MLFLOW_TRACKING_URI": state.mlflow_tracking_uri,
         }
 
+    def _serve(
+        self, state: StackState, name: str, port: int, mport: int, env: dict[str, str]
+    ) -> Proc:
+        """Spawn `augur serve <name>` on the given ports and record it."""
+        proc = self._spawn(
+            name,
+            [sys.executable, "-m", "training.cli", "serve", name],
+            {
+                **self._env(state),
+                "AUGUR_GRPC_PORT": str(port),
+                "AUGUR_METRICS_PORT": str(mport),
+                "AUGUR_PROCESSES": "1",
+                **env,
+            },
+            port,
+            mport,
+        )
+        state.processes.append(proc)
+        self._save(state)
+        return proc
+
     def _start_model_services(self, state: StackState, say: Callable[..., None]) -> int:
         """Start every model service that has a champion and is not running; -1 on failure."""
         running = {p.name for p in state.processes}
-        cli = [sys.executable, "-m", "training.cli"]
         started = 0
         for name in MODEL_SERVICES:
             if name in running:
@@ -323,24 +343,11 @@ class LocalStack:
             used = {p.port for p in state.processes}
             port = free_port(max(used | {self.settings.grpc_port}) + 1)
             mport = free_port(self.settings.metrics_port + MODEL_SERVICES.index(name) + 1)
-            proc = self._spawn(
-                name,
-                [*cli, "serve", name],
-                {
-                    **self._env(state),
-                    "AUGUR_GRPC_PORT": str(port),
-                    "AUGUR_METRICS_PORT": str(mport),
-                    # AUGUR_<SERVICE>_PROCESSES sizes one service without touching the others
-                    "AUGUR_PROCESSES": os.environ.get(
-                        f"AUGUR_{name.upper()}_PROCESSES",
-                        os.environ.get("AUGUR_PROCESSES", "1"),
-                    ),
-                },
-                port,
-                mport,
+            # AUGUR_<SERVICE>_PROCESSES sizes one service without touching the others
+            processes = os.environ.get(
+                f"AUGUR_{name.upper()}_PROCESSES", os.environ.get("AUGUR_PROCESSES", "1")
             )
-            state.processes.append(proc)
-            self._save(state)
+            proc = self._serve(state, name, port, mport, {"AUGUR_PROCESSES": processes})
             if not wait_serving(port, 60):
                 print(f"{name} service did not become SERVING; see {proc.log}", file=sys.stderr)
                 return -1
@@ -358,20 +365,7 @@ class LocalStack:
             return
         port = free_port(max(p.port for p in state.processes) + 1)
         mport = free_port(self.settings.metrics_port + 8)
-        proc = self._spawn(
-            "outreach",
-            [sys.executable, "-m", "training.cli", "serve", "outreach"],
-            {
-                **self._env(state),
-                "AUGUR_GRPC_PORT": str(port),
-                "AUGUR_METRICS_PORT": str(mport),
-                "AUGUR_PROCESSES": "1",
-            },
-            port,
-            mport,
-        )
-        state.processes.append(proc)
-        self._save(state)
+        proc = self._serve(state, "outreach", port, mport, {})
         if not wait_serving(port, 60):
             say(f"outreach   did not become SERVING; see {proc.log}")
             return
@@ -399,22 +393,14 @@ class LocalStack:
         port = free_port(GATEWAY_PORT)
         http = free_port(GATEWAY_HTTP_PORT)
         mport = free_port(self.settings.metrics_port + 9)
-        proc = self._spawn(
+        proc = self._serve(
+            state,
             "gateway",
-            [sys.executable, "-m", "training.cli", "serve", "gateway"],
-            {
-                **self._env(state),
-                "AUGUR_GRPC_PORT": str(port),
-                "AUGUR_GATEWAY_HTTP_PORT": str(http),
-                "AUGUR_METRICS_PORT": str(mport),
-                "AUGUR_GATEWAY_BACKENDS": backends,
-                "AUGUR_PROCESSES": "1",
-            },
             port,
             mport,
+            {"AUGUR_GATEWAY_HTTP_PORT": str(http), "AUGUR_GATEWAY_BACKENDS": backends},
         )
         proc.http_port = http
-        state.processes.append(proc)
         self._save(state)
         if not wait_serving(port, 30):
             say(f"gateway    did not become SERVING; see {proc.log}")
