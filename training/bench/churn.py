@@ -4,6 +4,7 @@ same registered model behind `mlflow models serve` answering the same one-custom
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import os
 import random
@@ -20,22 +21,27 @@ from augur.common.v1 import common_pb2, common_pb2_grpc
 from services.common.features.definitions import FEATURE_NAMES
 from services.common.features.store import RedisFeatureStore
 from services.runtime import StackState, free_port
-from training.bench.harness import Result, closed_loop, open_loop
+from training.bench.harness import Result, channels, closed_loop, open_loop
 
 
 async def direct(state: StackState, ids: list[str], duration: float, results: list[Result]) -> None:
-    port = state.port_of("churn")
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        echo = common_pb2_grpc.DiagnosticsServiceStub(channel)
-        stub = churn_pb2_grpc.ChurnServiceStub(channel)
-        ping = common_pb2.EchoRequest(payload=b"x" * 64)
+    # two connections, round robin: the churn service's processes share the port
+    # (SO_REUSEPORT balances connections, not calls), and echo goes the same way
+    conns = channels(state.port_of("churn"), 2)
+    echoes = itertools.cycle([common_pb2_grpc.DiagnosticsServiceStub(c) for c in conns])
+    stubs = itertools.cycle([churn_pb2_grpc.ChurnServiceStub(c) for c in conns])
+    stub = next(stubs)
+    ping = common_pb2.EchoRequest(payload=b"x" * 64)
+    try:
         for _ in range(300):
-            await stub.Score(churn_pb2.ScoreRequest(customer_id=random.choice(ids)), timeout=2)
+            await next(stubs).Score(
+                churn_pb2.ScoreRequest(customer_id=random.choice(ids)), timeout=2
+            )
         for rate in (500, 1000):  # below and at the target rate: where the knee is
-            load = await open_loop(lambda: echo.Echo(ping, timeout=2), rate, duration)
+            load = await open_loop(lambda: next(echoes).Echo(ping, timeout=2), rate, duration)
             results.append(load.result(f"churn echo (floor) @{rate}/s"))
             load = await open_loop(
-                lambda: stub.Score(
+                lambda: next(stubs).Score(
                     churn_pb2.ScoreRequest(customer_id=random.choice(ids)), timeout=2
                 ),
                 rate,
@@ -43,7 +49,7 @@ async def direct(state: StackState, ids: list[str], duration: float, results: li
             )
             results.append(load.result(f"Score @{rate}/s"))
             load = await open_loop(
-                lambda: stub.Score(
+                lambda: next(stubs).Score(
                     churn_pb2.ScoreRequest(customer_id=random.choice(ids), include_reasons=True),
                     timeout=2,
                 ),
@@ -69,6 +75,9 @@ async def direct(state: StackState, ids: list[str], duration: float, results: li
                 note="rate = customers/s; latency per call",
             )
         )
+    finally:
+        for channel in conns:
+            await channel.close()
 
 
 def versus_mlflow_serve(

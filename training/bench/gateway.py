@@ -23,19 +23,11 @@ from augur.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from services.common.features.store import RedisFeatureStore
 from services.gateway.keys import KeyStore
 from services.runtime import StackState
-from training.bench.harness import Result, open_loop, saturate
+from training.bench.harness import Result, channels, open_loop, saturate
 
 RATES = (500, 1000, 1500)
 CONNECTIONS = 2
 CONCURRENCY = 32
-
-
-def _channels(port: int) -> list[grpc.aio.Channel]:
-    # a distinct channel argument per channel: separate connections, not one shared
-    return [
-        grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=[("augur.connection", i)])
-        for i in range(CONNECTIONS)
-    ]
 
 
 async def overhead(
@@ -51,8 +43,8 @@ async def overhead(
         return
     _, token = KeyStore(store).create("bench", ["admin"])
     key = (("x-api-key", token),)
-    direct = _channels(running["churn"].port)
-    via = _channels(running["gateway"].port)
+    direct = channels(running["churn"].port, CONNECTIONS)
+    via = channels(running["gateway"].port, CONNECTIONS)
     try:
         stubs = {
             "direct": (itertools.cycle([churn_pb2_grpc.ChurnServiceStub(c) for c in direct]), ()),

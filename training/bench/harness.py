@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import grpc
 import numpy as np
 
 
@@ -198,3 +199,13 @@ async def saturate(
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     done = len(latencies) + errors
     return Load(latencies, errors, done / duration, 0.0)
+
+
+def channels(port: int, count: int = 2) -> list[grpc.aio.Channel]:
+    """``count`` separate HTTP/2 connections to one port (a distinct channel argument each,
+    so gRPC does not share one): a service running several processes on the port
+    (SO_REUSEPORT) gets work on each of them."""
+    return [
+        grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=[("augur.connection", i)])
+        for i in range(count)
+    ]
