@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml constraints.txt package.json package-lock.json
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
 	bash scripts/ensure_nginx.sh
+	bash scripts/ensure_prometheus.sh
+	bash scripts/fetch_compose_schema.sh $(VENV)
 	@if command -v npm >/dev/null; then npm install --silent --no-audit --no-fund --no-save; else echo "npm not found: proto lint (buf) unavailable" >&2; fi
 	@touch $(STAMP)
 

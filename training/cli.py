@@ -266,6 +266,27 @@ def _keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _health(args: argparse.Namespace) -> int:
+    """Exit 0 when the service on the port answers SERVING (container health checks)."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from services.common.settings import ServerSettings, load_settings
+
+    port = args.port or load_settings(ServerSettings).grpc_port
+    with grpc.insecure_channel(f"{args.host}:{port}") as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout
+            )
+        except grpc.RpcError as exc:
+            print(f"{args.host}:{port}: {exc.code().name}", file=sys.stderr)
+            return 1
+    status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+    print(f"{args.host}:{port}: {status}")
+    return 0 if reply.status == health_pb2.HealthCheckResponse.SERVING else 1
+
+
 def _bench(args: argparse.Namespace) -> int:
     from training.bench.run import run_bench
 
@@ -348,6 +369,13 @@ def build_parser() -> argparse.ArgumentParser:
     from training.outreach import add_parser as add_outreach
 
     add_outreach(sub)
+
+    p = sub.add_parser("health", help="exit 0 when a service answers SERVING (health checks)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=None, help="default: AUGUR_GRPC_PORT")
+    p.add_argument("--service", default="", help="health service name; empty: the server")
+    p.add_argument("--timeout", type=float, default=2.0)
+    p.set_defaults(func=_health)
 
     p = sub.add_parser("bench", help="benchmarks; prints figures, writes .bench/results.json")
     p.add_argument("--duration", type=float, default=5.0, help="seconds per open-loop scenario")

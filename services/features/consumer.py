@@ -75,6 +75,13 @@ class ConsumerMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
             registry=registry,
         )
+        self.written = Gauge(
+            "augur_ingest_last_write_timestamp_seconds",
+            "When this shard's consumer last wrote feature vectors (events or refresh); "
+            "features go stale when it stops moving.",
+            ["shard"],
+            registry=registry,
+        )
 
 
 def _parse_id(entry_id: bytes) -> tuple[float, float]:
@@ -234,6 +241,7 @@ class Consumer:
             stats.applied = len(fresh)
             written = time.time()
             shard = str(self.shard)
+            self.metrics.written.labels(shard).set(written)
             for t in acked_at:
                 self.metrics.delay.labels(shard).observe(max(written - t, 0.0))
         self.metrics.applied.labels(str(self.shard)).inc(stats.applied)
@@ -284,6 +292,7 @@ class Consumer:
             if chosen:
                 self.store.write(chosen, acc[known], finalize(acc[known], now), now)
                 self.metrics.refreshed.labels(str(self.shard)).inc(len(chosen))
+                self.metrics.written.labels(str(self.shard)).set(now)
         if self._refresh_cursor == 0:
             self._next_refresh = time.monotonic() + self.settings.feature_refresh_seconds
         return len(customers)

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 
 import grpc
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from services.common.metrics import LATENCY_BUCKETS
 from services.gateway.routes import BY_GRPC_PATH, BY_REST_PATH
@@ -73,6 +73,12 @@ class AccessMetrics:
             "Time the backend took to answer a routed request, by route.",
             ["route", "protocol"],
             buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.backend_serving = Gauge(
+            "augur_gateway_backend_serving",
+            "1 while a backend answers SERVING to the gateway's health checks, else 0.",
+            ["backend"],
             registry=registry,
         )
 

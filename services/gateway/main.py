@@ -180,6 +180,7 @@ class Gateway:
                 except aio.AioRpcError as exc:
                     state = exc.code().name
                 self.backend_health[name] = state
+                self.metrics.backend_serving.labels(name).set(int(state == "SERVING"))
             if loop.time() >= next_keys:
                 next_keys = loop.time() + self.public.gateway_key_refresh_seconds
                 with contextlib.suppress(Exception):  # Redis away: keep the last key map
