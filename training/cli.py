@@ -146,6 +146,24 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _retrain(args: argparse.Namespace) -> int:
+    from services.common.features.store import RedisFeatureStore
+    from training.data.loader import DataError
+    from training.retrain import print_summary, retrain_all
+
+    settings = _model_settings()
+    store = None if args.no_redis else RedisFeatureStore.from_settings(settings)
+    try:
+        summary = retrain_all(
+            args.data, settings.mlflow_tracking_uri, settings.state_dir, store, progress=True
+        )
+    except DataError as exc:
+        print(f"invalid data: {exc}", file=sys.stderr)
+        return 2
+    print_summary(summary)
+    return 0 if summary.ok else 1
+
+
 def _models(args: argparse.Namespace) -> int:
     from training import registry
 
@@ -330,6 +348,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--horizon-days", type=int, default=90, help="churn label horizon H")
     p.set_defaults(func=_train)
+
+    p = sub.add_parser("retrain", help="retrain, gate and promote all three models, then drift")
+    p.add_argument("--all", action="store_true", required=True)
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--no-redis", action="store_true", help="skip the snapshot and drift")
+    p.set_defaults(func=_retrain)
 
     p = sub.add_parser("models", help="registry: list, promote or roll back the champion")
     p.add_argument("action", choices=["list", "promote", "rollback"])

@@ -37,7 +37,10 @@ def configure(tracking_uri: str, state_dir: Path, experiment: str) -> str:
     os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
     client = MlflowClient()
     found = client.get_experiment_by_name(experiment)
-    if found is None:
+    if found is None and tracking_uri.startswith(("http://", "https://")):
+        # a tracking server keeps the artifacts itself (--artifacts-destination)
+        exp_id = client.create_experiment(experiment)
+    elif found is None:
         artifacts = (state_dir / "mlflow" / "artifacts").resolve()
         artifacts.mkdir(parents=True, exist_ok=True)
         exp_id = client.create_experiment(experiment, artifact_location=artifacts.as_uri())

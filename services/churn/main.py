@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from typing import Any
+
+import redis
 from grpc import aio
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Gauge
 
 from augur.churn.v1 import churn_pb2_grpc
 from services.churn.core import ChurnCore
@@ -15,6 +20,7 @@ from services.common.server import ServiceSpec, run
 from services.common.settings import ChurnSettings, ServerSettings, load_settings
 
 MODEL_NAME = "augur-churn"
+DRIFT_SECONDS = 30.0
 
 
 async def build_spec(
@@ -35,8 +41,30 @@ async def build_spec(
     async def close() -> None:
         store.close()
 
+    drift = Gauge(
+        "augur_prediction_drift_psi",
+        "Population stability index, training vs serving, of the last drift report "
+        "(augur retrain), per feature and for the score.",
+        ["feature"],
+        registry=registry,
+    )
+
+    async def export_drift() -> None:
+        while True:
+            with contextlib.suppress(redis.exceptions.RedisError):
+                raw: Any = await asyncio.to_thread(store.client.hgetall, store.keys.drift())
+                for name, value in raw.items():
+                    if not name.startswith(b"_"):
+                        drift.labels(name.decode()).set(float(value))
+            await asyncio.sleep(DRIFT_SECONDS)
+
     return ServiceSpec(
-        "churn", ["augur.churn.v1.ChurnService"], register, ready, close, background=[watcher.watch]
+        "churn",
+        ["augur.churn.v1.ChurnService"],
+        register,
+        ready,
+        close,
+        background=[watcher.watch, export_drift],
     )
 
 

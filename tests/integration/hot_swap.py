@@ -25,7 +25,12 @@ async def swap_under_load(
     mlflow.set_registry_uri(uri)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     source = client.get_model_version(name, version)
-    copy = str(client.create_model_version(name, source.source, source.run_id).version)
+    model_id = getattr(source, "model_id", None)
+    if not model_id and source.source.startswith("models:/m-"):
+        model_id = source.source.removeprefix("models:/")  # a tracking server asks for it
+    copy = str(
+        client.create_model_version(name, source.source, source.run_id, model_id=model_id).version
+    )
     versions: set[str] = set()
     failures: list[BaseException] = []
     stop = time.monotonic() + 4

@@ -126,6 +126,11 @@ class Keys:
         """Set while a customer's trigger for a campaign is cooling down."""
         return f"{self.prefix}:outreach:cool:{{c:{customer_id}}}:{campaign}"
 
+    def drift(self) -> str:
+        """Hash feature -> population stability index (training vs serving) of the last
+        drift report, ``score`` for the churn score, ``_at`` its time."""
+        return f"{self.prefix}:drift:churn"
+
     def feature_updates(self) -> str:
         """Stream of customers whose online features the consumers just rewrote."""
         return f"{self.prefix}:feat:updates"
