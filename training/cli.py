@@ -123,7 +123,7 @@ def _train(args: argparse.Namespace) -> int:
                     args.data,
                     settings.mlflow_tracking_uri,
                     settings.state_dir,
-                    ChurnConfig(horizon_days=args.horizon_days),
+                    ChurnConfig(horizon_days=args.horizon_days, dask=args.dask or ""),
                 )
             )
         elif args.kind == "recommend":
@@ -136,9 +136,15 @@ def _train(args: argparse.Namespace) -> int:
         else:
             from training.contact.pipeline import train_contact
             from training.contact.report import print_contact_report
+            from training.contact.train import ContactConfig
 
             print_contact_report(
-                train_contact(args.data, settings.mlflow_tracking_uri, settings.state_dir)
+                train_contact(
+                    args.data,
+                    settings.mlflow_tracking_uri,
+                    settings.state_dir,
+                    ContactConfig(dask=args.dask or ""),
+                )
             )
     except DataError as exc:
         print(f"invalid data: {exc}", file=sys.stderr)
@@ -347,6 +353,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", choices=["churn", "recommend", "contact"])
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--horizon-days", type=int, default=90, help="churn label horizon H")
+    p.add_argument(
+        "--dask",
+        default=None,
+        help="churn, contact: train LightGBM on Dask ('local:N' workers or a scheduler address)",
+    )
     p.set_defaults(func=_train)
 
     p = sub.add_parser("retrain", help="retrain, gate and promote all three models, then drift")

@@ -45,6 +45,7 @@ class ChurnConfig:
     risk_high: float = 0.6
     gate_tolerance_auc: float = 0.01
     seed: int = 7
+    dask: str = ""  # "" single machine; "local:N" or a scheduler address: LightGBM on Dask
 
 
 def _split_by_customer(frame: Frame, salt: str) -> tuple[Frame, Frame]:
@@ -130,14 +131,27 @@ def train_churn(
         "num_threads": 2,
         "verbose": -1,
     }
-    booster = lgb.train(
-        params,
-        lgb.Dataset(fit.X, fit.y.astype(float), feature_name=list(FEATURE_NAMES)),
-        num_boost_round=cfg.max_rounds,
-        valid_sets=[lgb.Dataset(stop_set.X, stop_set.y.astype(float))],
-        callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)],
-    )
-    booster.free_dataset()
+    if cfg.dask:
+        from training.distributed import fit_booster
+
+        booster = fit_booster(
+            cfg.dask,
+            params,
+            fit.X,
+            fit.y.astype(float),
+            cfg.max_rounds,
+            list(FEATURE_NAMES),
+            stop=(stop_set.X, stop_set.y.astype(float)),
+        )
+    else:
+        booster = lgb.train(
+            params,
+            lgb.Dataset(fit.X, fit.y.astype(float), feature_name=list(FEATURE_NAMES)),
+            num_boost_round=cfg.max_rounds,
+            valid_sets=[lgb.Dataset(stop_set.X, stop_set.y.astype(float))],
+            callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)],
+        )
+        booster.free_dataset()
     raw_calib = booster.predict(calib_set.X, num_threads=2)
     iso = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(raw_calib, calib_set.y)
     rfm = bgnbd.rfm_from_features(train_frames[-1].X)
@@ -176,7 +190,8 @@ def train_churn(
         ]
         metrics["active_customers"] = float(active.sum())
     metrics["reason_top3_agreement"] = _top3_agreement(model, test.X[:500])
-    metrics["best_iteration"] = float(booster.best_iteration or booster.current_iteration())
+    best = booster.best_iteration if booster.best_iteration > 0 else booster.current_iteration()
+    metrics["best_iteration"] = float(best)
     metrics["test_churn_rate"] = float(test.y.mean())
     rows = {
         "train": len(fit),

@@ -48,6 +48,7 @@ class ContactConfig:
     bootstrap: int = 200
     gate_tolerance: float = 0.01  # AUC
     seed: int = 7
+    dask: str = ""  # "" single machine; "local:N" or a scheduler address: LightGBM on Dask
 
 
 def priors_of(log: ContactLog) -> Priors:
@@ -107,6 +108,22 @@ def fit(log: ContactLog, cfg: ContactConfig) -> tuple[ContactModel, int]:
     cats = [FEATURES.index(c) for c in CATEGORICAL]
     params = _params(cfg)
     rounds = cfg.max_rounds
+    if cfg.dask:
+        from training.distributed import fit_booster
+
+        if early.sum() > 1000 and (~early).sum() > 200:
+            probe = fit_booster(
+                cfg.dask,
+                params,
+                X[early],
+                y[early],
+                cfg.max_rounds,
+                stop=(X[~early], y[~early]),
+                categorical=cats,
+            )
+            rounds = max(probe.current_iteration(), 20)
+        booster = fit_booster(cfg.dask, params, X, y, rounds, categorical=cats)
+        return ContactModel(booster, priors, cfg.min_history), rounds
     if early.sum() > 1000 and (~early).sum() > 200:
         train = lgb.Dataset(X[early], y[early], categorical_feature=cats, free_raw_data=False)
         valid = lgb.Dataset(X[~early], y[~early], reference=train, categorical_feature=cats)
