@@ -209,26 +209,23 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from services.churn.model import ChurnModel
-    from services.churn.snapshot import write_snapshot
     from services.common.features.store import RedisFeatureStore
-    from training import registry
+    from training.retrain import score_all
 
     settings = _model_settings()
-    registry.configure(settings.mlflow_tracking_uri, settings.state_dir, "augur-churn")
-    name = registry.model_name("churn")
-    version = registry.champion_version(name)
-    if version is None:
+    started = time.perf_counter()
+    scored = score_all(
+        settings.mlflow_tracking_uri,
+        settings.state_dir,
+        RedisFeatureStore.from_settings(settings),
+    )
+    if scored is None:
         print("no churn champion yet: run `augur train churn --data DIR`", file=sys.stderr)
         return 1
-    path = registry.download(name, version, settings.state_dir / "models")
-    model = ChurnModel.load(path / "artifacts" / "model")
-    store = RedisFeatureStore.from_settings(settings)
-    started = time.perf_counter()
-    snapshot, count = write_snapshot(store.client, store.keys, model, name, version)
+    _, version, (snapshot, count) = scored
     seconds = time.perf_counter() - started
     print(
-        f"at-risk snapshot {snapshot}: {count:,} customers scored with {name} v{version} "
+        f"at-risk snapshot {snapshot}: {count:,} customers scored with augur-churn v{version} "
         f"in {seconds:.1f} s ({count / max(seconds, 1e-9):,.0f}/s)"
     )
     return 0

@@ -72,7 +72,7 @@ async def _deliver(store: RedisFeatureStore) -> tuple[int, int, int]:
         queue,
         f"http://127.0.0.1:{port}/hook",
         SECRET,
-        on_result=delivery_outcomes(ContactState(store)),  # type: ignore[arg-type]
+        on_result=delivery_outcomes(ContactState(store)),
     )
     delivered = 0
     async with aiohttp.ClientSession() as session:

@@ -96,18 +96,30 @@ def retrain_all(
     if store is None:
         summary.notes.append("no Redis: at-risk snapshot and drift skipped")
     elif churn is not None:
-        registry.configure(tracking_uri, state_dir, "augur-churn")
-        name = registry.model_name("churn")
-        version = registry.champion_version(name)
-        if version is not None:
-            path = registry.download(name, version, state_dir / "models")
-            model = ChurnModel.load(path / "artifacts" / "model")
-            say("== at-risk snapshot and drift (training vs serving)")
-            summary.snapshot = write_snapshot(store.client, store.keys, model, name, version)
+        say("== at-risk snapshot and drift (training vs serving)")
+        scored = score_all(tracking_uri, state_dir, store)
+        if scored is not None:
+            model, version, summary.snapshot = scored
             summary.drift = _drift(data, store, model, version, summary)
     summary.seconds = time.perf_counter() - started
     summary.peak_rss_mib = peak_rss_mib()
     return summary
+
+
+def score_all(
+    tracking_uri: str, state_dir: Path, store: RedisFeatureStore
+) -> tuple[ChurnModel, str, tuple[str, int]] | None:
+    """The churn champion scores every online customer into a new at-risk snapshot:
+    (model, version, (snapshot id, customers)), or None without a champion."""
+    registry.configure(tracking_uri, state_dir, "augur-churn")
+    name = registry.model_name("churn")
+    version = registry.champion_version(name)
+    if version is None:
+        return None
+    model = ChurnModel.load(
+        registry.download(name, version, state_dir / "models") / "artifacts" / "model"
+    )
+    return model, version, write_snapshot(store.client, store.keys, model, name, version)
 
 
 def _drift(

@@ -294,7 +294,7 @@ class ContactCore:
                 )
             pairs.append((customer_id, arm == Arm.HOLDOUT))
         now = time.time() if at is None else at
-        _, registered = self.state.arm_of(experiment, pairs[0][0])
+        registered = self.state.registered_share(experiment)
         if registered is not None:
             held = registered
         elif dry_run:

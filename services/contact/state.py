@@ -342,6 +342,13 @@ class ContactState:
             float(share) if share else None,
         )
 
+    def registered_share(self, experiment: str) -> float | None:
+        """The holdout share the experiment registered, or None."""
+        raw: Any = self.store._call(
+            self.client.hget, self.keys.experiment(experiment, "def"), "share"
+        )
+        return float(raw) if raw else None
+
     def register_share(self, experiment: str, share: float, now: float) -> float:
         """The experiment's holdout share: registered by the first caller, returned after."""
         key = self.keys.experiment(experiment, "def")

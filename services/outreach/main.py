@@ -16,14 +16,14 @@ from services.common.models import ModelWatcher
 from services.common.server import ServiceSpec, run
 from services.common.settings import OutreachSettings, ServerSettings, load_settings
 from services.contact.state import ContactState
-from services.outreach.delivery import Claimed, Deliverer, DeliveryQueue
+from services.outreach.delivery import Claimed, Deliverer, DeliveryQueue, Outcome
 from services.outreach.triggers import TriggerWorker
 
 log = logging.getLogger("augur.outreach")
 MODEL_NAME = "augur-churn"
 
 
-def delivery_outcomes(contact: ContactState) -> object:
+def delivery_outcomes(contact: ContactState) -> Outcome:
     """Delivery results as contact outcomes (DELIVERED / FAILED) of planned contacts."""
 
     def record(item: Claimed, ok: bool, error: str) -> None:
@@ -50,7 +50,7 @@ def deliverer_for(
         backoff_max=settings.outreach_backoff_max_seconds,
         timeout=settings.outreach_webhook_timeout_seconds,
         concurrency=settings.outreach_delivery_concurrency,
-        on_result=delivery_outcomes(ContactState(store)),  # type: ignore[arg-type]
+        on_result=delivery_outcomes(ContactState(store)),
         registry=registry,
     )
 

@@ -266,7 +266,6 @@ class Planner:
             if last or walk[1]:
                 break
         order, _ = walk
-        picked = set(order)
         counts["eligible"] = len(eligible)
         counts["excluded=BUDGET"] = len(eligible) - len(order)
         draft = Draft(counts=counts)
@@ -274,7 +273,6 @@ class Planner:
             c = eligible[index]
             holdout = holdout_position(position, spec.share)
             draft.rows.append(self._row(spec, c, holdout))
-        assert len(picked) == len(order)
         for row in draft.rows:
             arm = contact_pb2.Arm.Name(row.arm).removeprefix("ARM_")
             counts[f"arm={arm}"] += 1

@@ -8,7 +8,6 @@ import asyncio
 import json
 import os
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -28,35 +27,15 @@ from services.common.settings import ServerSettings
 from services.gateway.keys import KeyStore
 from tests.integration.gateway_stack import (
     Stack,
-    create_keys,
     gateway_settings,
     http,
     running_gateway,
-    start_backends,
 )
 from tests.integration.rpc import expect
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 NODE_PACKAGES = (ROOT / "node_modules" / "@grpc" / "grpc-js").exists()
-
-
-@pytest.fixture
-async def stack(
-    settings: ServerSettings,
-    tmp_path: Path,
-    shop_data: Path,
-    churn_trained: Any,
-    recommend_trained: Any,
-    contact_trained: Any,
-) -> AsyncIterator[Stack]:
-    s = await start_backends(
-        settings, tmp_path, shop_data, churn_trained[0], recommend_trained[0], contact_trained[0]
-    )
-    s.tokens = create_keys(settings)
-    yield s
-    for server in s.backends.values():
-        await server.stop(0)
 
 
 def key(token: str) -> tuple[tuple[str, str], ...]:

@@ -8,7 +8,6 @@ import json
 import math
 import os
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,6 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from augur.common.v1 import common_pb2
 from augur.contact.v1 import contact_pb2, contact_pb2_grpc
 from augur.gateway.v1 import gateway_pb2, gateway_pb2_grpc
-from services.churn.model import ChurnModel
-from services.churn.snapshot import write_snapshot
 from services.common.features.store import RedisFeatureStore
 from services.common.settings import ServerSettings
 from services.contact.state import ContactState
@@ -31,18 +28,16 @@ from services.outreach.delivery import Deliverer, DeliveryQueue
 from services.outreach.main import delivery_outcomes
 from tests.integration.gateway_stack import (
     Stack,
-    create_keys,
     gateway_settings,
     http,
     running_gateway,
-    start_backends,
 )
 from tests.integration.rpc import expect
-from training import registry
 from training.cli import main
 from training.contact.materialise import load_contact_state
 from training.data.loader import load_dataset
 from training.outreach import schedule_rows, write_schedule
+from training.retrain import score_all
 
 pytestmark = pytest.mark.integration
 COSTS = {
@@ -54,29 +49,15 @@ COSTS = {
 
 
 @pytest.fixture
-async def stack(
-    settings: ServerSettings,
-    tmp_path: Path,
-    shop_data: Path,
-    churn_trained: Any,
-    recommend_trained: Any,
-    contact_trained: Any,
-) -> AsyncIterator[Stack]:
-    s = await start_backends(
-        settings, tmp_path, shop_data, churn_trained[0], recommend_trained[0], contact_trained[0]
-    )
-    s.tokens = create_keys(settings)
+async def planning(
+    stack: Stack, settings: ServerSettings, shop_data: Path, churn_trained: Any
+) -> Stack:
+    """The gateway test stack plus contact state and an at-risk snapshot."""
     store = RedisFeatureStore.from_settings(settings)
     load_contact_state(load_dataset(shop_data), ContactState(store))
-    uri, root, report = churn_trained
-    registry.configure(uri, root, "augur-churn")
-    model = ChurnModel.load(
-        registry.download("augur-churn", report.version, root / "models") / "artifacts" / "model"
-    )
-    write_snapshot(store.client, store.keys, model, "augur-churn", report.version)
-    yield s
-    for server in s.backends.values():
-        await server.stop(0)
+    uri, root, _ = churn_trained
+    assert score_all(uri, root, store) is not None
+    return stack
 
 
 def _day(offset: int) -> Timestamp:
@@ -98,8 +79,9 @@ def _request(campaign: str, day: int = 1, **extra: Any) -> gateway_pb2.PlanOutre
 
 
 async def test_plan_respects_budget_consent_caps_and_holdout_exactly(
-    settings: ServerSettings, stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: ServerSettings, planning: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    stack = planning
     store = RedisFeatureStore.from_settings(settings)
     keys = store.keys
     crm = (("x-api-key", stack.tokens["crm"]),)
@@ -278,7 +260,7 @@ async def test_plan_respects_budget_consent_caps_and_holdout_exactly(
             queue,
             f"http://127.0.0.1:{hook_port}/hook",
             "s3cret",
-            on_result=delivery_outcomes(ContactState(store)),  # type: ignore[arg-type]
+            on_result=delivery_outcomes(ContactState(store)),
         )
         async with aiohttp.ClientSession() as session:
             while queue.depth()[:2] != (0, 0):

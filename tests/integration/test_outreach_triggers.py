@@ -21,7 +21,6 @@ from prometheus_client import CollectorRegistry
 
 from augur.features.v1 import features_pb2, features_pb2_grpc
 from services.churn.model import ChurnModel
-from services.churn.snapshot import write_snapshot
 from services.common.features.store import RedisFeatureStore
 from services.common.models import ModelMetrics, ModelWatcher
 from services.common.server import AugurServer
@@ -34,6 +33,7 @@ from services.outreach.delivery import DeliveryQueue
 from services.outreach.triggers import TriggerRule, TriggerRules, TriggerWorker
 from training.data.loader import load_dataset
 from training.features.batch import compute_features, materialise
+from training.retrain import score_all
 
 pytestmark = pytest.mark.integration
 CAMPAIGN = "rt"
@@ -84,18 +84,14 @@ async def test_a_crossing_fires_once_within_two_seconds_holdout_and_cooldown_res
     tmp_path: Path,
     running: list[Any],
 ) -> None:
-    from training import registry
-
     store = RedisFeatureStore.from_settings(settings)
     keys = store.keys
     ds = load_dataset(shop_data)
     materialise(compute_features(ds, ds.orders["timestamp"].max()), store)
-    uri, root, report = churn_trained
-    registry.configure(uri, root, "augur-churn")
-    model = ChurnModel.load(
-        registry.download("augur-churn", report.version, root / "models") / "artifacts" / "model"
-    )
-    write_snapshot(store.client, store.keys, model, "augur-churn", report.version)
+    uri, root, _ = churn_trained
+    scored = score_all(uri, root, store)
+    assert scored is not None
+    model = scored[0]
     watcher = ModelWatcher(
         "augur-churn",
         "champion",
