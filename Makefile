@@ -47,6 +47,13 @@ redis: ## Make sure a Redis answers on 127.0.0.1:6379 (starts redis-server if no
 test: $(STAMP) lint check-protos redis ## The whole suite: lint, proto drift, unit + integration tests
 	$(VENV)/bin/pytest -q
 
+chaos: $(STAMP) redis ## Fault scenarios on a stack of its own (Redis, MLflow, backends, consumer)
+	$(AUGUR) chaos
+
+MINUTES ?= 10
+soak: $(STAMP) redis ## Mixed load through the gateway for MINUTES (default 10): p50/p99 and memory per minute
+	$(AUGUR) soak --minutes $(MINUTES)
+
 demo: $(STAMP) ## The main job on embedded defaults: data -> features -> live ingestion -> serving
 	$(AUGUR) demo
 
@@ -65,4 +72,4 @@ bench: $(STAMP) ## Benchmarks against a running stack (starts one if needed); wr
 clean: down ## Remove local state (.augur, .bench)
 	rm -rf .augur .bench
 
-.PHONY: help install protos check-protos lint-protos lint fmt redis test demo up down status bench clean
+.PHONY: help install protos check-protos lint-protos lint fmt redis test chaos soak demo up down status bench clean

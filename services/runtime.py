@@ -137,8 +137,12 @@ class StackState:
 class LocalStack:
     """Starts and stops the one-machine deployment."""
 
-    def __init__(self, settings: ServerSettings) -> None:
+    def __init__(self, settings: ServerSettings, well_known_ports: bool = True) -> None:
+        """``well_known_ports``: the gateway takes 50050/8080 when they are free. A stack
+        that may run beside another (chaos, soak) takes any free ports instead, so that a
+        client of one stack can never reach the other's gateway."""
         self.settings = settings
+        self.well_known_ports = well_known_ports
         self.root = settings.state_dir.resolve()
         self.run_dir = self.root / "run"
         self.log_dir = self.root / "logs"
@@ -390,8 +394,8 @@ class LocalStack:
             self._save(state)
             return
         backends = self.backends_of(state)
-        port = free_port(GATEWAY_PORT)
-        http = free_port(GATEWAY_HTTP_PORT)
+        port = free_port(GATEWAY_PORT if self.well_known_ports else 0)
+        http = free_port(GATEWAY_HTTP_PORT if self.well_known_ports else 0)
         mport = free_port(self.settings.metrics_port + 9)
         proc = self._serve(
             state,

@@ -31,15 +31,18 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from training.data.loader import DataError, load_dataset
+    from training.data.loader import DataError, iter_table, table_files
 
     try:
-        ds = load_dataset(args.data)
+        counts = {
+            name: sum(len(chunk) for chunk in iter_table(file, name)) if file else 0
+            for name, file in table_files(args.data).items()
+        }
     except DataError as exc:
         print(f"invalid data: {exc}", file=sys.stderr)
         return 2
-    for name in ("orders", "interactions", "contacts", "customers", "items"):
-        print(f"{name:13s} {len(ds.table(name)):>12,} rows")
+    for name, rows in counts.items():
+        print(f"{name:13s} {rows:>12,} rows")
     return 0
 
 
@@ -48,37 +51,25 @@ def _materialise(args: argparse.Namespace) -> int:
 
     from services.common.features.store import RedisFeatureStore
     from services.common.settings import FeatureSettings, load_settings
-    from training.data.loader import DataError, load_dataset
-    from training.features.batch import compute_features, materialise
+    from training.data.loader import DataError
+    from training.features.online import load_online
 
     settings = load_settings(FeatureSettings)
     try:
-        ds = load_dataset(args.data)
+        loaded = load_online(
+            args.data,
+            RedisFeatureStore.from_settings(settings),
+            pd.Timestamp(args.as_of) if args.as_of else None,
+        )
     except DataError as exc:
         print(f"invalid data: {exc}", file=sys.stderr)
         return 2
-    as_of = pd.Timestamp(args.as_of) if args.as_of else ds.orders["timestamp"].max()
-    started = time.perf_counter()
-    frame = compute_features(ds, as_of)
-    computed = time.perf_counter() - started
-    store = RedisFeatureStore.from_settings(settings)
-    store.write_items(
-        ds.items["item_id"], ds.items["category"], ds.items["price"], ds.items["in_stock"]
-    )
-    from services.contact.state import ContactState
-    from training.contact.materialise import load_contact_state
-    from training.features.batch import without
-
-    contact_state = ContactState(store)
-    frame = without(frame, contact_state.suppressed_mask(list(frame.customer_ids)))
-    rows, seconds = materialise(frame, store)
-    store.record_meta(frame.as_of, rows)
-    contacted = load_contact_state(ds, contact_state)
+    rows, seconds = loaded.customers, loaded.written_s
     print(
-        f"features of {rows:,} customers as of {pd.Timestamp(frame.as_of, unit='s', tz='UTC')}: "
-        f"computed in {computed:.2f} s, written in {seconds:.2f} s "
+        f"features of {rows:,} customers as of {pd.Timestamp(loaded.as_of, unit='s', tz='UTC')}: "
+        f"computed in {loaded.computed_s:.2f} s, written in {seconds:.2f} s "
         f"({rows / max(seconds, 1e-9):,.0f} customers/s) under prefix '{settings.redis_prefix}'; "
-        f"contact state (consent, time zone, engagement profile) of {contacted:,} customers"
+        f"contact state (consent, time zone, engagement profile) of {loaded.contacted:,} customers"
     )
     return 0
 
@@ -308,6 +299,20 @@ def _health(args: argparse.Namespace) -> int:
     return 0 if reply.status == health_pb2.HealthCheckResponse.SERVING else 1
 
 
+def _chaos(args: argparse.Namespace) -> int:
+    from training.chaos.run import run_chaos
+
+    only = tuple(s for s in args.only.split(",") if s)
+    reports = run_chaos(args.root, args.customers, only)
+    return 0 if reports and all(r.ok for r in reports) else 1
+
+
+def _soak(args: argparse.Namespace) -> int:
+    from training.bench.soak import run_soak
+
+    return run_soak(args.minutes, args.rate, args.root)
+
+
 def _bench(args: argparse.Namespace) -> int:
     from training.bench.run import run_bench
 
@@ -408,6 +413,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--service", default="", help="health service name; empty: the server")
     p.add_argument("--timeout", type=float, default=2.0)
     p.set_defaults(func=_health)
+
+    p = sub.add_parser("chaos", help="break a stack of its own in four ways; report what happens")
+    p.add_argument("--root", type=Path, default=Path(".chaos"))
+    p.add_argument("--customers", type=int, default=1000)
+    p.add_argument("--only", default="consumer,redis,mlflow,backend")
+    p.set_defaults(func=_chaos)
+
+    p = sub.add_parser("soak", help="mixed load through the gateway; latency and memory per minute")
+    p.add_argument("--minutes", type=int, default=10)
+    p.add_argument("--rate", type=float, default=200.0, help="calls per second")
+    p.add_argument("--root", type=Path, default=Path(".soak"))
+    p.set_defaults(func=_soak)
 
     p = sub.add_parser("bench", help="benchmarks; prints figures, writes .bench/results.json")
     p.add_argument("--duration", type=float, default=5.0, help="seconds per open-loop scenario")

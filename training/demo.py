@@ -33,11 +33,11 @@ from training.demo_gateway import show_gateway
 from training.demo_outreach import show_outreach
 from training.features.batch import (
     canonical_events,
-    compute_features,
     customer_features_as_of,
     materialise,
 )
 from training.features.replay import dataset_after, dataset_events
+from training.features.stream import compute_features
 from training.recommend.pipeline import train_recommend
 from training.recommend.report import print_recommend_report
 

@@ -16,7 +16,7 @@ import grpc
 import redis.exceptions
 from grpc import aio
 
-from services.common.errors import AugurError
+from services.common.errors import AugurError, InvalidArgument
 from services.common.logs import request_id_var
 from services.common.metrics import ServerMetrics
 
@@ -61,16 +61,18 @@ class ChassisInterceptor(aio.ServerInterceptor):
             return handler
         method = method_path.rsplit("/", 1)[-1]
         wrapped = handler
+        # requests arrive as bytes and are parsed inside the wrapper: a body that is not the
+        # request message (bad wire format, invalid UTF-8 in a string) is INVALID_ARGUMENT
+        # with the parser's reason, where grpc's own deserialisation would answer UNKNOWN
+        parse = handler.request_deserializer
         if handler.unary_unary is not None:
             wrapped = grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(handler.unary_unary, method),
-                request_deserializer=handler.request_deserializer,
+                self._wrap_unary(handler.unary_unary, method, parse),
                 response_serializer=handler.response_serializer,
             )
         elif handler.unary_stream is not None:
             wrapped = grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(handler.unary_stream, method),
-                request_deserializer=handler.request_deserializer,
+                self._wrap_stream(handler.unary_stream, method, parse),
                 response_serializer=handler.response_serializer,
             )
         self._wrapped[method_path] = wrapped
@@ -109,14 +111,14 @@ class ChassisInterceptor(aio.ServerInterceptor):
             )
 
     def _wrap_unary(
-        self, behaviour: Callable[..., Any], method: str
+        self, behaviour: Callable[..., Any], method: str, parse: Callable[[bytes], Any] | None
     ) -> Callable[..., Awaitable[Any]]:
-        async def wrapped(request: Any, context: aio.ServicerContext) -> Any:
+        async def wrapped(raw: Any, context: aio.ServicerContext) -> Any:
             started = time.perf_counter()
             rid = self._begin(context)
             code = grpc.StatusCode.OK
             try:
-                return await behaviour(request, context)
+                return await behaviour(_parsed(raw, parse), context)
             except Exception as exc:
                 code = _already_set(context) or _status_for(exc)[0]
                 await _abort(context, exc, rid, code)
@@ -126,14 +128,14 @@ class ChassisInterceptor(aio.ServerInterceptor):
         return wrapped
 
     def _wrap_stream(
-        self, behaviour: Callable[..., Any], method: str
+        self, behaviour: Callable[..., Any], method: str, parse: Callable[[bytes], Any] | None
     ) -> Callable[..., AsyncIterator[Any]]:
-        async def wrapped(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
+        async def wrapped(raw: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
             started = time.perf_counter()
             rid = self._begin(context)
             code = grpc.StatusCode.OK
             try:
-                async for item in behaviour(request, context):
+                async for item in behaviour(_parsed(raw, parse), context):
                     yield item
             except Exception as exc:
                 code = _already_set(context) or _status_for(exc)[0]
@@ -142,6 +144,17 @@ class ChassisInterceptor(aio.ServerInterceptor):
                 self._finish(method, code, started)
 
         return wrapped
+
+
+def _parsed(raw: Any, parse: Callable[[bytes], Any] | None) -> Any:
+    if parse is None:
+        return raw
+    try:
+        return parse(raw)
+    except Exception as exc:  # DecodeError, and UnicodeDecodeError on invalid UTF-8
+        owner = getattr(getattr(parse, "__self__", None), "DESCRIPTOR", None)
+        name = getattr(owner, "full_name", "request")
+        raise InvalidArgument(f"the request is not a valid {name} message: {exc}") from None
 
 
 def _already_set(context: aio.ServicerContext) -> grpc.StatusCode | None:

@@ -15,6 +15,7 @@ import asyncio
 import gc
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +30,22 @@ from services.common.settings import ModelServiceSettings
 
 log = logging.getLogger("augur.models")
 M = TypeVar("M")
+
+
+REGISTRY_CALL_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",  # an integer for MLflow
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
+}
+
+
+def fail_fast_registry_calls() -> None:
+    """A serving process asks the registry with one retry and a 5 s timeout (unless these
+    MLflow variables are set): MLflow's client otherwise retries a refused connection with
+    exponential back-off for minutes, and a service starting while the registry is down would
+    wait that long before serving its cached model."""
+    for name, value in REGISTRY_CALL_DEFAULTS.items():
+        os.environ.setdefault(name, value)
 
 
 @dataclass(frozen=True)
@@ -123,6 +140,7 @@ class ModelWatcher(Generic[M]):
         registry: CollectorRegistry | None = None,
     ) -> ModelWatcher[M]:
         """The watcher of a model service, configured from its settings."""
+        fail_fast_registry_calls()
         return cls(
             name,
             settings.model_alias,

@@ -86,14 +86,14 @@ class ContactModel:
         log.info("contact model compiled to native code in %.1f s", time.perf_counter() - started)
         return True
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """Expected response probability per row."""
+    def predict(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
+        """Expected response probability per row (``threads`` > 1 for bulk scoring)."""
         X = np.ascontiguousarray(np.atleast_2d(X), dtype=np.float64)
         if self._compiled is not None:
-            return np.asarray(self._compiled.predict(X, n_jobs=1), dtype=float)
-        if self._predictor is not None:
+            return np.asarray(self._compiled.predict(X, n_jobs=threads), dtype=float)
+        if self._predictor is not None and threads == 1:
             return np.asarray(self._predictor.predict(X), dtype=float)
-        return np.asarray(self.booster.predict(X, num_threads=1), dtype=float)
+        return np.asarray(self.booster.predict(X, num_threads=threads), dtype=float)
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)

@@ -29,11 +29,13 @@ from services.common.settings import (
     load_settings,
 )
 from services.contact.main import build_spec as build_contact
+from services.features.main import build_spec as build_features
 from services.gateway.keys import KeyStore
 from services.gateway.main import Gateway
 from services.recommend.main import build_spec as build_recommend
 from training.data.loader import load_dataset
-from training.features.batch import compute_features, materialise
+from training.features.batch import materialise
+from training.features.stream import compute_features
 
 
 @dataclass
@@ -82,6 +84,15 @@ async def start_backends(
         await wait_serving(port)
     customers = sorted(set(ds.orders["customer_id"]))
     return Stack(servers, ports, customers=customers)
+
+
+async def start_features(settings: ServerSettings, tmp: Path, stack: Stack) -> AugurServer:
+    """The features service beside the stack's model services (added to its ports)."""
+    fs = load_settings(ServerSettings, **{**settings.model_dump(), "state_dir": tmp / "features"})
+    server = AugurServer(fs, await build_features(fs), readiness_interval=0.05)
+    stack.ports["features"] = await server.start(serve_metrics_endpoint=False)
+    await wait_serving(stack.ports["features"])
+    return server
 
 
 def gateway_settings(settings: ServerSettings, stack: Stack, **extra: object) -> GatewaySettings:

@@ -21,7 +21,8 @@ from services.common.settings import ChurnSettings, ServerSettings, load_setting
 from tests.integration.hot_swap import swap_under_load
 from training import registry
 from training.data.loader import load_dataset
-from training.features.batch import compute_features, materialise
+from training.features.batch import materialise
+from training.features.stream import compute_features
 from training.registry import TrainReport
 
 pytestmark = pytest.mark.integration

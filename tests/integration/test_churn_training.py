@@ -15,7 +15,8 @@ from training import registry
 from training.churn.labels import churn_labels, labelled_frame
 from training.churn.train import ChurnConfig, train_churn
 from training.data.loader import Dataset, load_dataset
-from training.features.batch import canonical_events, compute_features
+from training.features.batch import FeatureFrame
+from training.features.stream import compute_features, stream_features
 from training.registry import TrainReport
 
 pytestmark = pytest.mark.integration
@@ -63,20 +64,27 @@ def tiny() -> Dataset:
 def test_labels_follow_the_horizon_and_explicit_ends() -> None:
     ds = tiny()
     cutoff = pd.Timestamp("2025-04-01T00:00:00Z")  # day ~90
-    labels = churn_labels(ds, cutoff, horizon_days=60).to_dict()
+    later = pd.Timestamp("2025-07-01T00:00:00Z")
+    streamed = stream_features(ds, lambda end: [cutoff.timestamp(), later.timestamp()])
+    (at_cutoff, at_later), (next_order, next_later) = streamed.frames, streamed.next_order
+
+    def labels(frame: FeatureFrame, after: np.ndarray, horizon: int) -> dict[str, bool]:
+        return churn_labels(frame, after, ds.customers, horizon).to_dict()
+
     # "late" only ordered after the cutoff: not a customer at the cutoff
-    assert labels == {"ended": True, "leaves": True, "stays": False}
-    longer = churn_labels(ds, cutoff, horizon_days=30).to_dict()
+    assert labels(at_cutoff, next_order, 60) == {"ended": True, "leaves": True, "stays": False}
+    longer = labels(at_cutoff, next_order, 30)
     assert longer["stays"] is True  # its next order (day 120) is outside 30 days
-    after_end = churn_labels(ds, pd.Timestamp("2025-07-01T00:00:00Z"), 90)
-    assert "ended" not in after_end.index  # ended before that cutoff: not scored
+    after_end = labels(at_later, next_later, 90)
+    assert "ended" not in after_end  # ended before that cutoff: not scored
 
 
 def test_training_rows_see_nothing_after_their_cutoff(shop_data: Path) -> None:
     ds = load_dataset(shop_data)
-    events, ids = canonical_events(ds)
     cutoff = pd.Timestamp("2025-06-01T00:00:00Z")
-    frame = labelled_frame(ds, events, ids, cutoff, 90)
+    # streamed from the files in small chunks (orders span chunks), as training does
+    streamed = stream_features(shop_data, lambda end: [cutoff.timestamp()], rows=5000)
+    frame = labelled_frame(streamed.frames[0], streamed.next_order[0], ds.customers, 90)
     past = Dataset(
         orders=ds.orders[ds.orders["timestamp"] <= cutoff],
         interactions=ds.interactions[ds.interactions["timestamp"] <= cutoff],

@@ -23,7 +23,8 @@ from services.common.settings import ChurnSettings, GatewaySettings, ServerSetti
 from services.gateway.keys import KeyStore
 from tests.integration.gateway_stack import running_gateway, wait_serving
 from training.data.loader import load_dataset
-from training.features.batch import compute_features, materialise
+from training.features.batch import materialise
+from training.features.stream import compute_features
 
 pytestmark = pytest.mark.integration
 

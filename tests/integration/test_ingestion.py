@@ -22,8 +22,9 @@ from services.features.consumer import Consumer
 from services.features.ingest import Ingestor
 from services.features.main import build_spec
 from training.data.loader import load_dataset
-from training.features.batch import compute_features, materialise
+from training.features.batch import materialise
 from training.features.replay import dataset_events
+from training.features.stream import compute_features
 
 pytestmark = pytest.mark.integration
 

@@ -32,7 +32,8 @@ from services.features.main import build_spec
 from services.outreach.delivery import DeliveryQueue
 from services.outreach.triggers import TriggerRule, TriggerRules, TriggerWorker
 from training.data.loader import load_dataset
-from training.features.batch import compute_features, materialise
+from training.features.batch import materialise
+from training.features.stream import compute_features
 from training.retrain import score_all
 
 pytestmark = pytest.mark.integration

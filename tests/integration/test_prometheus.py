@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import time
 import urllib.parse
 import urllib.request
@@ -24,6 +23,7 @@ from services.common.settings import ServerSettings, load_settings
 from services.features.consumer import Consumer
 from services.features.main import build_spec
 from services.runtime import free_port
+from tests.integration.conftest import start_prometheus
 
 pytestmark = pytest.mark.integration
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "rules.yml"
@@ -52,9 +52,6 @@ async def _until(check: Any, within: float) -> Any:
 async def test_prometheus_scrapes_the_stack_and_evaluates_every_rule(
     settings: ServerSettings, redis_client: redis.Redis, tmp_path: Path
 ) -> None:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.fail("prometheus is missing: `make install` installs Debian's package")
     served = load_settings(ServerSettings, **{**settings.model_dump(), "metrics_port": free_port()})
     server = AugurServer(served, await build_spec(served))
     await server.start(serve_metrics_endpoint=True)
@@ -69,7 +66,6 @@ async def test_prometheus_scrapes_the_stack_and_evaluates_every_rule(
     consumer.apply([(b"1-1", {b"e": event.SerializeToString(), b"t": b"0"})])
     consumer.update_lag()
 
-    port = free_port()
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(RULES)],
@@ -87,15 +83,7 @@ async def test_prometheus_scrapes_the_stack_and_evaluates_every_rule(
             }
         ],
     }
-    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-    proc = await asyncio.create_subprocess_exec(
-        binary,
-        f"--config.file={tmp_path / 'prometheus.yml'}",
-        f"--storage.tsdb.path={tmp_path / 'data'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    proc, port = await start_prometheus(config, tmp_path)
     try:
 
         def targets_up() -> bool:

@@ -10,8 +10,6 @@ import os
 import random
 import shutil
 import time
-import urllib.request
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -26,27 +24,19 @@ from services.common.features.store import RedisFeatureStore
 from services.common.server import AugurServer
 from services.common.settings import ChurnSettings, ServerSettings, load_settings
 from services.runtime import free_port
+from tests.integration.conftest import wait_http
 from tests.integration.hot_swap import swap_under_load
 from training.data.loader import load_dataset
 from training.drift import psi
-from training.features.batch import compute_features, materialise
+from training.features.batch import materialise
+from training.features.stream import compute_features
 from training.retrain import retrain_all
 
 pytestmark = pytest.mark.integration
-POSTGRES = os.environ.get("AUGUR_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 
 
 @pytest.fixture
-async def mlflow_on_postgres(tmp_path: Path) -> AsyncIterator[str]:
-    psycopg2 = pytest.importorskip("psycopg2")
-    database = f"augur_test_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg2.connect(f"{POSTGRES}/postgres")
-    except psycopg2.OperationalError as exc:
-        pytest.fail(f"these tests need PostgreSQL at {POSTGRES}: {exc}")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{database}"')
+async def mlflow_on_postgres(mlflow_database: str, tmp_path: Path) -> AsyncIterator[str]:
     port = free_port()
     mlflow = shutil.which("mlflow") or str(Path(os.sys.executable).parent / "mlflow")
     log = tmp_path / "mlflow-server.log"
@@ -54,7 +44,7 @@ async def mlflow_on_postgres(tmp_path: Path) -> AsyncIterator[str]:
         mlflow,
         "server",
         "--backend-store-uri",
-        f"{POSTGRES.replace('postgresql://', 'postgresql+psycopg2://')}/{database}",
+        mlflow_database,
         "--artifacts-destination",
         str(tmp_path / "artifacts"),
         "--host",
@@ -67,23 +57,12 @@ async def mlflow_on_postgres(tmp_path: Path) -> AsyncIterator[str]:
         stderr=log.open("wb"),
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            await asyncio.to_thread(urllib.request.urlopen, f"{url}/health", None, 2)
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.returncode is not None:
-                pytest.fail(f"mlflow server did not start; see {log}")
-            await asyncio.sleep(0.5)
     try:
+        await wait_http(f"{url}/health", 90, proc, log)
         yield url
     finally:
         proc.terminate()
         await asyncio.wait_for(proc.wait(), 15)
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        admin.close()
 
 
 def test_psi_reads_stable_and_shifted_distributions() -> None:

@@ -109,9 +109,11 @@ def _documents(path: Path) -> list[dict[str, Any]]:
 
 def _render(overlay: Path) -> list[dict[str, Any]]:
     """The overlay applied to its base, for the fields the overlays use (namespace,
-    images, replicas); anything else in an overlay fails here, so this stays honest."""
+    images, replicas, JSON 6902 patches with a target); anything else in an overlay fails
+    here, so this stays honest."""
     kust = yaml.safe_load((overlay / "kustomization.yaml").read_text())
-    unknown = set(kust) - {"apiVersion", "kind", "namespace", "resources", "images", "replicas"}
+    known = {"apiVersion", "kind", "namespace", "resources", "images", "replicas", "patches"}
+    unknown = set(kust) - known
     assert not unknown, f"{overlay.name} uses {unknown}: extend the test's renderer"
     docs: list[dict[str, Any]] = []
     for resource in kust["resources"]:
@@ -138,7 +140,36 @@ def _render(overlay: Path) -> list[dict[str, Any]]:
                     c["image"] = f"{image.get('newName', image['name'])}:{image['newTag']}"
                     hits += 1
         assert hits, f"{overlay.name}: image {image['name']} is used nowhere"
+    for patch in kust.get("patches", []):
+        target = patch["target"]
+        assert set(target) <= {"kind", "name"}, f"{overlay.name}: extend the renderer"
+        hits = [
+            d
+            for d in docs
+            if d["kind"] == target["kind"]
+            and target.get("name", d["metadata"]["name"]) == d["metadata"]["name"]
+        ]
+        assert hits, f"{overlay.name}: patch target {target} matches nothing"
+        for d in hits:
+            for op in yaml.safe_load(patch["patch"]):
+                _json6902(d, op)
     return docs
+
+
+def _json6902(doc: dict[str, Any], op: dict[str, Any]) -> None:
+    """One operation (add, replace, remove) on an object path."""
+    *parents, leaf = op["path"].strip("/").split("/")
+    node = doc
+    for part in parents:
+        node = node[part]
+    if op["op"] == "remove":
+        assert leaf in node, f"remove of missing {op['path']}"
+        del node[leaf]
+    elif op["op"] in ("add", "replace"):
+        assert op["op"] == "add" or leaf in node, f"replace of missing {op['path']}"
+        node[leaf] = op["value"]
+    else:
+        raise AssertionError(f"unsupported patch operation {op['op']}")
 
 
 def _base(directory: Path) -> list[dict[str, Any]]:
@@ -150,6 +181,25 @@ def _base(directory: Path) -> list[dict[str, Any]]:
     on_disk = {p.name for p in directory.glob("*.yaml")} - {"kustomization.yaml"}
     assert on_disk == set(kust["resources"]), "every manifest is listed in the kustomization"
     return docs
+
+
+def _scaling_is_consistent(label: str, docs: list[dict[str, Any]]) -> None:
+    """An autoscaler never starts above the replicas the overlay asks for, and a disruption
+    budget never forbids every eviction of a deployment at its smallest size."""
+    deployments = [d for d in docs if d["kind"] == "Deployment"]
+    replicas = {d["metadata"]["name"]: d["spec"].get("replicas", 1) for d in deployments}
+    smallest = dict(replicas)
+    for d in docs:
+        if d["kind"] == "HorizontalPodAutoscaler":
+            name = d["spec"]["scaleTargetRef"]["name"]
+            assert d["spec"]["minReplicas"] <= replicas[name], (label, name, "minReplicas")
+            smallest[name] = d["spec"]["minReplicas"]
+    for d in docs:
+        if d["kind"] == "PodDisruptionBudget":
+            component = d["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"]
+            name = f"augur-{component}"
+            if "minAvailable" in d["spec"]:
+                assert d["spec"]["minAvailable"] < smallest[name], (label, name, "drain blocked")
 
 
 def test_every_kubernetes_manifest_validates() -> None:
@@ -171,6 +221,7 @@ def test_every_kubernetes_manifest_validates() -> None:
             "Secret",
             "CronJob",
         } <= kinds, label
+        _scaling_is_consistent(label, docs)
     services = {d["metadata"]["name"] for d in base if d["kind"] == "Service"}
     known = _settings_variables()
     for d in base:

@@ -19,7 +19,8 @@ from services.common.features.definitions import (
     merge,
 )
 from training.data.loader import Dataset, load_dataset
-from training.features.batch import canonical_events, compute_features
+from training.features.batch import canonical_events
+from training.features.stream import compute_features
 
 
 def truncated(ds: Dataset, cutoff: pd.Timestamp) -> Dataset:

@@ -32,8 +32,8 @@ from services.runtime import LocalStack, StackState
 from training.bench.harness import Result, closed_loop, open_loop, print_table, write_results
 from training.data.loader import load_dataset
 from training.data.synthetic import SyntheticConfig, generate
-from training.features.batch import compute_features
 from training.features.replay import dataset_after, dataset_events
+from training.features.stream import compute_features
 
 BENCH_CUSTOMERS = 10_000
 RESULTS = Path(".bench/results.json")

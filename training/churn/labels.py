@@ -15,25 +15,28 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from services.common.features.definitions import CanonicalEvents
-from training.data.loader import Dataset
-from training.features.batch import features_as_of
+from services.common.features.definitions import A_LAST_ORDER
+from training.features.batch import FeatureFrame
 
 DAY = pd.Timedelta(days=1)
 
 
-def churn_labels(ds: Dataset, cutoff: pd.Timestamp, horizon_days: int) -> pd.Series:
-    """Label (True = churned) of every customer with an order at or before the cutoff."""
+def churn_labels(
+    features: FeatureFrame, next_order: np.ndarray, customers: pd.DataFrame, horizon_days: int
+) -> pd.Series:
+    """Label (True = churned) of every customer with an order at or before the cutoff of
+    ``features``; ``next_order`` is each row's first order after the cutoff (inf: none)."""
+    cutoff = pd.Timestamp(features.as_of, unit="s", tz="UTC")
     end = cutoff + horizon_days * DAY
-    orders = ds.orders[ds.orders["quantity"] > 0]
-    before = orders[orders["timestamp"] <= cutoff]["customer_id"].unique()
-    after = orders[(orders["timestamp"] > cutoff) & (orders["timestamp"] <= end)]
-    bought_again = set(after["customer_id"].unique())
+    ordered = np.isfinite(features.accumulators[:, A_LAST_ORDER])
     labels = pd.Series(
-        [c not in bought_again for c in before], index=pd.Index(before), name="churned", dtype=bool
+        next_order[ordered] > end.timestamp(),
+        index=pd.Index(features.customer_ids[ordered]),
+        name="churned",
+        dtype=bool,
     )
-    if len(ds.customers) and ds.customers["ended_at"].notna().any():
-        ended = ds.customers.set_index("customer_id")["ended_at"].reindex(labels.index)
+    if len(customers) and customers["ended_at"].notna().any():
+        ended = customers.set_index("customer_id")["ended_at"].reindex(labels.index)
         known = ended.notna()
         labels = labels[~(known & (ended <= cutoff))]
         ended = ended.reindex(labels.index)
@@ -68,16 +71,15 @@ class Frame:
 
 
 def labelled_frame(
-    ds: Dataset, events: CanonicalEvents, ids: pd.Index, cutoff: pd.Timestamp, horizon_days: int
+    features: FeatureFrame, next_order: np.ndarray, customers: pd.DataFrame, horizon_days: int
 ) -> Frame:
     """Features as of the cutoff joined with the labels of the following horizon."""
-    labels = churn_labels(ds, cutoff, horizon_days)
-    feats = features_as_of(events, ids, cutoff.timestamp())
-    frame = feats.to_frame()
+    labels = churn_labels(features, next_order, customers, horizon_days)
+    frame = features.to_frame()
     common = frame.index.intersection(labels.index)
     return Frame(
         np.asarray(common, dtype=object),
-        np.full(len(common), cutoff.timestamp()),
+        np.full(len(common), features.as_of),
         frame.loc[common].to_numpy(dtype=np.float32),
         labels.loc[common].to_numpy(dtype=bool),
     )

@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 from sklearn.isotonic import IsotonicRegression
-from tqdm import tqdm
 
 from services.churn.model import ChurnModel, ReasonTable
 from services.common.features.definitions import FEATURE_NAMES, FEATURE_SET_VERSION, feature_index
@@ -22,7 +21,7 @@ from training.churn import bgnbd
 from training.churn.evaluate import churn_metrics, plot_all
 from training.churn.labels import Frame, labelled_frame, plan_cutoffs
 from training.data.loader import load_dataset
-from training.features.batch import canonical_events
+from training.features.stream import stream_features
 
 KIND = "churn"
 
@@ -89,6 +88,10 @@ def _top3_agreement(model: ChurnModel, X: np.ndarray) -> float:
     return hits / (3 * len(X))
 
 
+def _flat(planned: tuple[list[pd.Timestamp], pd.Timestamp]) -> list[pd.Timestamp]:
+    return [*planned[0], planned[1]]
+
+
 def train_churn(
     data: Path,
     tracking_uri: str,
@@ -99,16 +102,22 @@ def train_churn(
     """Train, evaluate against baselines, log and register; promote when the gate passes."""
     cfg = cfg or ChurnConfig()
     started = time.perf_counter()
-    ds = load_dataset(data)
-    events, ids = canonical_events(ds)
-    data_end = ds.orders["timestamp"].max()
-    train_cutoffs, test_cutoff = plan_cutoffs(
-        data_end, cfg.horizon_days, cfg.train_cutoffs, cfg.cutoff_step_days
+
+    def plan(end: pd.Timestamp) -> tuple[list[pd.Timestamp], pd.Timestamp]:
+        return plan_cutoffs(end, cfg.horizon_days, cfg.train_cutoffs, cfg.cutoff_step_days)
+
+    # one streamed pass over the event log gives the features at every cutoff
+    streamed = stream_features(
+        data,
+        lambda end: [c.timestamp() for c in _flat(plan(pd.Timestamp(end, unit="s", tz="UTC")))],
+        progress=progress,
     )
-    cutoffs = [*train_cutoffs, test_cutoff]
+    data_end = pd.Timestamp(streamed.data_end, unit="s", tz="UTC")
+    train_cutoffs, test_cutoff = plan(data_end)
+    customers = load_dataset(data, only=("customers",)).customers
     frames = [
-        labelled_frame(ds, events, ids, c, cfg.horizon_days)
-        for c in tqdm(cutoffs, desc="features at cutoffs", disable=not progress)
+        labelled_frame(features, after, customers, cfg.horizon_days)
+        for features, after in zip(streamed.frames, streamed.next_order, strict=True)
     ]
     *train_frames, test = frames
     fit = Frame.concat(train_frames[:-1])
@@ -193,7 +202,9 @@ def train_churn(
     best = booster.best_iteration if booster.best_iteration > 0 else booster.current_iteration()
     metrics["best_iteration"] = float(best)
     metrics["test_churn_rate"] = float(test.y.mean())
+    metrics["feature_stream_seconds"] = streamed.seconds
     rows = {
+        "events": streamed.events,
         "train": len(fit),
         "early_stopping": len(stop_set),
         "calibration": len(calib_set),

@@ -9,6 +9,7 @@ as of the end of the data, which ``augur features materialise`` loads to Redis.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,6 +108,47 @@ def customer_consent(ds: Dataset, ids: pd.Index) -> np.ndarray:
     return out
 
 
+PROFILE_BLOCK = 500_000  # events per block of the counter computation
+
+
+def _counters_before(
+    counts: np.ndarray,
+    final_counts: np.ndarray,
+    a: int,
+    b: int,
+    ev_cust: np.ndarray,
+    ev_time: np.ndarray,
+    ev_row: np.ndarray,
+    s: np.ndarray,
+    o: np.ndarray,
+    ch: np.ndarray,
+    sl: np.ndarray,
+) -> None:
+    """Counters before each send of events a..b (whole customers), into ``counts`` (by
+    contact row), and each customer's counters after all of them into ``final_counts``."""
+    m = b - a
+    cust, time, sends, opens = ev_cust[a:b], ev_time[a:b], s[a:b], o[a:b]
+    inc = np.zeros((m, N_COUNTERS), np.int32)
+    r = np.arange(m)
+    c, t = ch[a:b], sl[a:b]
+    inc[r[sends], SENT] = 1
+    inc[r[sends], SENT_CHANNEL + c[sends]] = 1
+    inc[r[sends], SENT_SLOT + t[sends]] = 1
+    inc[r[opens], OPENED] = 1
+    inc[r[opens], OPENED_CHANNEL + c[opens]] = 1
+    inc[r[opens], OPENED_SLOT + t[opens]] = 1
+    before = np.cumsum(inc, axis=0, dtype=np.int64)
+    before -= inc
+    starts = np.flatnonzero(np.r_[True, cust[1:] != cust[:-1]])
+    before -= np.repeat(before[starts], np.diff(np.r_[starts, m]), axis=0)
+    last = np.r_[starts[1:], m] - 1
+    final_counts[cust[last]] = before[last] + inc[last]
+    # events at the same instant see only what came strictly before it
+    ties = np.flatnonzero(np.r_[True, (cust[1:] != cust[:-1]) | (time[1:] != time[:-1])])
+    before = before[np.repeat(ties, np.diff(np.r_[ties, m]))]
+    counts[ev_row[a:b][sends]] = before[sends]
+
+
 def build_log(ds: Dataset) -> ContactLog:
     """Every logged contact with the customer's profile just before it was sent."""
     contacts = ds.contacts
@@ -158,27 +200,16 @@ def build_log(ds: Dataset) -> ContactLog:
         ev_row[order],
     )
     m = len(order)
-    inc = np.zeros((m, N_COUNTERS), np.float32)
-    r = np.arange(m)
     ch, sl = channel[ev_row], slots[ev_row]
     s, o = ev_is_send, ~ev_is_send
-    inc[r[s], SENT] = 1
-    inc[r[s], SENT_CHANNEL + ch[s]] = 1
-    inc[r[s], SENT_SLOT + sl[s]] = 1
-    inc[r[o], OPENED] = 1
-    inc[r[o], OPENED_CHANNEL + ch[o]] = 1
-    inc[r[o], OPENED_SLOT + sl[o]] = 1
-    total = np.cumsum(inc, axis=0, dtype=np.float64)
-    before = total - inc
     starts = np.flatnonzero(np.r_[True, ev_cust[1:] != ev_cust[:-1]])
-    group_start = np.repeat(starts, np.diff(np.r_[starts, m]))
-    before -= before[group_start]
-    # events at the same instant see only what came strictly before it
-    ties = np.flatnonzero(
-        np.r_[True, (ev_cust[1:] != ev_cust[:-1]) | (ev_time[1:] != ev_time[:-1])]
-    )
-    before = before[np.repeat(ties, np.diff(np.r_[ties, m]))]
-
+    # profile counters before every send, computed in blocks of whole customers so memory
+    # stays bounded by the block, not the log
+    counts = np.zeros((n, N_COUNTERS), np.int32)
+    final_counts = np.zeros((len(ids), N_COUNTERS))
+    bounds = np.r_[starts[:: max(1, len(starts) * PROFILE_BLOCK // max(m, 1))], m]
+    for a, b in itertools.pairwise(bounds):
+        _counters_before(counts, final_counts, a, b, ev_cust, ev_time, ev_row, s, o, ch, sl)
     frame = pd.DataFrame(
         {
             "c": ev_cust,
@@ -196,7 +227,6 @@ def build_log(ds: Dataset) -> ContactLog:
     # back to contact order (the order of the table, which is by send time)
     send_pos = np.empty(n, np.int64)
     send_pos[ev_row[s]] = np.flatnonzero(s)
-    counts = before[send_pos]
     last = last_ev[send_pos]
 
     # contacts in the 7 days before each send
@@ -221,8 +251,6 @@ def build_log(ds: Dataset) -> ContactLog:
             allowed[:, c] &= ~(sent > t_u)
     allowed[np.arange(n), channel] = True  # a logged send proves the channel was usable
 
-    final_counts = np.zeros((len(ids), N_COUNTERS))
-    np.add.at(final_counts, ev_cust, inc)
     final_last = np.full((len(ids), len(LAST_NAMES)), np.nan)
     last_row = np.r_[starts[1:] - 1, m - 1]
     final_last[:, 0] = grouped["send"].max().to_numpy()

@@ -115,7 +115,7 @@ def train_contact(
     cfg = cfg or ContactConfig()
     started = time.perf_counter()
     steps = tqdm(total=4, desc="contact", disable=not progress)
-    ds = load_dataset(data)
+    ds = load_dataset(data, only=("contacts", "customers"))  # all the response model reads
     if len(ds.contacts) < MIN_CONTACTS:
         raise DataError(
             Path(data) / "contacts",
@@ -139,7 +139,7 @@ def train_contact(
         metrics["champion_auc_same_test"] = champion
     steps.update()
     steps.set_postfix_str("refit on all data")
-    final, rounds = fit(log, cfg)
+    final, rounds = fit(log, cfg, rounds=rounds_eval)  # the rounds found on the test split
     final.extra = {"trained_until": data_end, "recipe": asdict(cfg), "rounds": rounds}
     steps.update()
     steps.close()

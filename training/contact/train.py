@@ -46,6 +46,7 @@ class ContactConfig:
     early_stopping: int = 40
     min_history: int = 5
     bootstrap: int = 200
+    policy_sample: int = 100_000  # test contacts the off-policy values are estimated on (seeded)
     gate_tolerance: float = 0.01  # AUC
     seed: int = 7
     dask: str = ""  # "" single machine; "local:N" or a scheduler address: LightGBM on Dask
@@ -98,20 +99,21 @@ def _params(cfg: ContactConfig) -> dict[str, object]:
     }
 
 
-def fit(log: ContactLog, cfg: ContactConfig) -> tuple[ContactModel, int]:
+def fit(log: ContactLog, cfg: ContactConfig, rounds: int = 0) -> tuple[ContactModel, int]:
     """Boosting rounds chosen by early stopping on the last ``valid_days`` (time split),
-    then refit with that many rounds on all of ``log``."""
+    then refit with that many rounds on all of ``log``; ``rounds`` > 0 skips the search."""
     priors = priors_of(log)
     X, y = features(log, priors), log.opened.astype(float)
     split = log.time.max() - cfg.valid_days * 86400.0
     early = log.time <= split
     cats = [FEATURES.index(c) for c in CATEGORICAL]
     params = _params(cfg)
-    rounds = cfg.max_rounds
+    search = not rounds and early.sum() > 1000 and (~early).sum() > 200
+    rounds = rounds or cfg.max_rounds
     if cfg.dask:
         from training.distributed import fit_booster
 
-        if early.sum() > 1000 and (~early).sum() > 200:
+        if search:
             probe = fit_booster(
                 cfg.dask,
                 params,
@@ -124,7 +126,7 @@ def fit(log: ContactLog, cfg: ContactConfig) -> tuple[ContactModel, int]:
             rounds = max(probe.current_iteration(), 20)
         booster = fit_booster(cfg.dask, params, X, y, rounds, categorical=cats)
         return ContactModel(booster, priors, cfg.min_history), rounds
-    if early.sum() > 1000 and (~early).sum() > 200:
+    if search:
         train = lgb.Dataset(X[early], y[early], categorical_feature=cats, free_raw_data=False)
         valid = lgb.Dataset(X[~early], y[~early], reference=train, categorical_feature=cats)
         probe = lgb.train(
@@ -171,18 +173,27 @@ def _bitmask(allowed: np.ndarray) -> np.ndarray:
     return (allowed.astype(np.int64) << np.arange(allowed.shape[1])).sum(1)
 
 
-def _choices(log: ContactLog, hours: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every (contact, channel, hour) alternative on the contact's own local day."""
-    n, C, H = len(log), len(CHANNELS), len(hours)
-    row = np.repeat(np.arange(n), C * H)
-    ch = np.tile(np.repeat(np.arange(C), H), n)
-    hr = np.tile(hours, n * C)
-    return row, ch, hr
+BULK_THREADS = 2
+CHOICE_BLOCK = 8192  # contacts scored per block: (block x channels x hours) feature rows
 
 
 def model_choice(model: ContactModel, log: ContactLog, hours: np.ndarray) -> np.ndarray:
-    """(n, 2) channel and hour the model would pick for each logged contact's day."""
-    row, ch, hr = _choices(log, hours)
+    """(n, 2) channel and hour the model would pick for each logged contact's day, scored in
+    blocks of contacts so memory stays bounded on large logs."""
+    out = np.empty((len(log), 2), dtype=np.int64)
+    for start in range(0, len(log), CHOICE_BLOCK):
+        rows = np.arange(start, min(start + CHOICE_BLOCK, len(log)))
+        out[rows] = _block_choice(model, log, rows, hours)
+    return out
+
+
+def _block_choice(
+    model: ContactModel, log: ContactLog, rows: np.ndarray, hours: np.ndarray
+) -> np.ndarray:
+    n, C, H = len(rows), len(CHANNELS), len(hours)
+    row = np.repeat(rows, C * H)
+    ch = np.tile(np.repeat(np.arange(C), H), n)
+    hr = np.tile(hours, n * C)
     day_start = log.time - ((log.time + log.offset) % 86400.0)
     send = day_start[row] + hr * 3600.0
     X = feature_rows(
@@ -197,10 +208,10 @@ def model_choice(model: ContactModel, log: ContactLog, hours: np.ndarray) -> np.
         log.contacts_7d[row],
         model.priors,
     )
-    score = model.predict(X).reshape(len(log), len(CHANNELS), len(hours))
-    score = np.where(log.allowed[:, :, None], score, -np.inf)
-    flat = score.reshape(len(log), -1).argmax(1)
-    return np.column_stack([flat // len(hours), hours[flat % len(hours)]])
+    score = model.predict(X, threads=BULK_THREADS).reshape(n, C, H)
+    score = np.where(log.allowed[rows][:, :, None], score, -np.inf)
+    flat = score.reshape(n, -1).argmax(1)
+    return np.column_stack([flat // H, hours[flat % H]])
 
 
 def slot_rates(train: ContactLog) -> np.ndarray:
@@ -281,11 +292,11 @@ def evaluate(
     from sklearn.metrics import roc_curve
 
     out = Evaluation()
-    p = model.predict(features(test, model.priors))
+    X = features(test, model.priors)
+    p = model.predict(X, threads=BULK_THREADS)
     y = test.opened
     out.metrics["auc"] = _auc(y, p)
     # the baseline scorers the gate compares with, on the same contacts
-    X = features(test, model.priors)
     out.metrics["auc_baseline_channel_rate"] = _auc(y, X[:, FEATURES.index("channel_open_rate")])
     out.metrics["auc_baseline_global_slot"] = _auc(y, slot_rates(train)[test.channel, test.hour])
     out.metrics["test_contacts"] = float(len(test))
@@ -300,6 +311,10 @@ def evaluate(
         out.metrics[f"contacts_{name}"] = float(rows.sum())
     prop = Propensity.estimate(train)
     hours = prop.support()
+    if len(test) > cfg.policy_sample:  # the model scores every (channel, hour) of a contact
+        picked = np.random.default_rng(cfg.seed).choice(len(test), cfg.policy_sample, replace=False)
+        test = test.select(np.isin(np.arange(len(test)), picked))
+    out.metrics["policy_contacts"] = float(len(test))
     logged = prop.of(test)
     choices = {
         "model": model_choice(model, test, hours),

@@ -8,6 +8,7 @@ header), the column and what was expected. Nothing is returned half-loaded.
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -23,6 +24,7 @@ _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f", ""}
 _OFFSET_RE = r"(?:Z|z|[+-]\d{2}(?::?\d{2})?)$"
 SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
+CHUNK_ROWS = 1_000_000  # rows per chunk when a table is streamed
 
 
 class DataError(ValueError):
@@ -37,6 +39,7 @@ class DataError(ValueError):
         if column is not None:
             where += f", column '{column}'"
         super().__init__(f"{where}: {message}")
+        self.message = message
         self.file = str(file)
         self.row = row
         self.column = column
@@ -83,47 +86,122 @@ def find_table_file(directory: Path, name: str) -> Path | None:
     return matches[0] if matches else None
 
 
-def load_dataset(path: str | Path) -> Dataset:
-    """Load every table from a directory; orders is required, the others optional."""
+def table_files(path: str | Path) -> dict[str, Path | None]:
+    """The file of each table in a data directory (None when an optional table is absent)."""
     directory = Path(path)
     if not directory.exists():
         raise DataError(directory, "no such file or directory")
     if not directory.is_dir():
         raise DataError(directory, "expected a directory holding orders.csv (or .parquet) etc.")
-    frames: dict[str, pd.DataFrame] = {}
+    files: dict[str, Path | None] = {}
     for name, table in TABLES.items():
-        file = find_table_file(directory, name)
-        if file is None:
-            if table.required:
-                raise DataError(
-                    directory, f"missing required table '{name}' ({name}.csv or .parquet)"
-                )
-            frames[name] = empty_table(table)
-        else:
-            frames[name] = load_table(file, table)
-    return Dataset(**frames, source=str(directory))
+        files[name] = find_table_file(directory, name)
+        if files[name] is None and table.required:
+            raise DataError(directory, f"missing required table '{name}' ({name}.csv or .parquet)")
+    return files
+
+
+def load_dataset(path: str | Path, only: tuple[str, ...] | None = None) -> Dataset:
+    """Load every table from a directory (or just the tables in ``only``, the others left
+    empty); orders is required, the others optional."""
+    frames = {
+        name: load_table(file, name)
+        if file is not None and (only is None or name in only)
+        else empty_table(TABLES[name])
+        for name, file in table_files(path).items()
+    }
+    return Dataset(**frames, source=str(Path(path)))
 
 
 def load_table(file: str | Path, table: Table | str) -> pd.DataFrame:
-    """Read and validate one table file; returns typed columns or raises DataError."""
+    """Read and validate one whole table file; returns typed columns or raises DataError."""
+    return next(iter_table(file, table, rows=None))
+
+
+def iter_table(
+    file: str | Path, table: Table | str, rows: int | None = CHUNK_ROWS
+) -> Iterator[pd.DataFrame]:
+    """Validated chunks of at most ``rows`` rows (None: the whole file as one frame), in file
+    order; errors name the row of the whole file. At least one (maybe empty) frame is
+    yielded, so a file with no rows is still checked for its columns. Unique keys are
+    checked across chunks through 64-bit hashes of the values seen."""
     file = Path(file)
     table = TABLES[table] if isinstance(table, str) else table
     if not file.exists():
         raise DataError(file, "no such file")
+    seen: dict[str, list[np.ndarray]] = {key: [] for key in table.unique}
+    first = 0
+    for raw, is_csv in _raw_chunks(file, rows):
+        frame = _validated(file, raw, table, is_csv, first)
+        for key, hashes in seen.items():
+            h = pd.util.hash_pandas_object(frame[key], index=False).to_numpy()
+            if hashes:
+                again = np.isin(h, np.concatenate(hashes))
+                if again.any():
+                    row = int(np.flatnonzero(again)[0])
+                    raise DataError(
+                        file, f"duplicate value {frame[key].iat[row]!r}", first + row + 1, key
+                    )
+            hashes.append(h)
+        first += len(frame)
+        yield frame
+
+
+def _raw_chunks(file: Path, rows: int | None) -> Iterator[tuple[pd.DataFrame, bool]]:
+    """(raw frame, is_csv) chunks of the file; one empty frame with the header when empty."""
     name = file.name.lower()
+    if not name.endswith((".parquet", ".pq", ".csv", ".csv.gz")):
+        raise DataError(file, "unsupported format; expected .csv, .csv.gz or .parquet")
+    is_csv = not name.endswith((".parquet", ".pq"))
     try:
-        if name.endswith((".parquet", ".pq")):
-            raw = pq.read_table(file).to_pandas()
-            is_csv = False
-        elif name.endswith((".csv", ".csv.gz")):
-            raw = pd.read_csv(file, dtype=str, keep_default_na=False, na_filter=False)
-            is_csv = True
+        if not is_csv:
+            source = pq.ParquetFile(file)
+            chunks: Iterator[pd.DataFrame] = (
+                iter([source.read().to_pandas()])
+                if rows is None
+                else (b.to_pandas() for b in source.iter_batches(batch_size=rows))
+            )
+            header = source.schema_arrow.empty_table().to_pandas()
         else:
-            raise DataError(file, "unsupported format; expected .csv, .csv.gz or .parquet")
+            chunks = (
+                iter([_read_csv(file)])
+                if rows is None
+                else iter(
+                    pd.read_csv(
+                        file, dtype=str, keep_default_na=False, na_filter=False, chunksize=rows
+                    )
+                )
+            )
+            header = _read_csv(file, nrows=0)
+        yielded = False
+        for chunk in chunks:
+            yielded = True
+            yield chunk.reset_index(drop=True), is_csv
+        if not yielded:
+            yield header, is_csv
     except DataError:
         raise
     except Exception as exc:
         raise DataError(file, f"cannot be read: {exc}") from None
+
+
+def _read_csv(file: Path, nrows: int | None = None) -> pd.DataFrame:
+    return pd.read_csv(file, dtype=str, keep_default_na=False, na_filter=False, nrows=nrows)
+
+
+def _validated(
+    file: Path, raw: pd.DataFrame, table: Table, is_csv: bool, first: int
+) -> pd.DataFrame:
+    """Typed, checked columns of one chunk whose first row is row ``first`` of the file."""
+    try:
+        return _validate(file, raw, table, is_csv)
+    except DataError as exc:
+        if exc.row is None or not first:
+            raise
+        raise DataError(file, exc.message, exc.row + first, exc.column) from None
+
+
+def _validate(file: Path, raw: pd.DataFrame, table: Table, is_csv: bool) -> pd.DataFrame:
     raw.columns = [str(c).strip() for c in raw.columns]
     known = {c.name for c in table.columns}
     missing = [c.name for c in table.columns if c.required and c.name not in raw.columns]

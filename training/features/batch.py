@@ -38,7 +38,7 @@ def utc_seconds(ts: pd.Series) -> np.ndarray:
 
 
 @dataclass
-class _Part:
+class Part:
     customer: np.ndarray  # customer ids (object)
     ts: np.ndarray
     kind: np.ndarray | int
@@ -48,98 +48,149 @@ class _Part:
 
 
 def canonical_events(ds: Dataset) -> tuple[CanonicalEvents, pd.Index]:
-    """Every event of the data set in canonical form, and the customer id index."""
-    parts: list[_Part] = []
-    orders = ds.orders
-    if len(orders):
-        lines = orders.assign(
-            _ts=utc_seconds(orders["timestamp"]),
-            _amount=orders["quantity"].to_numpy() * orders["unit_price"].to_numpy(),
-            _pos=orders["quantity"].to_numpy() > 0,
-        )
-        lines["_units"] = np.where(lines["_pos"], lines["quantity"], 0)
-        lines["_rev"] = np.where(lines["_pos"], lines["_amount"], 0.0)
-        lines["_ret"] = (~lines["_pos"]).astype(np.int64)
-        grouped = lines.groupby(["customer_id", "order_id"], sort=False).agg(
-            ts=("_ts", "min"), rev=("_rev", "sum"), units=("_units", "sum"), ret=("_ret", "sum")
-        )
-        grouped = grouped.reset_index()
-        bought = grouped[grouped["units"] > 0]
-        parts.append(
-            _Part(
-                bought["customer_id"].to_numpy(),
-                bought["ts"].to_numpy(),
-                int(EventKind.ORDER),
-                bought["rev"].to_numpy(),
-                bought["units"].to_numpy(dtype=np.float64),
-            )
-        )
-        returned = grouped[grouped["ret"] > 0]
-        parts.append(
-            _Part(
-                returned["customer_id"].to_numpy(), returned["ts"].to_numpy(), int(EventKind.RETURN)
-            )
-        )
-        pos = lines[lines["_pos"]]
-        order_ts = grouped.set_index(["customer_id", "order_id"])["ts"]
-        line_ts = order_ts.reindex(pd.MultiIndex.from_frame(pos[["customer_id", "order_id"]]))
-        categories = _item_categories(ds, pos["item_id"])
-        parts.append(
-            _Part(
-                pos["customer_id"].to_numpy(),
-                line_ts.to_numpy(),
-                int(EventKind.LINE),
-                pos["_amount"].to_numpy(),
-                0.0,
-                categories,
-            )
-        )
-    inter = ds.interactions
-    if len(inter):
-        kinds = inter["type"].map({k: int(v) for k, v in INTERACTION_KINDS.items()})
-        parts.append(
-            _Part(
-                inter["customer_id"].to_numpy(),
-                utc_seconds(inter["timestamp"]),
-                kinds.to_numpy(dtype=np.int64),
-            )
-        )
-    contacts = ds.contacts
-    if len(contacts):
-        channel = contacts["channel"].map(_CHANNEL_INDEX).to_numpy(dtype=np.int64)
-        parts.append(
-            _Part(
-                contacts["customer_id"].to_numpy(),
-                utc_seconds(contacts["sent_at"]),
-                int(EventKind.CONTACT_SENT),
-                aux=channel,
-            )
-        )
-        for column, kind in OUTCOME_KINDS.items():
-            ts = utc_seconds(contacts[column])
-            ok = ~np.isnan(ts)
-            parts.append(
-                _Part(contacts["customer_id"].to_numpy()[ok], ts[ok], int(kind), aux=channel[ok])
-            )
-    customers = ds.customers
-    if len(customers):
-        ts = utc_seconds(customers["signup_at"])
-        ok = ~np.isnan(ts)
-        parts.append(_Part(customers["customer_id"].to_numpy()[ok], ts[ok], int(EventKind.SIGNUP)))
+    """Every event of an in-memory data set in canonical form, and the customer id index."""
+    parts: list[Part] = []
+    if len(ds.orders):
+        summary = order_summary(ds.orders)
+        parts += order_parts(summary)
+        parts.append(line_part(ds.orders, order_times(summary), item_slots(ds.items)))
+    if len(ds.interactions):
+        parts.append(interaction_part(ds.interactions))
+    if len(ds.contacts):
+        parts += contact_parts(ds.contacts)
+    if len(ds.customers):
+        parts.append(signup_part(ds.customers))
     return _assemble(parts)
 
 
-def _item_categories(ds: Dataset, item_ids: pd.Series) -> np.ndarray:
-    if not len(ds.items):
-        return np.full(len(item_ids), -1, dtype=np.int64)
-    cat = ds.items.set_index("item_id")["category"]
+# One function per table: each works on a whole table or on a chunk of one, so the in-memory
+# path above and the streaming one (``training.features.stream``) build the same events.
+
+
+def order_summary(lines: pd.DataFrame) -> pd.DataFrame:
+    """One row per (customer_id, order_id): time of its first line, revenue, units and
+    returned lines. On a chunk it is partial; ``combine_orders`` merges partials."""
+    qty = lines["quantity"].to_numpy()
+    positive = qty > 0
+    amount = qty * lines["unit_price"].to_numpy()
+    frame = pd.DataFrame(
+        {
+            "customer_id": lines["customer_id"].to_numpy(),
+            "order_id": lines["order_id"].to_numpy(),
+            "ts": utc_seconds(lines["timestamp"]),
+            "rev": np.where(positive, amount, 0.0),
+            "units": np.where(positive, qty, 0).astype(np.float64),
+            "ret": (~positive).astype(np.int64),
+        }
+    )
+    return _orders_grouped(frame)
+
+
+def combine_orders(partials: list[pd.DataFrame]) -> pd.DataFrame:
+    """Order summaries of several chunks merged (an order may span chunks)."""
+    if len(partials) == 1:
+        return partials[0]
+    return _orders_grouped(pd.concat(partials, ignore_index=True))
+
+
+def _orders_grouped(frame: pd.DataFrame) -> pd.DataFrame:
+    grouped = frame.groupby(["customer_id", "order_id"], sort=False).agg(
+        ts=("ts", "min"), rev=("rev", "sum"), units=("units", "sum"), ret=("ret", "sum")
+    )
+    return grouped.reset_index()
+
+
+def order_parts(summary: pd.DataFrame) -> list[Part]:
+    """ORDER events (orders with units bought) and RETURN events (orders with returned lines)."""
+    bought = summary[summary["units"] > 0]
+    returned = summary[summary["ret"] > 0]
+    return [
+        Part(
+            bought["customer_id"].to_numpy(),
+            bought["ts"].to_numpy(),
+            int(EventKind.ORDER),
+            bought["rev"].to_numpy(),
+            bought["units"].to_numpy(dtype=np.float64),
+        ),
+        Part(returned["customer_id"].to_numpy(), returned["ts"].to_numpy(), int(EventKind.RETURN)),
+    ]
+
+
+def order_times(summary: pd.DataFrame) -> pd.Series:
+    """Time of each order, indexed by (customer_id, order_id)."""
+    return summary.set_index(["customer_id", "order_id"])["ts"]
+
+
+def item_slots(items: pd.DataFrame) -> pd.Series:
+    """Category slot of each item id (empty without an items table)."""
+    if not len(items):
+        return pd.Series(dtype=np.int64)
+    cat = items.set_index("item_id")["category"]
     slots = {c: category_slot(c) for c in cat.unique()}
-    return item_ids.map(cat).map(slots).fillna(-1).to_numpy(dtype=np.int64)
+    return cat.map(slots)
 
 
-def _assemble(parts: list[_Part]) -> tuple[CanonicalEvents, pd.Index]:
-    ids = np.concatenate([p.customer for p in parts]) if parts else np.array([], dtype=object)
-    codes, uniques = pd.factorize(ids, sort=True)
+def line_part(lines: pd.DataFrame, times: pd.Series, slots: pd.Series) -> Part:
+    """LINE events: every bought line at its order's time, with its amount and category."""
+    pos = lines[lines["quantity"].to_numpy() > 0]
+    line_ts = times.reindex(pd.MultiIndex.from_frame(pos[["customer_id", "order_id"]]))
+    categories = pos["item_id"].map(slots).fillna(-1).to_numpy(dtype=np.int64)
+    return Part(
+        pos["customer_id"].to_numpy(),
+        line_ts.to_numpy(),
+        int(EventKind.LINE),
+        pos["quantity"].to_numpy() * pos["unit_price"].to_numpy(),
+        0.0,
+        categories,
+    )
+
+
+def interaction_part(inter: pd.DataFrame) -> Part:
+    kinds = inter["type"].map({k: int(v) for k, v in INTERACTION_KINDS.items()})
+    return Part(
+        inter["customer_id"].to_numpy(),
+        utc_seconds(inter["timestamp"]),
+        kinds.to_numpy(dtype=np.int64),
+    )
+
+
+def contact_parts(contacts: pd.DataFrame) -> list[Part]:
+    channel = contacts["channel"].map(_CHANNEL_INDEX).to_numpy(dtype=np.int64)
+    parts = [
+        Part(
+            contacts["customer_id"].to_numpy(),
+            utc_seconds(contacts["sent_at"]),
+            int(EventKind.CONTACT_SENT),
+            aux=channel,
+        )
+    ]
+    for column, kind in OUTCOME_KINDS.items():
+        ts = utc_seconds(contacts[column])
+        ok = ~np.isnan(ts)
+        parts.append(
+            Part(contacts["customer_id"].to_numpy()[ok], ts[ok], int(kind), aux=channel[ok])
+        )
+    return parts
+
+
+def signup_part(customers: pd.DataFrame) -> Part:
+    ts = utc_seconds(customers["signup_at"])
+    ok = ~np.isnan(ts)
+    return Part(customers["customer_id"].to_numpy()[ok], ts[ok], int(EventKind.SIGNUP))
+
+
+def _assemble(parts: list[Part]) -> tuple[CanonicalEvents, pd.Index]:
+    codes, uniques = pd.factorize(part_customers(parts), sort=True)
+    return events_of(parts, codes.astype(np.int64)), pd.Index(uniques, name="customer_id")
+
+
+def part_customers(parts: list[Part]) -> np.ndarray:
+    """Customer ids of every event of the parts, in order."""
+    return np.concatenate([p.customer for p in parts]) if parts else np.array([], dtype=object)
+
+
+def events_of(parts: list[Part], codes: np.ndarray) -> CanonicalEvents:
+    """Canonical events of the parts, ``codes`` being the customer index of each event."""
 
     def col(name: str, dtype: type) -> np.ndarray:
         return (
@@ -153,15 +204,14 @@ def _assemble(parts: list[_Part]) -> tuple[CanonicalEvents, pd.Index]:
             else np.zeros(0, dtype=dtype)
         )
 
-    events = CanonicalEvents(
-        customer=codes.astype(np.int64),
+    return CanonicalEvents(
+        customer=codes,
         ts=col("ts", np.float64),
         kind=col("kind", np.int8),
         value=col("value", np.float64),
         qty=col("qty", np.float64),
         aux=col("aux", np.int16),
     )
-    return events, pd.Index(uniques, name="customer_id")
 
 
 @dataclass
@@ -179,15 +229,6 @@ class FeatureFrame:
         return pd.DataFrame(self.values, index=self.customer_ids, columns=list(FEATURE_NAMES))
 
 
-def features_as_of(events: CanonicalEvents, customer_ids: pd.Index, as_of: float) -> FeatureFrame:
-    """Features of every customer with at least one non-signup event at or before ``as_of``."""
-    past = events.select(events.ts <= as_of)
-    acc = accumulate(past, len(customer_ids))
-    known = np.isfinite(acc[:, 0])  # first_event_ts set
-    acc = acc[known]
-    return FeatureFrame(customer_ids[known], acc, finalize(acc, as_of), as_of)
-
-
 def customer_features_as_of(
     events: CanonicalEvents, customer_ids: pd.Index, customer: str, as_of: float
 ) -> np.ndarray:
@@ -196,13 +237,6 @@ def customer_features_as_of(
     mine = events.select((events.customer == code) & (events.ts <= as_of))
     mine.customer = np.zeros(len(mine), dtype=np.int64)
     return finalize(accumulate(mine, 1), as_of)[0]
-
-
-def compute_features(ds: Dataset, as_of: pd.Timestamp | float) -> FeatureFrame:
-    """Convenience: canonical events of a data set, then features as of the cutoff."""
-    events, ids = canonical_events(ds)
-    t = as_of if isinstance(as_of, float) else pd.Timestamp(as_of).timestamp()
-    return features_as_of(events, ids, float(t))
 
 
 def without(frame: FeatureFrame, drop: np.ndarray) -> FeatureFrame:

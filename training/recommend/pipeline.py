@@ -89,7 +89,7 @@ def train_recommend(
     cfg = cfg or RecommendConfig()
     started = time.perf_counter()
     steps = tqdm(total=4, desc="recommend", disable=not progress)
-    ds = load_dataset(data)
+    ds = load_dataset(data, only=("orders", "interactions", "items"))  # what it reads
     data_end = ds.orders["timestamp"].max().timestamp()
     cutoff = data_end - cfg.test_days * DAY
     steps.set_postfix_str("fit up to the test window")
