@@ -10,10 +10,12 @@ export PYTHONHASHSEED := 0
 help: ## List the targets
 	@grep -hE '^[a-z][a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml constraints.txt package.json package-lock.json
+$(STAMP): pyproject.toml requirements-dev.lock package.json package-lock.json
 	@test -x $(PY) || python3.11 -m venv $(VENV) 2>/dev/null || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install -q --require-hashes --no-deps -r requirements-dev.lock
+	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -m pip check
 	bash scripts/ensure_nginx.sh
 	bash scripts/ensure_prometheus.sh
 	bash scripts/fetch_compose_schema.sh $(VENV)
@@ -22,6 +24,11 @@ $(STAMP): pyproject.toml constraints.txt package.json package-lock.json
 
 install: $(STAMP) ## Create .venv and install Augur with its pinned dependencies
 
+LOCK := $(VENV)/bin/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 --no-header -q
+lock: $(STAMP) ## Re-resolve the hashed lock files (keeps every pin it can; UPGRADE=pkg to move one)
+	$(LOCK) $(if $(UPGRADE),--upgrade-package $(UPGRADE)) -o requirements.lock
+	$(LOCK) --extra dev $(if $(UPGRADE),--upgrade-package $(UPGRADE)) -o requirements-dev.lock
+
 protos: $(STAMP) ## Regenerate Python code from protos/ into services/generated
 	PY=$(PY) bash scripts/gen_protos.sh
 
@@ -29,7 +36,12 @@ check-protos: protos ## Fail when the committed generated code differs from the 
 	@git diff --exit-code -- services/generated || (echo "generated code is stale: run make protos and commit" >&2; exit 1)
 	@test -z "$$(git status --porcelain --untracked-files=all -- services/generated)" || (echo "untracked generated files: run make protos and commit" >&2; git status --short -- services/generated; exit 1)
 
-lint-protos: $(STAMP) ## Lint the .proto files with buf (STANDARD + COMMENTS rules)
+lint-LOCK := $(VENV)/bin/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 --no-header -q
+lock: $(STAMP) ## Re-resolve the hashed lock files (keeps every pin it can; UPGRADE=pkg to move one)
+	$(LOCK) $(if $(UPGRADE),--upgrade-package $(UPGRADE)) -o requirements.lock
+	$(LOCK) --extra dev $(if $(UPGRADE),--upgrade-package $(UPGRADE)) -o requirements-dev.lock
+
+protos: $(STAMP) ## Lint the .proto files with buf (STANDARD + COMMENTS rules)
 	node_modules/.bin/buf lint
 
 lint: $(STAMP) lint-protos ## ruff, ruff format check, mypy, buf lint
@@ -72,4 +84,4 @@ bench: $(STAMP) ## Benchmarks against a running stack (starts one if needed); wr
 clean: down ## Remove local state (.augur, .bench)
 	rm -rf .augur .bench
 
-.PHONY: help install protos check-protos lint-protos lint fmt redis test chaos soak demo up down status bench clean
+.PHONY: help install lock protos check-protos lint-protos lint fmt redis test chaos soak demo up down status bench clean

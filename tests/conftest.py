@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -10,10 +11,42 @@ from pathlib import Path
 import pytest
 import redis
 
+from services.common.logs import JsonFormatter
 from services.common.settings import ServerSettings, load_settings
 from training.data.synthetic import SyntheticConfig, generate
 
 REDIS_URL = os.environ.get("AUGUR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+IN_PROCESS_LOG = "in-process.log"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``last`` (the scan of every log the suite wrote) run after all others."""
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+
+
+@pytest.fixture(scope="session")
+def suite_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where this session's logs are: every process a test starts writes under the session's
+    temp directory, and the records of in-process servers go to ``in-process.log`` there."""
+    return tmp_path_factory.getbasetemp()
+
+
+@pytest.fixture(autouse=True)
+def _in_process_log(suite_logs: Path) -> Iterator[None]:
+    """Every log record of in-process code, at INFO as a service writes it, kept in a file."""
+    root = logging.getLogger()
+    handler = next((h for h in root.handlers if getattr(h, "augur_suite", False)), None)
+    if handler is None:  # added again when something replaced the root handlers
+        handler = logging.FileHandler(suite_logs / IN_PROCESS_LOG)
+        handler.setFormatter(JsonFormatter("tests"))
+        handler.augur_suite = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    level = root.level
+    root.setLevel(min(level, logging.INFO) or logging.INFO)
+    yield
+    root.setLevel(level)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor
 
+from services.features.events import MAX_ID
 from services.gateway.routes import ROUTES
 
 _SCALARS: dict[int, dict[str, Any]] = {
@@ -46,6 +47,16 @@ ERROR_STATUSES = {
 }
 
 
+# identifiers (every field named *_id or *_ids) are checked by the services as 1..128
+# printable characters (an item event may leave its customer out, hence no minLength)
+_IDENTIFIER = {
+    "type": "string",
+    "maxLength": MAX_ID,
+    "pattern": "^[^\\u0000-\\u001f\\u007f]*$",
+    "description": f"an identifier: at most {MAX_ID} printable characters",
+}
+
+
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -71,6 +82,8 @@ def _single(field: Any, schemas: dict[str, Any]) -> dict[str, Any]:
         return _ref(name)
     if field.type == FieldDescriptor.TYPE_ENUM:
         return {"type": "string", "enum": [v.name for v in field.enum_type.values]}
+    if field.type == FieldDescriptor.TYPE_STRING and field.name.endswith(("_id", "_ids")):
+        return dict(_IDENTIFIER)
     return dict(_SCALARS[field.type])
 
 

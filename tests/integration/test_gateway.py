@@ -199,6 +199,9 @@ async def test_rest_json_follows_the_served_openapi_document(
             ("/v1/churn/Score", {"customerId": customer, "nope": 1}, crm, 400, "nope"),
             ("/v1/churn/Score", {"customerId": 12}, crm, 400, "customerId"),
             ("/v1/churn/Score", {"customerId": "nobody-at-all"}, crm, 404, ""),
+            # ids shaped like personal data: answered, never logged (test_log_privacy)
+            ("/v1/churn/Score", {"customerId": "jane.doe@example.com"}, crm, 404, ""),
+            ("/v1/churn/Score", {"customerId": "+4915112345678"}, crm, 404, ""),
             ("/v1/churn/Nothing", {}, stack.tokens["ops"], 404, "not a route"),
         ]
         for path, payload, token, want, text in cases:
