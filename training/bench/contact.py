@@ -56,9 +56,9 @@ def ensure_champion(data: Path, tracking_uri: str, root: Path) -> None:
         train_contact(data, tracking_uri, root, progress=False)
 
 
-async def direct(
-    state: StackState, ds: Dataset, store: RedisFeatureStore, duration: float, results: list[Result]
-) -> None:
+def load_state(ds: Dataset, store: RedisFeatureStore) -> tuple[list[str], int]:
+    """The contact state of the bench shop in Redis: (2,000 customers with every channel
+    consented, customers loaded)."""
     contact_state = ContactState(store)
     loaded = load_contact_state(ds, contact_state)
     customers = sorted(set(ds.contacts["customer_id"]))[:2000]
@@ -72,6 +72,13 @@ async def direct(
     # no quiet hours: every hour of the window is a candidate, so each decision scores all
     # 4 channels x 169 hours (the default policy would skip the 11 quiet hours of each day)
     contact_state.set_policy(Policy(quiet_start=0, quiet_end=0))
+    return customers, loaded
+
+
+async def direct(
+    state: StackState, ds: Dataset, store: RedisFeatureStore, duration: float, results: list[Result]
+) -> None:
+    customers, loaded = load_state(ds, store)
     port = state.port_of("contact")
     processes = os.environ.get("AUGUR_CONTACT_PROCESSES", "1")
     serial = itertools.count()

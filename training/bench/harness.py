@@ -209,3 +209,42 @@ def channels(port: int, count: int = 2) -> list[grpc.aio.Channel]:
         grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=[("augur.connection", i)])
         for i in range(count)
     ]
+
+
+P99_LIMIT_MS = 10.0
+
+
+async def capacity(
+    call: Callable[[], Awaitable[object]],
+    start: float = 250,
+    ceiling: float = 8000,
+    duration: float = 2.0,
+    p99_limit_ms: float = P99_LIMIT_MS,
+) -> tuple[float, Load | None]:
+    """The highest open-loop rate at which ``call`` keeps p99 within the limit with no error
+    and the client keeps up: the rate doubles from ``start`` until a step fails, then the
+    midpoint between the last good and the first failed step is tried once.
+    (0, None) when even ``start`` fails."""
+
+    def holds(load: Load, rate: float) -> bool:
+        if load.errors or not load.latencies:
+            return False
+        p99 = float(np.percentile(load.latencies, 99)) * 1000
+        return p99 <= p99_limit_ms and load.rps >= 0.95 * rate
+
+    best: tuple[float, Load | None] = (0.0, None)
+    rate = start
+    failed = 0.0
+    while rate <= ceiling:
+        load = await open_loop(call, rate, duration)
+        if not holds(load, rate):
+            failed = rate
+            break
+        best = (rate, load)
+        rate *= 2
+    if failed and best[0]:
+        middle = (best[0] + failed) / 2
+        load = await open_loop(call, middle, duration)
+        if holds(load, middle):
+            best = (middle, load)
+    return best

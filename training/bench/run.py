@@ -37,6 +37,7 @@ from training.features.stream import compute_features
 
 BENCH_CUSTOMERS = 10_000
 RESULTS = Path(".bench/results.json")
+BENCHMARKS = Path("BENCHMARKS.md")
 
 
 def _bench_data(root: Path) -> Path:
@@ -171,16 +172,20 @@ ALL = (
     "recommend",
     "contact",
     "gateway",
+    "rpcs",
+    "feast",
+    "training",
 )
 
 
 def run_bench(duration: float = 5.0, only: str | None = None) -> int:
+    began = time.perf_counter()
     wanted = set(only.split(",")) if only else set(ALL)
     root = Path(".bench/stack").resolve()
     _bench_env(root)
     settings = load_settings(ServerSettings)
     data = _bench_data(root)
-    if wanted & {"churn", "mlflow_serve", "gateway"}:
+    if wanted & {"churn", "mlflow_serve", "gateway", "rpcs"}:
         from training import registry
         from training.churn.train import train_churn
 
@@ -189,7 +194,7 @@ def run_bench(duration: float = 5.0, only: str | None = None) -> int:
             print("training the benchmark churn model (once; kept in .bench/stack)")
             train_churn(data, settings.mlflow_tracking_uri, root, progress=False)
     results: list[Result] = []
-    if wanted & {"recommend", "gateway"}:  # the gateway composes all three services
+    if wanted & {"recommend", "gateway", "rpcs"}:  # the gateway composes all three services
         from training.bench import recommend
 
         rec_data = recommend.bench_data(root)
@@ -198,12 +203,16 @@ def run_bench(duration: float = 5.0, only: str | None = None) -> int:
         recommend.ensure_champion(rec_data, settings.mlflow_tracking_uri, root)
         if "recommend" in wanted:
             recommend.training(rec_ds, results)  # before the stack starts: nothing else running
-    if wanted & {"contact", "gateway"}:
+    if wanted & {"contact", "gateway", "rpcs"}:
         from training.bench import contact
 
         contact_data = contact.bench_data(root)
         contact_ds = load_dataset(contact_data)
         contact.ensure_champion(contact_data, settings.mlflow_tracking_uri, root)
+    if "training" in wanted:  # before the stack starts: nothing else running
+        from training.bench.training_time import training
+
+        training(data, root, BENCH_CUSTOMERS, results)
     stack = LocalStack.from_env()
     state = stack.running()
     started_here = state is None
@@ -237,6 +246,12 @@ def run_bench(duration: float = 5.0, only: str | None = None) -> int:
                 )
             )
         asyncio.run(_grpc_scenarios(state, base_ids, duration, results, wanted))
+        if "feast" in wanted:
+            from training.bench.feast_compare import versus_feast
+
+            results.append(
+                versus_feast(root.parent, state.redis_url, base_ids, frame.values, frame.as_of)
+            )
         if "materialise" in wanted:
             copies = max(1, 100_000 // len(base_ids))
             ids = [f"{c}-m{k}" for k in range(copies) for c in base_ids]
@@ -278,6 +293,30 @@ def run_bench(duration: float = 5.0, only: str | None = None) -> int:
             from training.bench import gateway
 
             asyncio.run(gateway.overhead(state, store, base_ids, duration, results))
+        if "rpcs" in wanted:
+            from training.bench import contact
+            from training.bench.every_rpc import every_rpc
+            from training.retrain import score_all
+
+            score_all(settings.mlflow_tracking_uri, root, store)  # ListAtRisk's snapshot
+            items = rec_ds.items
+            store.write_items(
+                items["item_id"], items["category"], items["price"], items["in_stock"]
+            )
+            contact_customers, _ = contact.load_state(contact_ds, store)
+            print("every RPC at a light rate, then at rising rates to p99 10 ms")
+            asyncio.run(
+                every_rpc(
+                    state,
+                    store,
+                    base_ids,
+                    pd.unique(rec_ds.orders["customer_id"]).tolist(),
+                    items["item_id"].tolist(),
+                    contact_customers,
+                    duration,
+                    results,
+                )
+            )
     finally:
         _cleanup(store)
         if started_here:
@@ -285,6 +324,12 @@ def run_bench(duration: float = 5.0, only: str | None = None) -> int:
     print_table(results)
     write_results(results, RESULTS)
     print(f"\nwritten to {RESULTS}")
+    if wanted == set(ALL):  # BENCHMARKS.md holds the figures of a whole run only
+        from training.bench.report import update
+
+        command = f"make bench (augur bench --duration {duration:g})"
+        if update(BENCHMARKS, results, command, time.perf_counter() - began):
+            print(f"figures written into {BENCHMARKS}")
     return 0
 
 
