@@ -36,12 +36,7 @@ check-protos: protos ## Fail when the committed generated code differs from the 
 	@git diff --exit-code -- services/generated || (echo "generated code is stale: run make protos and commit" >&2; exit 1)
 	@test -z "$$(git status --porcelain --untracked-files=all -- services/generated)" || (echo "untracked generated files: run make protos and commit" >&2; git status --short -- services/generated; exit 1)
 
-lint-LOCK := $(VENV)/bin/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 --no-header -q
-lock: $(STAMP) ## Re-resolve the hashed lock files (keeps every pin it can; UPGRADE=pkg to move one)
-	$(LOCK) $(if $(UPGRADE),--upgrade-package $(UPGRADE)) -o requirements.lock
-	$(LOCK) --extra dev $(if $(UPGRADE),--upgrade-package $(UPGRADE)) -o requirements-dev.lock
-
-protos: $(STAMP) ## Lint the .proto files with buf (STANDARD + COMMENTS rules)
+lint-protos: $(STAMP) ## Lint the .proto files with buf (STANDARD + COMMENTS rules)
 	node_modules/.bin/buf lint
 
 lint: $(STAMP) lint-protos ## ruff, ruff format check, mypy, buf lint
