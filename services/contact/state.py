@@ -555,6 +555,7 @@ class ContactState:
     def _forget_stream_entries(self, customer_id: str) -> int:
         """Events of the customer still in a stream (not yet trimmed) are deleted."""
         removed = 0
+        wanted = customer_id.encode()
         keys: Any = self.store._call(
             list, self.client.scan_iter(self.keys.stream_pattern(), count=KEY_SCAN)
         )
@@ -565,7 +566,12 @@ class ContactState:
                 mine = []
                 for entry_id, fields in entries:
                     raw = fields.get(b"e")
-                    if raw and features_pb2.Event.FromString(raw).customer_id == customer_id:
+                    # a byte search first: only the events holding the id are decoded
+                    if (
+                        raw
+                        and wanted in raw
+                        and features_pb2.Event.FromString(raw).customer_id == customer_id
+                    ):
                         mine.append(entry_id)
                 if mine:
                     gone: Any = self.store._call(self.client.xdel, key, *mine)

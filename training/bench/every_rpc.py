@@ -227,11 +227,11 @@ def catalogue(
         ),
         Rpc(
             "contact.ForgetCustomer",
-            timed(
-                contact.ForgetCustomer,
-                lambda: contact_pb2.ForgetCustomerRequest(customer_id=f"bench-gone-{next(serial)}"),
+            lambda: contact.ForgetCustomer(
+                contact_pb2.ForgetCustomerRequest(customer_id=f"bench-gone-{next(serial)}"),
+                timeout=30,
             ),
-            20,
+            sweep=False,
             note="erasure of a customer never seen: every stream not yet trimmed is read",
         ),
         Rpc("contact.ReloadModel", timed(contact.ReloadModel, contact_pb2.ReloadModelRequest), 20),

@@ -54,13 +54,14 @@ def render(results: list[Result], command: str, seconds: float) -> str:
             "p50/p99 at a light fixed rate (open loop), then the highest rate at which p99 "
             "stayed within 10 ms with no error.",
             "",
-            "| RPC | p50 ms | p99 ms | max rate at p99 ≤ 10 ms (/s) | how |",
-            "|---|---:|---:|---:|---|",
+            "| RPC | p50 ms | p99 ms | max rate at p99 ≤ 10 ms (/s) | errors | how |",
+            "|---|---:|---:|---:|---:|---|",
         ]
         for r in rpcs:
             rate = f"{r.rps:,.0f}" if r.rps else "-"
             out.append(
-                f"| {r.scenario[4:]} | {_ms(r.p50_ms)} | {_ms(r.p99_ms)} | {rate} | {r.note} |"
+                f"| {r.scenario[4:]} | {_ms(r.p50_ms)} | {_ms(r.p99_ms)} | {rate} | {r.errors} | "
+                f"{r.note} |"
             )
         out.append("")
     if others:

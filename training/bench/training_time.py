@@ -9,7 +9,26 @@ from pathlib import Path
 from training.bench.harness import Result
 from training.retrain import retrain_all
 
-QUALITY = ("roc_auc", "pr_auc", "brier", "ndcg", "recall", "auc")
+# each model's test-split quality and the baselines it is judged against
+QUALITY = {
+    "churn": (
+        "model_roc_auc",
+        "recency_roc_auc",
+        "bgnbd_roc_auc",
+        "model_pr_auc",
+        "model_brier",
+        "model_ece",
+        "model_lift_top10",
+    ),
+    "recommend": (
+        "blend_all_ndcg_at_10",
+        "als_all_ndcg_at_10",
+        "buy_again_all_ndcg_at_10",
+        "popular_all_ndcg_at_10",
+        "blend_new_recall_at_10",
+    ),
+    "contact": ("auc", "auc_baseline_channel_rate", "auc_baseline_global_slot", "policy_model"),
+}
 
 
 def training(data: Path, root: Path, customers: int, results: list[Result]) -> None:
@@ -25,10 +44,8 @@ def training(data: Path, root: Path, customers: int, results: list[Result]) -> N
         if r is None:
             results.append(Result(f"train {step.kind}", 0, 0, 0, 0, 0, 1, step.error))
             continue
-        quality = {
-            k: v for k, v in r.metrics.items() if any(q in k for q in QUALITY) and "_ci" not in k
-        }
-        shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(quality.items())[:8])
+        wanted = QUALITY.get(step.kind, ())
+        shown = ", ".join(f"{k} {r.metrics[k]:.4f}" for k in wanted if k in r.metrics)
         results.append(
             Result.from_latencies(
                 f"train {step.kind} ({customers:,} customers)",
