@@ -21,11 +21,11 @@ QUALITY = {
         "model_lift_top10",
     ),
     "recommend": (
-        "blend_all_ndcg_at_10",
-        "als_all_ndcg_at_10",
-        "buy_again_all_ndcg_at_10",
-        "popular_all_ndcg_at_10",
-        "blend_new_recall_at_10",
+        "blend_all_ndcg@10",
+        "als_all_ndcg@10",
+        "buy_again_all_ndcg@10",
+        "popular_all_ndcg@10",
+        "blend_new_recall@10",
     ),
     "contact": ("auc", "auc_baseline_channel_rate", "auc_baseline_global_slot", "policy_model"),
 }
