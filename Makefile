@@ -73,7 +73,7 @@ down: ## Stop exactly what `make up` started
 status: $(STAMP) ## Show what the local stack runs
 	$(AUGUR) status
 
-bench: $(STAMP) ## Benchmarks against a running stack (starts one if needed); writes .bench/results.json
+bench: $(STAMP) ## Every benchmark on a stack of its own; writes .bench/results.json and the figures of BENCHMARKS.md
 	$(AUGUR) bench
 
 clean: down ## Remove local state (.augur, .bench)
