@@ -91,6 +91,20 @@ def catalogue(
     ) -> Callable[[], Awaitable[Any]]:
         return lambda: stub_call(request(), timeout=2, **kw)
 
+    def by_customer(
+        stub_call: Callable[..., Awaitable[Any]],
+        message: Callable[..., Message],
+        ids: list[str],
+        metadata: tuple[tuple[str, str], ...] = (),
+        **fields: Any,
+    ) -> Callable[[], Awaitable[Any]]:
+        """A call about a random customer of ``ids``."""
+        return timed(
+            stub_call,
+            lambda: message(customer_id=random.choice(ids), **fields),
+            metadata=metadata,
+        )
+
     def record() -> Message:
         return contact_pb2.RecordContactRequest(
             contact_id=f"bench-rpcs-{run}-{next(serial)}",
@@ -121,18 +135,11 @@ def catalogue(
         Rpc("common.Echo", timed(echo.Echo, lambda: common_pb2.EchoRequest(payload=b"x" * 64))),
         Rpc(
             "churn.Score",
-            timed(
-                churn.Score, lambda: churn_pb2.ScoreRequest(customer_id=random.choice(churn_ids))
-            ),
+            by_customer(churn.Score, churn_pb2.ScoreRequest, churn_ids),
         ),
         Rpc(
             "churn.Score+reasons",
-            timed(
-                churn.Score,
-                lambda: churn_pb2.ScoreRequest(
-                    customer_id=random.choice(churn_ids), include_reasons=True
-                ),
-            ),
+            by_customer(churn.Score, churn_pb2.ScoreRequest, churn_ids, include_reasons=True),
         ),
         Rpc(
             "churn.ListAtRisk",
@@ -142,10 +149,7 @@ def catalogue(
         Rpc("churn.ReloadModel", timed(churn.ReloadModel, churn_pb2.ReloadModelRequest), 20),
         Rpc(
             "features.GetFeatures",
-            timed(
-                feats.GetFeatures,
-                lambda: features_pb2.GetFeaturesRequest(customer_id=random.choice(churn_ids)),
-            ),
+            by_customer(feats.GetFeatures, features_pb2.GetFeaturesRequest, churn_ids),
         ),
         Rpc(
             "features.GetIngestionStatus",
@@ -153,10 +157,7 @@ def catalogue(
         ),
         Rpc(
             "recommend.Recommend",
-            timed(
-                rec.Recommend,
-                lambda: recommend_pb2.RecommendRequest(customer_id=random.choice(buyers), n=10),
-            ),
+            by_customer(rec.Recommend, recommend_pb2.RecommendRequest, buyers, n=10),
         ),
         Rpc(
             "recommend.SimilarItems",
@@ -167,21 +168,18 @@ def catalogue(
         ),
         Rpc(
             "recommend.AnticipateNext",
-            timed(
-                rec.AnticipateNext,
-                lambda: recommend_pb2.AnticipateNextRequest(
-                    customer_id=random.choice(buyers), horizon_days=30
-                ),
+            by_customer(
+                rec.AnticipateNext, recommend_pb2.AnticipateNextRequest, buyers, horizon_days=30
             ),
         ),
         Rpc("recommend.ReloadModel", timed(rec.ReloadModel, recommend_pb2.ReloadModelRequest), 20),
         Rpc(
             "contact.NextBestContact",
-            timed(
+            by_customer(
                 contact.NextBestContact,
-                lambda: contact_pb2.NextBestContactRequest(
-                    customer_id=random.choice(contact_customers), alternatives=2
-                ),
+                contact_pb2.NextBestContactRequest,
+                contact_customers,
+                alternatives=2,
             ),
             note="4 channels x 169 hours scored per call",
         ),
@@ -237,20 +235,14 @@ def catalogue(
         Rpc("contact.ReloadModel", timed(contact.ReloadModel, contact_pb2.ReloadModelRequest), 20),
         Rpc(
             "gateway.CustomerInsight",
-            timed(
-                gateway.CustomerInsight,
-                lambda: gateway_pb2.CustomerInsightRequest(customer_id=random.choice(churn_ids)),
-                metadata=key,
+            by_customer(
+                gateway.CustomerInsight, gateway_pb2.CustomerInsightRequest, churn_ids, key
             ),
             note="through the gateway: churn + recommend + contact composed",
         ),
         Rpc(
             "gateway.NextBestAction",
-            timed(
-                gateway.NextBestAction,
-                lambda: gateway_pb2.NextBestActionRequest(customer_id=random.choice(churn_ids)),
-                metadata=key,
-            ),
+            by_customer(gateway.NextBestAction, gateway_pb2.NextBestActionRequest, churn_ids, key),
             note="through the gateway",
         ),
         Rpc(
