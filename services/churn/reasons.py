@@ -35,6 +35,11 @@ TEMPLATES: dict[str, Callable[[float], str]] = {
         if v >= 1
         else f"Pays {_pct(1 - v)} less per item than the year average"
     ),
+    "category_price_change": lambda v: (
+        f"Pays {_pct(v)} more per item in one of their categories than over the year"
+        if v >= 0
+        else f"Pays {_pct(-v)} less per item in one of their categories than over the year"
+    ),
     "unanswered_contacts_hl30": lambda v: f"{v:.0f} recent messages left unanswered",
     "response_rate_hl90": lambda v: f"Answers {_pct(v)} of messages",
     "days_since_last_response": lambda v: f"Last answered a message {v:.0f} days ago",

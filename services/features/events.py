@@ -170,7 +170,8 @@ def to_canonical(
                     amount = line.quantity * line.unit_price
                     revenue += amount
                     units += line.quantity
-                    add(c, t, EventKind.LINE, amount, 0.0, category_slot(categories(line.item_id)))
+                    slot = category_slot(categories(line.item_id))
+                    add(c, t, EventKind.LINE, amount, float(line.quantity), slot)
                 else:
                     returned = True
             if units > 0:

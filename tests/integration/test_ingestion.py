@@ -201,7 +201,7 @@ def test_refresh_rolls_time_forward_without_touching_the_accumulator(
         vector = store.get(customer)
         assert vector is not None and abs(vector.as_of - now) < 60
         np.testing.assert_allclose(
-            vector.values, finalize(frame.accumulators[i], vector.as_of)[0], rtol=1e-6
+            vector.values, finalize(frame.accumulators[i], vector.as_of)[0], rtol=1e-6, atol=1e-6
         )
     np.testing.assert_array_equal(store.get_accumulators(ids), frame.accumulators[:20])
 

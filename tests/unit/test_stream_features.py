@@ -43,7 +43,9 @@ def test_streamed_features_equal_the_in_memory_ones_at_every_cutoff(
     for frame, after, cutoff in zip(streamed.frames, streamed.next_order, cutoffs, strict=True):
         expected = in_memory(small_data, cutoff)
         assert list(frame.customer_ids) == list(expected.index)
-        np.testing.assert_allclose(frame.values, expected.to_numpy(), rtol=1e-9, equal_nan=True)
+        np.testing.assert_allclose(
+            frame.values, expected.to_numpy(), rtol=1e-9, atol=1e-6, equal_nan=True
+        )
         # the first order after the cutoff, per customer
         later = orders.select(orders.ts > cutoff)
         first = pd.Series(later.ts).groupby(later.customer).min()

@@ -11,9 +11,12 @@ customers, so memory stays bounded whatever the size):
   with a probability that depends on the customer's preferred channel and
   local hour and day type, in the customer's own time zone;
 * churn: a customer starts to disengage with a weekly hazard driven by
-  observable signals (recent returns = service problems, price increases on
-  their staples, unanswered contacts, abandoned carts); while disengaging,
-  all activity fades over a few weeks before it stops.
+  signals the customer has experienced and the shop can observe: recent
+  returns (service problems), a staple bought at a higher price than the
+  time before (price increase), contacts left unanswered, and carts abandoned
+  during a bad spell (episodes of a few weeks in which the customer fills
+  the cart and does not buy); while disengaging, all activity fades over a
+  few weeks before it stops.
 
 Output: orders, interactions, contacts, customers, items (CSV or Parquet),
 and ``truth/`` with the planted parameters (churn times and drivers,
@@ -260,6 +263,9 @@ def _simulate_chunk(
     hist_returns = np.zeros((n, weeks))
     hist_unanswered = np.zeros((n, weeks))
     hist_abandoned = np.zeros((n, weeks))
+    paid = np.zeros((n, MAX_STAPLES))  # last price paid for each staple
+    dearer_day = np.full((n, MAX_STAPLES), -np.inf)  # last time a staple cost more than before
+    spell_until = np.full(n, -1)  # last week of an abandoned-cart spell
     item_price = catalog["base_price"].to_numpy()
     inc_day = catalog["increase_day"].to_numpy()
     inc_factor = catalog["increase_factor"].to_numpy()
@@ -297,6 +303,11 @@ def _simulate_chunk(
         buy_c = ci[bought]
         buy_i = staple_item[ci, si][bought]
         buy_q = staple_qty[ci, si][bought]
+        bc, bs = ci[bought], si[bought]
+        staple_price = item_price[buy_i] * np.where(inc_day[buy_i] <= day_b, inc_factor[buy_i], 1)
+        dearer = (paid[bc, bs] > 0) & (staple_price > paid[bc, bs] * 1.001)
+        dearer_day[bc[dearer], bs[dearer]] = day_b[dearer]
+        paid[bc, bs] = staple_price
         # exploration purchases (preceded by a view and a cart addition)
         ex_c, ex_day = in_week(rng.poisson(0.15 * act * m * alive))
         ex_i = sampler.sample(rng, fav[ex_c, rng.integers(0, 2, len(ex_c))])
@@ -345,8 +356,12 @@ def _simulate_chunk(
         )
         v_i = sampler.sample(rng, v_cat)
         inter.append((v_c, v_i, v_day, np.zeros(len(v_c), np.int8)))
+        # carts left without buying: a few now and then, many during a bad spell
         frustration = 1 + price_sens * 0.5
-        a_c, a_day = in_week(rng.poisson(0.25 * act * m * alive * frustration))
+        starts = (spell_until < w) & alive & (rng.random(n) < 0.02 * frustration)
+        spell_until[starts] = w + rng.integers(1, 4, starts.sum())
+        spell = spell_until >= w
+        a_c, a_day = in_week(rng.poisson((0.05 * act + 1.5 * spell) * m * alive))
         a_i = sampler.sample(rng, fav[a_c, rng.integers(0, 2, len(a_c))])
         inter.append((a_c, a_i, a_day, np.full(len(a_c), 1, np.int8)))
         rem = rng.random(len(a_c)) < 0.4
@@ -395,9 +410,7 @@ def _simulate_chunk(
         np.add.at(hist_unanswered[:, w], c_c[~opened], 1)
         # churn hazard from observable signals
         returns8 = hist_returns[:, max(0, w - 7) : w + 1].sum(1) > 0
-        staple_inc = (
-            (inc_day[staple_item] <= d1) & (inc_day[staple_item] > d1 - 84) & staple_mask
-        ).sum(1)
+        staple_inc = ((dearer_day > d1 - 84) & staple_mask).sum(1)
         price_exp = staple_inc * price_sens
         unanswered4 = hist_unanswered[:, max(0, w - 3) : w + 1].sum(1)
         abandoned4 = hist_abandoned[:, max(0, w - 3) : w + 1].sum(1)

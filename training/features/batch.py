@@ -131,7 +131,8 @@ def item_slots(items: pd.DataFrame) -> pd.Series:
 
 
 def line_part(lines: pd.DataFrame, times: pd.Series, slots: pd.Series) -> Part:
-    """LINE events: every bought line at its order's time, with its amount and category."""
+    """LINE events: every bought line at its order's time, with its amount, units and
+    category."""
     pos = lines[lines["quantity"].to_numpy() > 0]
     line_ts = times.reindex(pd.MultiIndex.from_frame(pos[["customer_id", "order_id"]]))
     categories = pos["item_id"].map(slots).fillna(-1).to_numpy(dtype=np.int64)
@@ -140,7 +141,7 @@ def line_part(lines: pd.DataFrame, times: pd.Series, slots: pd.Series) -> Part:
         line_ts.to_numpy(),
         int(EventKind.LINE),
         pos["quantity"].to_numpy() * pos["unit_price"].to_numpy(),
-        0.0,
+        pos["quantity"].to_numpy(dtype=np.float64),
         categories,
     )
 

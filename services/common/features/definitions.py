@@ -14,8 +14,13 @@ Windowed quantities are exponentially decayed sums with a half-life h:
 S_h(T) = sum_i x_i * 2^(-(T - t_i)/h). They are stored relative to a fixed
 epoch (``EPOCH``), which makes every update a plain addition (order-free,
 exactly mergeable) — "orders_hl30" reads as "orders, weighting an order 30
-days ago by one half". Feature-set version 1 is numerically safe until 2039
-(2^((t-EPOCH)/7 days) < 1e308); a later version moves the epoch.
+days ago by one half". Every feature-set version so far keeps the 2020 epoch
+and is numerically safe until 2039 (2^((t-EPOCH)/7 days) < 1e308); a later
+version moves the epoch.
+
+Version history: 2 added the per-category unit-price sums and
+``category_price_change`` (a rise in the price paid within a category, the
+observable side of a price increase on a customer's usual items).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from enum import IntEnum
 
 import numpy as np
 
-FEATURE_SET_VERSION = 1
+FEATURE_SET_VERSION = 2
 EPOCH = 1577836800.0  # 2020-01-01T00:00:00Z
 DAY = 86400.0
 N_CATEGORY_SLOTS = 16
@@ -37,7 +42,7 @@ class EventKind(IntEnum):
     """Kinds of canonical events."""
 
     ORDER = 0  # value = revenue of positive lines, qty = units bought
-    LINE = 1  # one positive order line; value = line revenue, aux = category slot (-1 unknown)
+    LINE = 1  # one positive order line; value = line revenue, qty = units, aux = category slot
     RETURN = 2  # an order with returned lines; value = refund, qty = units returned
     VIEW = 3
     SEARCH = 4
@@ -167,9 +172,20 @@ for _ch in CHANNELS[1:]:
 A_RESP_CH = _slot("resp_email_hl90", Op.SUM, 90)
 for _ch in CHANNELS[1:]:
     _slot(f"resp_{_ch}_hl90", Op.SUM, 90)
-A_CAT = _slot("catspend_0_hl365", Op.SUM, 365)
-for _k in range(1, N_CATEGORY_SLOTS):
-    _slot(f"catspend_{_k}_hl365", Op.SUM, 365)
+
+
+def _category_slots(name: str, half_life: float) -> int:
+    """One decayed sum per category slot; returns the first slot."""
+    first = _slot(name.format(0), Op.SUM, half_life)
+    for k in range(1, N_CATEGORY_SLOTS):
+        _slot(name.format(k), Op.SUM, half_life)
+    return first
+
+
+A_CAT = _category_slots("catspend_{}_hl365", 365)
+A_CAT_SPEND30 = _category_slots("catspend_{}_hl30", 30)
+A_CAT_UNITS30 = _category_slots("catunits_{}_hl30", 30)
+A_CAT_UNITS365 = _category_slots("catunits_{}_hl365", 365)
 A_STREAM_MS = _slot("last_stream_ms", Op.MAX)  # bookkeeping of the online consumer
 A_STREAM_SEQ = _slot("last_stream_seq", Op.MAX)
 
@@ -193,7 +209,12 @@ _RULES: dict[EventKind, list[tuple[int, str, bool]]] = {
         *((s, "value", False) for s in A_REVENUE_D.values()),
         *((s, "qty", False) for s in A_UNITS_D.values()),
     ],
-    EventKind.LINE: [(A_CAT, "value", True)],
+    EventKind.LINE: [
+        (A_CAT, "value", True),
+        (A_CAT_SPEND30, "value", True),
+        (A_CAT_UNITS30, "qty", True),
+        (A_CAT_UNITS365, "qty", True),
+    ],
     EventKind.RETURN: [
         (A_N_RETURNS, "one", False),
         *((s, "one", False) for s in A_RETURNS.values()),
@@ -341,7 +362,13 @@ FEATURES: tuple[Feature, ...] = (
     Feature("category_entropy", "spread of spend across categories (bits)"),
     Feature("avg_unit_price_hl30", "average unit price paid in recent weeks"),
     Feature("unit_price_change", "recent unit price paid relative to the yearly average"),
+    Feature(
+        "category_price_change",
+        "largest change of the unit price paid within one category, recent weeks against "
+        "the year (categories with at least one unit bought recently)",
+    ),
 )
+CATEGORY_PRICE_MIN_UNITS = 1.0  # decayed units (30-day half-life) a category needs
 FEATURE_NAMES = tuple(f.name for f in FEATURES)
 N_FEATURES = len(FEATURES)
 _INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
@@ -396,6 +423,17 @@ def finalize(acc: np.ndarray, as_of: np.ndarray | float) -> np.ndarray:
         shares = spend / total_spend[:, None]
         entropy = -np.nansum(np.where(shares > 0, shares * np.log2(shares), 0.0), axis=1)
     unit30 = _ratio(d[A_REVENUE_D[30]], d[A_UNITS_D[30]])
+    cat_units30 = np.stack([d[A_CAT_UNITS30 + k] for k in range(N_CATEGORY_SLOTS)], axis=1)
+    cat_unit30 = _ratio(
+        np.stack([d[A_CAT_SPEND30 + k] for k in range(N_CATEGORY_SLOTS)], axis=1), cat_units30
+    )
+    cat_unit365 = _ratio(
+        spend, np.stack([d[A_CAT_UNITS365 + k] for k in range(N_CATEGORY_SLOTS)], axis=1)
+    )
+    cat_change = _ratio(cat_unit30, cat_unit365)
+    cat_change[~(cat_units30 >= CATEGORY_PRICE_MIN_UNITS) | np.isnan(cat_change)] = -np.inf
+    category_price_change = cat_change.max(axis=1) - 1.0
+    category_price_change[~np.isfinite(category_price_change)] = np.nan
     unit365 = _ratio(d[A_REVENUE_D[365]], d[A_UNITS_D[365]])
 
     cols = {
@@ -446,6 +484,7 @@ def finalize(acc: np.ndarray, as_of: np.ndarray | float) -> np.ndarray:
         "category_entropy": np.where(total_spend > 0, entropy, np.nan),
         "avg_unit_price_hl30": unit30,
         "unit_price_change": _ratio(unit30, unit365),
+        "category_price_change": category_price_change,
     }
     for i, name in enumerate(FEATURE_NAMES):
         out[:, i] = cols[name]
