@@ -104,7 +104,8 @@ def test_training_rows_see_nothing_after_their_cutoff(shop_data: Path) -> None:
         and "conversion" not in n
     ]
     np.testing.assert_allclose(
-        frame.X[:, columns], expected.loc[frame.customer_ids].to_numpy()[:, columns],
+        frame.X[:, columns],
+        expected.loc[frame.customer_ids].to_numpy()[:, columns],
         rtol=1e-5,
         atol=1e-6,
     )
