@@ -152,9 +152,18 @@ async def test_stock_state_from_ingest_events_filters_at_once(
     assert not {i.item_id for i in similar.items} & set(gone)
 
 
+def regular_customer(shop_data: Path) -> str:
+    """A customer who never starts to leave and has several staples (something is due)."""
+    truth = pd.read_csv(shop_data / "truth" / "customers.csv")
+    staples = pd.read_csv(shop_data / "truth" / "staples.csv")["customer_id"].value_counts()
+    stays = truth.loc[truth["disengage_at"].isna(), "customer_id"]
+    return str(staples[staples.index.isin(stays) & (staples >= 3)].sort_index().index[0])
+
+
 async def test_similar_items_and_anticipation(
     service: tuple[recommend_pb2_grpc.RecommendServiceStub, RecommendSettings],
     shop: tuple[pd.DataFrame, str],
+    shop_data: Path,
 ) -> None:
     stub, _ = service
     items, data_end = shop
@@ -165,8 +174,9 @@ async def test_similar_items_and_anticipation(
     assert all(query in i.reason for i in similar.items)
     now = Timestamp()
     now.FromDatetime(pd.Timestamp(data_end).to_pydatetime())
+    customer = regular_customer(shop_data)
     due = await stub.AnticipateNext(
-        R.AnticipateNextRequest(customer_id="C0000001", horizon_days=30, now=now), timeout=5
+        R.AnticipateNextRequest(customer_id=customer, horizon_days=30, now=now), timeout=5
     )
     assert due.items and due.model.name == MODEL_NAME
     expected = [i.expected_at.seconds for i in due.items]
@@ -176,7 +186,7 @@ async def test_similar_items_and_anticipation(
         assert 0 < i.probability <= 1 and i.typical_interval_days >= 1
         assert i.last_purchased_at.seconds <= now.seconds
     short = await stub.AnticipateNext(
-        R.AnticipateNextRequest(customer_id="C0000001", horizon_days=3, n=100, now=now), timeout=5
+        R.AnticipateNextRequest(customer_id=customer, horizon_days=3, n=100, now=now), timeout=5
     )
     assert [i.probability for i in short.items] != [i.probability for i in due.items]
 
