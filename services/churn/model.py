@@ -193,7 +193,9 @@ class ChurnModel:
         (directory / META_FILE).write_text(json.dumps(meta, indent=1))
 
     @classmethod
-    def load(cls, directory: Path) -> ChurnModel:
+    def load(cls, directory: Path, servable: bool = True) -> ChurnModel:
+        """Load a saved model; ``servable`` refuses one trained on another feature set
+        (its vectors would not line up with the stored ones)."""
         meta = json.loads((directory / META_FILE).read_text())
         booster = lgb.Booster(model_file=str(directory / BOOSTER_FILE))
         tables = {
@@ -204,6 +206,13 @@ class ChurnModel:
             )
             for n, t in meta["reason_tables"].items()
         }
+        version, names = int(meta["feature_set_version"]), tuple(meta["feature_names"])
+        if servable and (version != FEATURE_SET_VERSION or names != FEATURE_NAMES):
+            raise ValueError(
+                f"churn model was trained on feature set {version} ({len(names)} features); "
+                f"this service serves feature set {FEATURE_SET_VERSION} ({len(FEATURE_NAMES)}): "
+                "materialise the features again and retrain"
+            )
         return cls(
             booster=booster,
             calibration_x=np.array(meta["calibration_x"], dtype=float),
@@ -214,8 +223,8 @@ class ChurnModel:
             aov_prior_weight=float(meta["aov_prior_weight"]),
             horizon_days=int(meta["horizon_days"]),
             risk_thresholds=tuple(meta["risk_thresholds"]),  # type: ignore[arg-type]
-            feature_names=tuple(meta["feature_names"]),
-            feature_set_version=int(meta["feature_set_version"]),
+            feature_names=names,
+            feature_set_version=version,
             extra=meta.get("extra", {}),
         )
 

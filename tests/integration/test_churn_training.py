@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +11,8 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from services.churn.model import ChurnModel
-from services.common.features.definitions import FEATURE_NAMES
+from services.churn.model import META_FILE, ChurnModel
+from services.common.features.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
 from training import registry
 from training.churn.labels import churn_labels, labelled_frame
 from training.churn.train import ChurnConfig, train_churn
@@ -196,3 +198,23 @@ def test_planted_drivers_show_up_in_reasons(
         message += f"{others.mean():.0%} of {len(others)} others"
         assert affected.mean() > 0.3, message
         assert affected.mean() > others.mean() + 0.1, message
+
+
+def test_a_model_of_another_feature_set_is_not_served(
+    first: TrainReport, mlflow_store: tuple[str, Path], tmp_path: Path
+) -> None:
+    """A model trained on an older feature set is refused by the services (its vectors would
+    not line up with the stored ones); the training gate can still read it."""
+    uri, root = mlflow_store
+    registry.configure(uri, root, "augur-churn")
+    path = registry.download(registry.model_name("churn"), first.version, root / "models")
+    old = tmp_path / "model"
+    shutil.copytree(path / "artifacts" / "model", old)
+    meta_file = old / META_FILE
+    meta = json.loads(meta_file.read_text())
+    meta["feature_set_version"] = FEATURE_SET_VERSION - 1
+    meta["feature_names"] = meta["feature_names"][:-1]
+    meta_file.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=f"feature set {FEATURE_SET_VERSION - 1} "):
+        ChurnModel.load(old)
+    assert ChurnModel.load(old, servable=False).feature_set_version == FEATURE_SET_VERSION - 1

@@ -217,9 +217,10 @@ def train_churn(
     champion_auc = None
     if champion is not None:
         old = ChurnModel.load(
-            registry.download(name, champion, state_dir / "models") / "artifacts" / "model"
+            registry.download(name, champion, state_dir / "models") / "artifacts" / "model",
+            servable=False,
         )
-        if old.feature_set_version == FEATURE_SET_VERSION:
+        if old.feature_set_version == FEATURE_SET_VERSION:  # else: not comparable, replaced
             champion_auc = churn_metrics(test.y, old.probability(test.X))["roc_auc"]
             metrics["champion_roc_auc_same_test"] = champion_auc
     decision = registry.quality_gate(
