@@ -112,7 +112,7 @@ async def test_prometheus_scrapes_the_stack_and_evaluates_every_rule(
         def alerts_evaluated() -> list[Any] | None:
             loaded = _get(port, "/api/v1/rules")["data"]["groups"]
             by_name = {g["name"]: g for g in loaded}
-            alerting = by_name.get("augur-alerts")
+            alerting = by_name.get("augur")
             if alerting is None or alerting["lastEvaluation"].startswith("0001"):
                 return None
             return loaded
