@@ -5,6 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 AUGUR := $(VENV)/bin/augur
 STAMP := $(VENV)/.installed
+GENERATED := 'services/augur/*/v1'
 export PYTHONHASHSEED := 0
 
 help: ## List the targets
@@ -29,12 +30,12 @@ lock: $(STAMP) ## Re-resolve the hashed lock files (keeps every pin it can; UPGR
 	$(LOCK) $(if $(UPGRADE),--upgrade-package $(UPGRADE)) -o requirements.lock
 	$(LOCK) --extra dev $(if $(UPGRADE),--upgrade-package $(UPGRADE)) -o requirements-dev.lock
 
-protos: $(STAMP) ## Regenerate Python code from protos/ into services/generated
+protos: $(STAMP) ## Regenerate Python code from protos/ into services/augur/<svc>/v1
 	PY=$(PY) bash scripts/gen_protos.sh
 
 check-protos: protos ## Fail when the committed generated code differs from the protos
-	@git diff --exit-code -- services/generated || (echo "generated code is stale: run make protos and commit" >&2; exit 1)
-	@test -z "$$(git status --porcelain --untracked-files=all -- services/generated)" || (echo "untracked generated files: run make protos and commit" >&2; git status --short -- services/generated; exit 1)
+	@git diff --exit-code -- $(GENERATED) || (echo "generated code is stale: run make protos and commit" >&2; exit 1)
+	@test -z "$$(git status --porcelain --untracked-files=all -- $(GENERATED))" || (echo "untracked generated files: run make protos and commit" >&2; git status --short -- $(GENERATED); exit 1)
 
 lint-protos: $(STAMP) ## Lint the .proto files with buf (STANDARD + COMMENTS rules)
 	node_modules/.bin/buf lint

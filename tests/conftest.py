@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from services.common.logs import JsonFormatter
-from services.common.settings import ServerSettings, load_settings
-from training.data.synthetic import SyntheticConfig, generate
+from augur.common.logs import JsonFormatter
+from augur.common.settings import ServerSettings, load_settings
+from augur.training.data.synthetic import SyntheticConfig, generate
 
 REDIS_URL = os.environ.get("AUGUR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -104,7 +104,7 @@ def shop_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def churn_trained(shop_data: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """A churn model trained once per session into a temp sqlite MLflow store:
     (tracking uri, state dir, report)."""
-    from training.churn.train import train_churn
+    from augur.training.churn.train import train_churn
 
     root = tmp_path_factory.mktemp("mlflow")
     uri = f"sqlite:///{root / 'mlflow.db'}"
@@ -115,7 +115,7 @@ def churn_trained(shop_data: Path, tmp_path_factory: pytest.TempPathFactory):  #
 def recommend_trained(shop_data: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """A recommender trained once per session into a temp sqlite MLflow store:
     (tracking uri, state dir, report)."""
-    from training.recommend.pipeline import train_recommend
+    from augur.training.recommend.pipeline import train_recommend
 
     root = tmp_path_factory.mktemp("mlflow-recommend")
     uri = f"sqlite:///{root / 'mlflow.db'}"
@@ -135,7 +135,7 @@ def contact_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def contact_trained(contact_data: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The response model trained once per session into a temp sqlite MLflow store:
     (tracking uri, state dir, report)."""
-    from training.contact.pipeline import train_contact
+    from augur.training.contact.pipeline import train_contact
 
     root = tmp_path_factory.mktemp("mlflow-contact")
     uri = f"sqlite:///{root / 'mlflow.db'}"

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from services.common.settings import ServerSettings
-from services.runtime import free_port
+from augur.common.net import free_port
+from augur.common.settings import ServerSettings
 from tests.integration.gateway_stack import Stack, create_keys, start_backends
 
 POSTGRES = os.environ.get("AUGUR_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")

@@ -17,10 +17,9 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry
 
-from services.churn.main import build_spec as build_churn
-from services.common.features.store import RedisFeatureStore
-from services.common.server import AugurServer
-from services.common.settings import (
+from augur.churn.main import build_spec as build_churn
+from augur.common.server import AugurServer
+from augur.common.settings import (
     ChurnSettings,
     ContactSettings,
     GatewaySettings,
@@ -28,14 +27,15 @@ from services.common.settings import (
     ServerSettings,
     load_settings,
 )
-from services.contact.main import build_spec as build_contact
-from services.features.main import build_spec as build_features
-from services.gateway.keys import KeyStore
-from services.gateway.main import Gateway
-from services.recommend.main import build_spec as build_recommend
-from training.data.loader import load_dataset
-from training.features.batch import materialise
-from training.features.stream import compute_features
+from augur.contact.main import build_spec as build_contact
+from augur.features.store import RedisFeatureStore
+from augur.gateway.keys import KeyStore
+from augur.gateway.main import Gateway
+from augur.ingest.main import build_spec as build_features
+from augur.recommend.main import build_spec as build_recommend
+from augur.training.data.loader import load_dataset
+from augur.training.offline.batch import materialise
+from augur.training.offline.stream import compute_features
 
 
 @dataclass

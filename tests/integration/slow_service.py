@@ -1,6 +1,6 @@
 """A test-only service on the real chassis: `Sleep` answers after N seconds.
 
-Run as a script it serves through ``services.common.server.run`` (signal
+Run as a script it serves through ``augur.common.server.run`` (signal
 handling included) and prints its port, for the SIGTERM test.
 """
 
@@ -13,8 +13,8 @@ import sys
 import grpc
 from grpc import aio
 
-from services.common.server import ServiceSpec, run
-from services.common.settings import ServerSettings
+from augur.common.server import ServiceSpec, run
+from augur.common.settings import ServerSettings
 
 
 def slow_spec(ready: asyncio.Event | None = None) -> ServiceSpec:

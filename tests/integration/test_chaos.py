@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from training.chaos.run import run_chaos
+from augur.devtools.chaos.run import run_chaos
 
 pytestmark = pytest.mark.integration
 

@@ -11,19 +11,19 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from augur.churn.main import MODEL_NAME, build_spec
+from augur.churn.model import ChurnModel
+from augur.churn.snapshot import write_snapshot
 from augur.churn.v1 import churn_pb2, churn_pb2_grpc
-from services.churn.main import MODEL_NAME, build_spec
-from services.churn.model import ChurnModel
-from services.churn.snapshot import write_snapshot
-from services.common.features.store import RedisFeatureStore
-from services.common.server import AugurServer
-from services.common.settings import ChurnSettings, ServerSettings, load_settings
+from augur.common.server import AugurServer
+from augur.common.settings import ChurnSettings, ServerSettings, load_settings
+from augur.features.store import RedisFeatureStore
+from augur.training import registry
+from augur.training.data.loader import load_dataset
+from augur.training.offline.batch import materialise
+from augur.training.offline.stream import compute_features
+from augur.training.registry import TrainReport
 from tests.integration.hot_swap import swap_under_load
-from training import registry
-from training.data.loader import load_dataset
-from training.features.batch import materialise
-from training.features.stream import compute_features
-from training.registry import TrainReport
 
 pytestmark = pytest.mark.integration
 

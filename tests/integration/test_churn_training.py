@@ -11,15 +11,15 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from services.churn.model import META_FILE, ChurnModel
-from services.common.features.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
-from training import registry
-from training.churn.labels import churn_labels, labelled_frame
-from training.churn.train import ChurnConfig, train_churn
-from training.data.loader import Dataset, load_dataset
-from training.features.batch import FeatureFrame
-from training.features.stream import compute_features, stream_features
-from training.registry import TrainReport
+from augur.churn.model import META_FILE, ChurnModel
+from augur.features.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
+from augur.training import registry
+from augur.training.churn.labels import churn_labels, labelled_frame
+from augur.training.churn.train import ChurnConfig, train_churn
+from augur.training.data.loader import Dataset, load_dataset
+from augur.training.offline.batch import FeatureFrame
+from augur.training.offline.stream import compute_features, stream_features
+from augur.training.registry import TrainReport
 
 pytestmark = pytest.mark.integration
 

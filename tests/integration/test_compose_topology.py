@@ -26,7 +26,7 @@ import pytest
 import redis
 import yaml
 
-from services.runtime import free_port
+from augur.common.net import free_port
 from tests.conftest import REDIS_URL
 from tests.integration.conftest import start_prometheus, wait_http
 from tests.integration.gateway_stack import http

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import redis
 
-from services.common.settings import ServerSettings
-from training.chaos.scenarios import consumer_sigkill
+from augur.common.settings import ServerSettings
+from augur.devtools.chaos.scenarios import consumer_sigkill
 
 pytestmark = pytest.mark.integration
 

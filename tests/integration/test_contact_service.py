@@ -23,22 +23,22 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from augur.common.server import AugurServer
+from augur.common.settings import ContactSettings, ServerSettings, load_settings
+from augur.contact.caps import ALL_CHANNELS, Cap
+from augur.contact.core import ContactCore
+from augur.contact.main import MODEL_NAME, build_spec, load_model
+from augur.contact.policy import Policy
+from augur.contact.state import ContactState
 from augur.contact.v1 import contact_pb2, contact_pb2_grpc
+from augur.features.store import RedisFeatureStore
 from augur.features.v1 import features_pb2, features_pb2_grpc
-from services.common.features.store import RedisFeatureStore
-from services.common.server import AugurServer
-from services.common.settings import ContactSettings, ServerSettings, load_settings
-from services.contact.caps import ALL_CHANNELS, Cap
-from services.contact.core import ContactCore
-from services.contact.main import MODEL_NAME, build_spec, load_model
-from services.contact.policy import Policy
-from services.contact.state import ContactState
-from services.features.consumer import Consumer
-from services.features.main import build_spec as build_features
+from augur.ingest.consumer import Consumer
+from augur.ingest.main import build_spec as build_features
+from augur.training.contact.materialise import load_contact_state
+from augur.training.data.loader import load_dataset
+from augur.training.registry import TrainReport
 from tests.integration.rpc import expect
-from training.contact.materialise import load_contact_state
-from training.data.loader import load_dataset
-from training.registry import TrainReport
 
 pytestmark = pytest.mark.integration
 Trained = tuple[str, Path, TrainReport]
@@ -219,7 +219,7 @@ async def test_caps_refuse_with_the_earliest_allowed_time_and_ids_are_idempotent
 
 @pytest.fixture
 def core(settings: ServerSettings, contact_trained: Trained, tmp_path: Path) -> ContactCore:
-    from services.common.models import ModelWatcher
+    from augur.common.models import ModelWatcher
 
     cs = contact_settings(settings, contact_trained[0], tmp_path)
     store = RedisFeatureStore.from_settings(cs)
@@ -568,8 +568,8 @@ async def test_planted_best_slot_is_in_the_top_three_for_customers_with_history(
     planted day-type preference moves a customer's response by only 1.3-1.4x averaged over
     hours, so 16 opens rarely reveal it (see the closing note). Asserted: clearly above
     the best global (channel, hour) on a weekday, the best a history-blind policy can do."""
-    from training.contact.dataset import build_log
-    from training.data.synthetic import CHANNEL_BASE_RESPONSE
+    from augur.training.contact.dataset import build_log
+    from augur.training.data.synthetic import CHANNEL_BASE_RESPONSE
 
     stub, _ = service
     ds = load_dataset(contact_data)

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from services.common.features.definitions import CHANNELS
-from services.contact.profile import FEATURES, OPENED, SENT
-from training.contact.dataset import build_log
-from training.contact.train import ContactConfig
-from training.data.loader import load_dataset
+from augur.contact.profile import FEATURES, OPENED, SENT
+from augur.features.definitions import CHANNELS
+from augur.training.contact.dataset import build_log
+from augur.training.contact.train import ContactConfig
+from augur.training.data.loader import load_dataset
 
 
 def test_profiles_before_each_contact_never_see_later_opens(contact_data: Path) -> None:
@@ -42,8 +42,8 @@ def test_registered_with_plots_gate_and_pyfunc(
     import mlflow
     from mlflow import MlflowClient
 
-    from training import registry
-    from training.contact.pipeline import train_contact
+    from augur.training import registry
+    from augur.training.contact.pipeline import train_contact
 
     uri, root, report = contact_trained
     m = report.metrics

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from training.churn.train import ChurnConfig, train_churn
-from training.contact.pipeline import train_contact
-from training.contact.train import ContactConfig
+from augur.training.churn.train import ChurnConfig, train_churn
+from augur.training.contact.pipeline import train_contact
+from augur.training.contact.train import ContactConfig
 
 pytestmark = pytest.mark.integration
 

@@ -21,10 +21,10 @@ from hypothesis import settings as fuzz_settings
 from hypothesis import strategies as st
 
 from augur.churn.v1 import churn_pb2
+from augur.common.settings import ServerSettings
 from augur.contact.v1 import contact_pb2
 from augur.features.v1 import features_pb2
 from augur.recommend.v1 import recommend_pb2
-from services.common.settings import ServerSettings
 from tests.integration.gateway_stack import Stack, start_features
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from services.common.settings import ServerSettings
+from augur.common.settings import ServerSettings
 from tests.integration.gateway_stack import (
     Stack,
     gateway_settings,

@@ -18,13 +18,13 @@ from openapi_spec_validator import validate as validate_openapi
 from prometheus_client import CollectorRegistry
 
 from augur.churn.v1 import churn_pb2, churn_pb2_grpc
+from augur.common.settings import ServerSettings
 from augur.common.v1 import common_pb2
 from augur.contact.v1 import contact_pb2, contact_pb2_grpc
+from augur.features.store import RedisFeatureStore
+from augur.gateway.keys import KeyStore
 from augur.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from augur.recommend.v1 import recommend_pb2, recommend_pb2_grpc
-from services.common.features.store import RedisFeatureStore
-from services.common.settings import ServerSettings
-from services.gateway.keys import KeyStore
 from tests.integration.gateway_stack import (
     Stack,
     gateway_settings,

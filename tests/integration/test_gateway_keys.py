@@ -10,11 +10,11 @@ import hashlib
 import pytest
 import redis
 
-from services.common.errors import InvalidArgument, NotFound
-from services.common.features.store import RedisFeatureStore
-from services.common.settings import ServerSettings
-from services.gateway.front import key_map
-from services.gateway.keys import KeyStore
+from augur.common.errors import InvalidArgument, NotFound
+from augur.common.settings import ServerSettings
+from augur.features.store import RedisFeatureStore
+from augur.gateway.front import key_map
+from augur.gateway.keys import KeyStore
 
 pytestmark = pytest.mark.integration
 

@@ -14,17 +14,17 @@ from typing import Any
 import grpc
 import pytest
 
+from augur.churn.main import build_spec as build_churn
 from augur.churn.v1 import churn_pb2, churn_pb2_grpc
+from augur.common.server import AugurServer
+from augur.common.settings import ChurnSettings, GatewaySettings, ServerSettings, load_settings
+from augur.features.store import RedisFeatureStore
+from augur.gateway.keys import KeyStore
 from augur.gateway.v1 import gateway_pb2, gateway_pb2_grpc
-from services.churn.main import build_spec as build_churn
-from services.common.features.store import RedisFeatureStore
-from services.common.server import AugurServer
-from services.common.settings import ChurnSettings, GatewaySettings, ServerSettings, load_settings
-from services.gateway.keys import KeyStore
+from augur.training.data.loader import load_dataset
+from augur.training.offline.batch import materialise
+from augur.training.offline.stream import compute_features
 from tests.integration.gateway_stack import running_gateway, wait_serving
-from training.data.loader import load_dataset
-from training.features.batch import materialise
-from training.features.stream import compute_features
 
 pytestmark = pytest.mark.integration
 

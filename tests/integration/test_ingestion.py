@@ -12,19 +12,19 @@ import pytest
 import redis
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from augur.common.server import AugurServer
+from augur.common.settings import ServerSettings
 from augur.common.v1 import common_pb2
+from augur.features.definitions import FEATURE_NAMES, feature_index
+from augur.features.store import RedisFeatureStore
 from augur.features.v1 import features_pb2, features_pb2_grpc
-from services.common.features.definitions import FEATURE_NAMES, feature_index
-from services.common.features.store import RedisFeatureStore
-from services.common.server import AugurServer
-from services.common.settings import ServerSettings
-from services.features.consumer import Consumer
-from services.features.ingest import Ingestor
-from services.features.main import build_spec
-from training.data.loader import load_dataset
-from training.features.batch import materialise
-from training.features.replay import dataset_events
-from training.features.stream import compute_features
+from augur.ingest.consumer import Consumer
+from augur.ingest.ingest import Ingestor
+from augur.ingest.main import build_spec
+from augur.training.data.loader import load_dataset
+from augur.training.offline.batch import materialise
+from augur.training.offline.replay import dataset_events
+from augur.training.offline.stream import compute_features
 
 pytestmark = pytest.mark.integration
 
@@ -184,7 +184,7 @@ def test_refresh_rolls_time_forward_without_touching_the_accumulator(
     settings: ServerSettings, redis_client: redis.Redis, small_data: Path
 ) -> None:
     """Records materialised days ago are re-finalised as of now, from the same state."""
-    from services.common.features.definitions import finalize
+    from augur.features.definitions import finalize
 
     ds = load_dataset(small_data)
     frame = compute_features(ds, ds.orders["timestamp"].max())

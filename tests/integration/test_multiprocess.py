@@ -11,9 +11,9 @@ from pathlib import Path
 import grpc
 import pytest
 
+from augur.common.settings import ServerSettings
 from augur.common.v1 import common_pb2, common_pb2_grpc
-from services.common.settings import ServerSettings
-from services.runtime import free_port, is_alive, wait_serving
+from augur.devtools.runtime import free_port, is_alive, wait_serving
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +36,7 @@ def test_two_processes_share_the_port(settings: ServerSettings, tmp_path: Path) 
     }
     log = (tmp_path / "features.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "training.cli", "serve", "features"], env=env, stdout=log, stderr=log
+        [sys.executable, "-m", "augur.cli", "serve", "features"], env=env, stdout=log, stderr=log
     )
     try:
         assert wait_serving(port, 20), (tmp_path / "features.log").read_text()

@@ -15,9 +15,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from services.common.features.store import RedisFeatureStore
-from services.common.settings import ServerSettings
-from services.outreach.delivery import Claimed, Deliverer, DeliveryQueue, verify
+from augur.common.settings import ServerSettings
+from augur.features.store import RedisFeatureStore
+from augur.outreach.delivery import Claimed, Deliverer, DeliveryQueue, verify
 
 pytestmark = pytest.mark.integration
 SECRET = "test-secret"

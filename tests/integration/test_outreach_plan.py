@@ -18,14 +18,19 @@ import pytest
 from aiohttp import web
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from augur.cli.main import main
+from augur.cli.outreach import schedule_rows, write_schedule
+from augur.common.settings import ServerSettings
 from augur.common.v1 import common_pb2
+from augur.contact.state import ContactState
 from augur.contact.v1 import contact_pb2, contact_pb2_grpc
+from augur.features.store import RedisFeatureStore
 from augur.gateway.v1 import gateway_pb2, gateway_pb2_grpc
-from services.common.features.store import RedisFeatureStore
-from services.common.settings import ServerSettings
-from services.contact.state import ContactState
-from services.outreach.delivery import Deliverer, DeliveryQueue
-from services.outreach.main import delivery_outcomes
+from augur.outreach.delivery import Deliverer, DeliveryQueue
+from augur.outreach.main import delivery_outcomes
+from augur.training.contact.materialise import load_contact_state
+from augur.training.data.loader import load_dataset
+from augur.training.retrain import score_all
 from tests.integration.gateway_stack import (
     Stack,
     gateway_settings,
@@ -33,11 +38,6 @@ from tests.integration.gateway_stack import (
     running_gateway,
 )
 from tests.integration.rpc import expect
-from training.cli import main
-from training.contact.materialise import load_contact_state
-from training.data.loader import load_dataset
-from training.outreach import schedule_rows, write_schedule
-from training.retrain import score_all
 
 pytestmark = pytest.mark.integration
 COSTS = {

@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 
 from augur.churn.v1 import churn_pb2
+from augur.cli.main import main
+from augur.common.settings import ServerSettings
 from augur.common.v1 import common_pb2
+from augur.contact.state import ContactState
 from augur.contact.v1 import contact_pb2
+from augur.features.store import RedisFeatureStore
 from augur.gateway.v1 import gateway_pb2
-from services.common.features.store import RedisFeatureStore
-from services.common.settings import ServerSettings
-from services.contact.state import ContactState
-from services.outreach.report import campaign_report, write_report
-from training.cli import main
+from augur.outreach.report import campaign_report, write_report
 
 pytestmark = pytest.mark.integration
 DAY = 86400.0

@@ -19,22 +19,22 @@ import redis
 from google.protobuf.timestamp_pb2 import Timestamp
 from prometheus_client import CollectorRegistry
 
+from augur.churn.model import ChurnModel
+from augur.common.models import ModelMetrics, ModelWatcher
+from augur.common.server import AugurServer
+from augur.common.settings import ServerSettings
+from augur.contact.experiments import in_holdout
+from augur.contact.state import ContactState
+from augur.features.store import RedisFeatureStore
 from augur.features.v1 import features_pb2, features_pb2_grpc
-from services.churn.model import ChurnModel
-from services.common.features.store import RedisFeatureStore
-from services.common.models import ModelMetrics, ModelWatcher
-from services.common.server import AugurServer
-from services.common.settings import ServerSettings
-from services.contact.experiments import in_holdout
-from services.contact.state import ContactState
-from services.features.consumer import Consumer
-from services.features.main import build_spec
-from services.outreach.delivery import DeliveryQueue
-from services.outreach.triggers import TriggerRule, TriggerRules, TriggerWorker
-from training.data.loader import load_dataset
-from training.features.batch import materialise
-from training.features.stream import compute_features
-from training.retrain import score_all
+from augur.ingest.consumer import Consumer
+from augur.ingest.main import build_spec
+from augur.outreach.delivery import DeliveryQueue
+from augur.outreach.triggers import TriggerRule, TriggerRules, TriggerWorker
+from augur.training.data.loader import load_dataset
+from augur.training.offline.batch import materialise
+from augur.training.offline.stream import compute_features
+from augur.training.retrain import score_all
 
 pytestmark = pytest.mark.integration
 CAMPAIGN = "rt"

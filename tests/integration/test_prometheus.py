@@ -17,12 +17,12 @@ import redis
 import yaml
 from prometheus_client import CollectorRegistry, start_http_server
 
+from augur.common.net import free_port
+from augur.common.server import AugurServer
+from augur.common.settings import ServerSettings, load_settings
 from augur.features.v1 import features_pb2
-from services.common.server import AugurServer
-from services.common.settings import ServerSettings, load_settings
-from services.features.consumer import Consumer
-from services.features.main import build_spec
-from services.runtime import free_port
+from augur.ingest.consumer import Consumer
+from augur.ingest.main import build_spec
 from tests.integration.conftest import start_prometheus
 
 pytestmark = pytest.mark.integration

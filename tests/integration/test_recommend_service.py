@@ -12,18 +12,18 @@ import pandas as pd
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from augur.common.server import AugurServer
+from augur.common.settings import RecommendSettings, ServerSettings, load_settings
+from augur.features.store import RedisFeatureStore
 from augur.features.v1 import features_pb2, features_pb2_grpc
+from augur.ingest.consumer import Consumer
+from augur.ingest.main import build_spec as build_features
+from augur.recommend.main import MODEL_NAME, build_spec
 from augur.recommend.v1 import recommend_pb2, recommend_pb2_grpc
-from services.common.features.store import RedisFeatureStore
-from services.common.server import AugurServer
-from services.common.settings import RecommendSettings, ServerSettings, load_settings
-from services.features.consumer import Consumer
-from services.features.main import build_spec as build_features
-from services.recommend.main import MODEL_NAME, build_spec
+from augur.training.data.loader import load_dataset
+from augur.training.registry import TrainReport
 from tests.integration.hot_swap import swap_under_load
 from tests.integration.rpc import expect
-from training.data.loader import load_dataset
-from training.registry import TrainReport
 
 pytestmark = pytest.mark.integration
 Trained = tuple[str, Path, TrainReport]

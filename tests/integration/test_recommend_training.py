@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from services.recommend.model import RecommendModel
-from training.data.loader import load_dataset
-from training.recommend.data import DAY, purchases
-from training.recommend.train import RecommendConfig, evaluate, fit, from_model, to_model
+from augur.recommend.model import RecommendModel
+from augur.training.data.loader import load_dataset
+from augur.training.recommend.data import DAY, purchases
+from augur.training.recommend.train import RecommendConfig, evaluate, fit, from_model, to_model
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +70,8 @@ def test_registered_with_plots_and_gate_and_loads_as_pyfunc(
     import mlflow
     from mlflow import MlflowClient
 
-    from training import registry
-    from training.recommend.pipeline import train_recommend
+    from augur.training import registry
+    from augur.training.recommend.pipeline import train_recommend
 
     uri, root, report = recommend_trained
     assert report.promoted and report.metrics["blend_all_ndcg@10"] > 0.9

@@ -18,19 +18,19 @@ import grpc
 import numpy as np
 import pytest
 
+from augur.churn.main import build_spec as build_churn
 from augur.churn.v1 import churn_pb2, churn_pb2_grpc
-from services.churn.main import build_spec as build_churn
-from services.common.features.store import RedisFeatureStore
-from services.common.server import AugurServer
-from services.common.settings import ChurnSettings, ServerSettings, load_settings
-from services.runtime import free_port
+from augur.common.net import free_port
+from augur.common.server import AugurServer
+from augur.common.settings import ChurnSettings, ServerSettings, load_settings
+from augur.features.store import RedisFeatureStore
+from augur.training.data.loader import load_dataset
+from augur.training.drift import psi
+from augur.training.offline.batch import materialise
+from augur.training.offline.stream import compute_features
+from augur.training.retrain import retrain_all
 from tests.integration.conftest import wait_http
 from tests.integration.hot_swap import swap_under_load
-from training.data.loader import load_dataset
-from training.drift import psi
-from training.features.batch import materialise
-from training.features.stream import compute_features
-from training.retrain import retrain_all
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,18 +15,13 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from augur.common.net import free_port
+from augur.common.server import AugurServer
+from augur.common.settings import ServerSettings
 from augur.common.v1 import common_pb2, common_pb2_grpc
-from services.common.server import AugurServer
-from services.common.settings import ServerSettings
 from tests.integration.slow_service import slow_spec
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_health_is_not_serving_until_dependencies_are_ready(settings: ServerSettings) -> None:

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.common.errors import InvalidArgument
-from services.contact.caps import ALL_CHANNELS, Cap, allowed, window_max
-from services.contact.experiments import in_holdout, uplift
-from services.contact.localtime import hourly_grid, in_quiet_hours, zone
-from services.contact.policy import Policy
+from augur.common.errors import InvalidArgument
+from augur.contact.caps import ALL_CHANNELS, Cap, allowed, window_max
+from augur.contact.experiments import in_holdout, uplift
+from augur.contact.localtime import hourly_grid, in_quiet_hours, zone
+from augur.contact.policy import Policy
 
 UTC = dt.UTC
 
@@ -146,7 +146,7 @@ def test_policy_validation_names_every_problem() -> None:
 
 
 def test_one_profile_fast_path_equals_the_general_feature_rows() -> None:
-    from services.contact.profile import LAST_NAMES, N_COUNTERS, Priors, feature_rows
+    from augur.contact.profile import LAST_NAMES, N_COUNTERS, Priors, feature_rows
 
     rng = np.random.default_rng(4)
     priors = Priors(np.array([0.1, 0.2, 0.05, 0.3]), 0.12)

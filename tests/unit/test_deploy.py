@@ -18,7 +18,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from services.common import settings as settings_module
+from augur.common import settings as settings_module
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -65,7 +65,7 @@ def test_the_dockerfile_passes_hadolint_and_its_roles_exist() -> None:
     text = (DEPLOY / "Dockerfile").read_text()
     assert "USER 10001" in text and text.count("FROM ") == 2
     entry = (DEPLOY / "entrypoint.sh").read_text()
-    from training.cli import build_parser
+    from augur.cli.main import build_parser
 
     serve = next(
         a

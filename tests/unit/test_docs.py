@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.common.settings import (
+from augur.common.settings import (
     ChurnSettings,
     ContactSettings,
     GatewaySettings,
@@ -12,7 +12,7 @@ from services.common.settings import (
     RecommendSettings,
     settings_table,
 )
-from training.data.schema import TABLES
+from augur.training.data.schema import TABLES
 
 ROOT = Path(__file__).resolve().parents[2]
 

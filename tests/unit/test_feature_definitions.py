@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from services.common.features.definitions import (
+from augur.features.definitions import (
     A_N_ORDERS,
     DAY,
     FEATURE_NAMES,
@@ -18,9 +18,9 @@ from services.common.features.definitions import (
     finalize,
     merge,
 )
-from training.data.loader import Dataset, load_dataset
-from training.features.batch import canonical_events
-from training.features.stream import compute_features
+from augur.training.data.loader import Dataset, load_dataset
+from augur.training.offline.batch import canonical_events
+from augur.training.offline.stream import compute_features
 
 
 def truncated(ds: Dataset, cutoff: pd.Timestamp) -> Dataset:

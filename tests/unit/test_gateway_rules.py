@@ -6,9 +6,9 @@ import time
 
 from prometheus_client import CollectorRegistry
 
-from services.gateway.access import AccessMetrics
-from services.gateway.backends import CircuitBreaker, RetryBudget
-from services.gateway.routes import ROUTES
+from augur.gateway.access import AccessMetrics
+from augur.gateway.backends import CircuitBreaker, RetryBudget
+from augur.gateway.routes import ROUTES
 
 
 def test_breaker_opens_after_consecutive_failures_and_lets_one_trial_through() -> None:

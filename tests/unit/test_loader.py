@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from training.data.loader import DataError, load_dataset, load_table
+from augur.training.data.loader import DataError, load_dataset, load_table
 
 GOOD_ORDERS = (
     "customer_id,order_id,item_id,timestamp,quantity,unit_price\n"

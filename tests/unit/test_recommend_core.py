@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.recommend.evaluate import coverage, ranking_metrics
-from training.recommend.repeat import RepeatModel
+from augur.training.recommend.evaluate import coverage, ranking_metrics
+from augur.training.recommend.repeat import RepeatModel
 
 
 def test_ranking_metrics_by_hand() -> None:

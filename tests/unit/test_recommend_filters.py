@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from implicit.als import AlternatingLeastSquares
 from threadpoolctl import threadpool_limits
 
-from services.recommend.index import Query, RecommendIndex, Source
-from services.recommend.model import RecommendModel
-from training.recommend.train import nearest_items
+from augur.recommend.index import Query, RecommendIndex, Source
+from augur.recommend.model import RecommendModel
+from augur.training.recommend.train import nearest_items
 
 DAY = 86400.0
 N_ITEMS, N_USERS = 120, 80

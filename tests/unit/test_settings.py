@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.common.settings import ServerSettings, SettingsError, load_settings
+from augur.common.settings import ServerSettings, SettingsError, load_settings
 
 
 def test_bad_variables_are_named(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,10 +12,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from services.common.features.definitions import EventKind, accumulate, finalize
-from training.data.loader import DataError, iter_table, load_dataset
-from training.features.batch import canonical_events
-from training.features.stream import stream_features
+from augur.features.definitions import EventKind, accumulate, finalize
+from augur.training.data.loader import DataError, iter_table, load_dataset
+from augur.training.offline.batch import canonical_events
+from augur.training.offline.stream import stream_features
 
 
 def in_memory(path: Path, as_of: float) -> pd.DataFrame:

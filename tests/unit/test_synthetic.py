@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from training.data.synthetic import SyntheticConfig, generate
+from augur.training.data.synthetic import SyntheticConfig, generate
 
 
 def digest(path: Path) -> dict[str, str]:

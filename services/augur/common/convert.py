@@ -1,0 +1,45 @@
+"""Conversions shared by every servicer (timestamps, model info)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from augur.common.models import Loaded
+from augur.common.v1 import common_pb2
+
+
+def timestamp(seconds: float) -> Timestamp:
+    """A protobuf Timestamp from Unix seconds."""
+    ts = Timestamp()
+    whole = math.floor(seconds)
+    ts.seconds, ts.nanos = int(whole), round((seconds - whole) * 1e9) % 1_000_000_000
+    return ts
+
+
+class ModelInfoCache:
+    """The ModelInfo message of the served model, built once per loaded model."""
+
+    def __init__(self, feature_set_version: Callable[[Any], int] = lambda model: 0) -> None:
+        self.feature_set_version = feature_set_version
+        self._cached: tuple[Loaded[Any], common_pb2.ModelInfo] | None = None
+
+    def __call__(self, loaded: Loaded[Any]) -> common_pb2.ModelInfo:
+        cached = self._cached
+        if cached is None or cached[0] is not loaded:
+            info = model_info(loaded, self.feature_set_version(loaded.model))
+            self._cached = cached = (loaded, info)
+        return cached[1]
+
+
+def model_info(loaded: Loaded[Any], feature_set_version: int) -> common_pb2.ModelInfo:
+    return common_pb2.ModelInfo(
+        name=loaded.name,
+        version=loaded.version,
+        alias=loaded.alias,
+        feature_set_version=feature_set_version,
+        loaded_at=timestamp(loaded.loaded_at),
+    )

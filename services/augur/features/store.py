@@ -1,0 +1,333 @@
+"""The online feature store: Redis in production, memory in unit tests.
+
+Serving reads a customer's packed feature vector with one GET (many
+customers: one MGET). The hot path talks to a dedicated redis-py
+``Connection`` per thread (``send_command`` + ``read_response``), skipping the
+pool checkout and retry layers: measured on the 2-core machine, a GET costs
+~45 us that way against ~90 us through ``Redis.get`` and ~200 us through
+``redis.asyncio``. It is a blocking call even inside asyncio services, which
+is the cheaper choice at these latencies; every call is bounded by the
+socket timeout and a short circuit breaker makes calls fail fast
+(UNAVAILABLE) while Redis is down, so the event loop is never held for long.
+Bulk writes send hiredis-packed SET commands in large pipelines, one key per
+customer (~2x the throughput of redis-py's pipeline object).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol, cast
+
+import hiredis
+import numpy as np
+import redis
+import redis.exceptions
+from redis.connection import AbstractConnection
+
+from augur.common.errors import Unavailable
+from augur.common.keys import Keys
+from augur.common.settings import FeatureSettings
+from augur.features.codec import (
+    FeatureVector,
+    decode_accs,
+    decode_matrix,
+    decode_vector,
+    encode_records,
+)
+from augur.features.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
+
+_REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+class FeatureStore(Protocol):
+    """What serving and ingestion need from a feature store."""
+
+    def get(self, customer_id: str) -> FeatureVector | None: ...
+
+    def get_many(self, customer_ids: Sequence[str]) -> list[FeatureVector | None]: ...
+
+    def get_accumulators(self, customer_ids: Sequence[str]) -> np.ndarray: ...
+
+    def write(
+        self,
+        customer_ids: Sequence[str],
+        acc: np.ndarray,
+        features: np.ndarray,
+        as_of: np.ndarray | float,
+    ) -> int: ...
+
+    def ping(self) -> bool: ...
+
+
+class Breaker:
+    """Fails fast for ``cooldown`` seconds after Redis was found unreachable."""
+
+    def __init__(self, cooldown: float = 0.5) -> None:
+        self.cooldown = cooldown
+        self.open_until = 0.0
+        self._lock = threading.Lock()
+
+    def check(self) -> None:
+        if self.open_until and time.monotonic() < self.open_until:
+            raise Unavailable("the feature store (Redis) is unreachable; retry shortly")
+
+    def failed(self) -> None:
+        with self._lock:
+            self.open_until = time.monotonic() + self.cooldown
+
+    def succeeded(self) -> None:
+        self.open_until = 0.0
+
+
+def redis_client(settings: FeatureSettings) -> redis.Redis:
+    """A blocking client with bounded timeouts on every call."""
+    timeout = settings.redis_timeout_ms / 1000
+    return redis.Redis.from_url(
+        settings.redis_url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        max_connections=settings.redis_max_connections,
+        health_check_interval=0,
+        retry_on_timeout=False,
+    )
+
+
+class RedisFeatureStore:
+    """Feature vectors and accumulators in Redis, keyed by ``Keys``."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, ttl_seconds: int = 0) -> None:
+        self.client = client
+        self.keys = keys
+        self.ttl = ttl_seconds
+        self.breaker = Breaker()
+        self._local = threading.local()
+
+    @classmethod
+    def from_settings(cls, settings: FeatureSettings) -> RedisFeatureStore:
+        return cls(
+            redis_client(settings),
+            Keys(settings.redis_prefix, FEATURE_SET_VERSION),
+            settings.feature_ttl_seconds,
+        )
+
+    def _connection(self) -> AbstractConnection:
+        """This thread's dedicated connection (connected lazily)."""
+        conn: AbstractConnection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = cast(AbstractConnection, self.client.connection_pool.make_connection())
+            self._local.conn = conn
+        return conn
+
+    def _call(self, fn: Callable[..., object], *args: object) -> object:
+        """Run a redis-py call with the breaker and the error mapping."""
+        self.breaker.check()
+        try:
+            result = fn(*args)
+        except _REDIS_DOWN:
+            self.breaker.failed()
+            raise Unavailable("the feature store (Redis) is unreachable; retry shortly") from None
+        self.breaker.succeeded()
+        return result
+
+    def _direct(self, *command: object) -> object:
+        """One command on the dedicated connection: the hot path."""
+        self.breaker.check()
+        conn = self._connection()
+        try:
+            conn.send_command(*command)
+            result = conn.read_response()
+        except _REDIS_DOWN:
+            conn.disconnect()
+            self.breaker.failed()
+            raise Unavailable("the feature store (Redis) is unreachable; retry shortly") from None
+        self.breaker.succeeded()
+        return result
+
+    def _pipelined(self, commands: list[tuple[Any, ...]]) -> None:
+        """Send many commands in one write and read every reply."""
+        self.exchange(commands)
+
+    def exchange(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Many commands in one write on the dedicated connection; the raw replies (a hash
+        comes back as a flat field/value list). Every reply is read before the first error
+        reply is raised, so the connection stays usable."""
+        if not commands:
+            return []
+        self.breaker.check()
+        conn = self._connection()
+        first_error: Exception | None = None
+        replies: list[Any] = []
+        try:
+            conn.send_packed_command([b"".join(hiredis.pack_command(c) for c in commands)])
+            for _ in commands:
+                try:
+                    replies.append(conn.read_response())
+                except redis.exceptions.ResponseError as exc:
+                    first_error = first_error or exc
+                    replies.append(exc)
+        except _REDIS_DOWN:
+            conn.disconnect()
+            self.breaker.failed()
+            raise Unavailable("the feature store (Redis) is unreachable; retry shortly") from None
+        self.breaker.succeeded()
+        if first_error is not None:
+            raise first_error
+        return replies
+
+    def get(self, customer_id: str) -> FeatureVector | None:
+        raw = self._direct("GET", self.keys.features(customer_id))
+        return None if raw is None else decode_vector(raw)  # type: ignore[arg-type]
+
+    def get_many(self, customer_ids: Sequence[str]) -> list[FeatureVector | None]:
+        if not customer_ids:
+            return []
+        raws = cast(
+            list[bytes | None], self._direct("MGET", *map(self.keys.features, customer_ids))
+        )
+        return [None if r is None else decode_vector(r) for r in raws]
+
+    def get_matrix(self, customer_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Bulk read: (found mask, feature matrix of the found customers, their as-of times)."""
+        keys = [self.keys.features(c) for c in customer_ids]
+        return decode_matrix(cast(list[bytes | None], self._direct("MGET", *keys)))
+
+    def get_accumulators(self, customer_ids: Sequence[str]) -> np.ndarray:
+        if not customer_ids:
+            return decode_accs([])
+        raws = self._direct("MGET", *[self.keys.features(c) for c in customer_ids])
+        return decode_accs(raws)  # type: ignore[arg-type]
+
+    def write(
+        self,
+        customer_ids: Sequence[str],
+        acc: np.ndarray,
+        features: np.ndarray,
+        as_of: np.ndarray | float,
+        chunk: int = 5000,
+    ) -> int:
+        """Bulk write (SET with TTL) of customers' records, in large pipelines."""
+        records = encode_records(features, acc, as_of)
+        ttl: tuple[Any, ...] = ("EX", self.ttl) if self.ttl else ()
+        key = self.keys.features
+        for start in range(0, len(customer_ids), chunk):
+            stop = min(start + chunk, len(customer_ids))
+            self._pipelined(
+                [("SET", key(customer_ids[i]), records[i], *ttl) for i in range(start, stop)]
+            )
+        return len(customer_ids)
+
+    def record_meta(self, materialised_at: float, customers: int) -> None:
+        self._call(
+            self.client.hset,
+            self.keys.meta(),
+            None,
+            None,
+            {
+                "feature_set_version": FEATURE_SET_VERSION,
+                "names": ",".join(FEATURE_NAMES),
+                "materialised_at": materialised_at,
+                "customers": customers,
+            },
+        )
+
+    def write_items(
+        self,
+        item_ids: Iterable[str],
+        categories: Iterable[str],
+        prices: Iterable[float],
+        in_stock: Iterable[bool],
+    ) -> None:
+        ids = list(item_ids)
+        if not ids:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for key, values in (
+            (self.keys.item_category(), list(categories)),
+            (self.keys.item_price(), [float(p) for p in prices]),
+            (self.keys.item_stock(), [1 if s else 0 for s in in_stock]),
+        ):
+            for start in range(0, len(ids), 10_000):
+                pipe.hset(
+                    key,
+                    mapping=dict(
+                        zip(
+                            ids[start : start + 10_000], values[start : start + 10_000], strict=True
+                        )
+                    ),
+                )
+        self._call(pipe.execute)
+
+    def item_categories(self, item_ids: Sequence[str]) -> list[str]:
+        if not item_ids:
+            return []
+        raws = cast(
+            list[bytes | None],
+            self._call(self.client.hmget, self.keys.item_category(), list(item_ids)),
+        )
+        return [r.decode() if r else "" for r in raws]
+
+    def in_stock(self, item_ids: Sequence[str]) -> np.ndarray:
+        """In-stock flag of each item (an item with no stock state counts as in stock)."""
+        if not item_ids:
+            return np.zeros(0, dtype=bool)
+        raws = cast(list[bytes | None], self._direct("HMGET", self.keys.item_stock(), *item_ids))
+        return np.array([r != b"0" for r in raws], dtype=bool)
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.client.ping())
+        except _REDIS_DOWN:
+            return False
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.disconnect()
+        self.client.close()
+
+
+class InMemoryFeatureStore:
+    """Same interface, in a dict; for unit tests of code that reads features."""
+
+    def __init__(self) -> None:
+        self.vectors: dict[str, FeatureVector] = {}
+        self.accs: dict[str, np.ndarray] = {}
+        self.categories: dict[str, str] = {}
+
+    def get(self, customer_id: str) -> FeatureVector | None:
+        return self.vectors.get(customer_id)
+
+    def get_many(self, customer_ids: Sequence[str]) -> list[FeatureVector | None]:
+        return [self.vectors.get(c) for c in customer_ids]
+
+    def get_accumulators(self, customer_ids: Sequence[str]) -> np.ndarray:
+        from augur.features.definitions import empty_acc
+
+        out = empty_acc(len(customer_ids))
+        for i, c in enumerate(customer_ids):
+            if c in self.accs:
+                out[i] = self.accs[c]
+        return out
+
+    def write(
+        self,
+        customer_ids: Sequence[str],
+        acc: np.ndarray,
+        features: np.ndarray,
+        as_of: np.ndarray | float,
+    ) -> int:
+        times = np.broadcast_to(np.asarray(as_of, dtype=np.float64), (len(customer_ids),))
+        for i, cid in enumerate(customer_ids):
+            self.vectors[cid] = FeatureVector(
+                np.asarray(features[i], dtype=np.float32), float(times[i]), FEATURE_SET_VERSION
+            )
+            self.accs[cid] = np.array(acc[i])
+        return len(customer_ids)
+
+    def item_categories(self, item_ids: Sequence[str]) -> list[str]:
+        return [self.categories.get(i, "") for i in item_ids]
+
+    def ping(self) -> bool:
+        return True

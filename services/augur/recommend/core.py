@@ -1,0 +1,178 @@
+"""The recommendation service's transport-agnostic core: validation, stock, the model.
+
+Every request reads the served model once (``watcher.require()``), so a hot
+swap never mixes two models in one answer. Stock is read from Redis for the
+candidate items of each call (one HMGET), so an item marked out of stock
+through IngestEvents disappears from the next answer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from augur.common.errors import InvalidArgument, NotFound, Unavailable
+from augur.common.ids import check_id
+from augur.common.models import Loaded, ModelWatcher
+from augur.common.settings import RecommendSettings
+from augur.features.store import RedisFeatureStore
+from augur.recommend.index import MAX_N, Answer, Due, Pick, Query, RecommendIndex, StockCheck
+
+MAX_CONTEXT = 100
+MAX_EXCLUDE = 1000
+MAX_CATEGORIES = 100
+MAX_BATCH = 10_000
+BATCH_CHUNK = 1000
+MAX_HORIZON = 365
+DEFAULT_ANTICIPATE = 20
+
+
+@dataclass
+class BatchResult:
+    customer_id: str
+    answer: Answer | None
+    error: str = ""
+
+
+def _check_n(n: int, default: int | None = None) -> int:
+    if n == 0 and default is not None:
+        return default
+    if not 1 <= n <= MAX_N:
+        raise InvalidArgument(f"n must be 1..{MAX_N}, got {n}")
+    return n
+
+
+def _check_ids(values: Sequence[str], what: str, limit: int) -> list[str]:
+    if len(values) > limit:
+        raise InvalidArgument(f"{what} has {len(values)} entries; at most {limit}")
+    for i, value in enumerate(values):
+        check_id(value, f"{what}[{i}]")
+    return list(values)
+
+
+class RecommendCore:
+    """Recommend, SimilarItems, AnticipateNext and BatchRecommend over the served model."""
+
+    def __init__(
+        self,
+        store: RedisFeatureStore,
+        watcher: ModelWatcher[RecommendIndex],
+        settings: RecommendSettings,
+    ) -> None:
+        self.store = store
+        self.watcher = watcher
+        self.settings = settings
+        self._as_of = settings.as_of_seconds()
+
+    def now(self) -> float:
+        return self._as_of if self._as_of is not None else time.time()
+
+    def _stock(self, index: RecommendIndex) -> StockCheck | None:
+        if not self.settings.recommend_stock_filter:
+            return None
+        ids = index.item_ids
+
+        def check(items: np.ndarray) -> np.ndarray | None:
+            try:
+                return self.store.in_stock([ids[j] for j in items.tolist()])
+            except Unavailable:
+                return None
+
+        return check
+
+    def _query(
+        self,
+        customer_id: str,
+        n: int,
+        context: Sequence[str],
+        exclude: Sequence[str],
+        categories: Sequence[str],
+        include_repeat: bool,
+    ) -> Query:
+        check_id(customer_id, "customer_id")
+        return Query(
+            customer_id,
+            _check_n(n),
+            self.now(),
+            _check_ids(context, "context_item_ids", MAX_CONTEXT),
+            _check_ids(exclude, "exclude_item_ids", MAX_EXCLUDE),
+            _check_ids(categories, "categories", MAX_CATEGORIES),
+            include_repeat,
+        )
+
+    def recommend(
+        self,
+        customer_id: str,
+        n: int,
+        context: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        categories: Sequence[str] = (),
+        include_repeat: bool = True,
+    ) -> tuple[Answer, Loaded[RecommendIndex]]:
+        q = self._query(customer_id, n, context, exclude, categories, include_repeat)
+        loaded = self.watcher.require()
+        return loaded.model.recommend(q, self._stock(loaded.model)), loaded
+
+    def similar(self, item_id: str, n: int) -> tuple[list[Pick], Loaded[RecommendIndex]]:
+        check_id(item_id, "item_id")
+        n = _check_n(n)
+        loaded = self.watcher.require()
+        index = loaded.model
+        j = index.item_pos.get(item_id)
+        if j is None:
+            raise NotFound(f"item {item_id!r} is not in the catalogue of the served model")
+        return index.similar(j, n, self._stock(index)), loaded
+
+    def anticipate(
+        self, customer_id: str, horizon_days: int, n: int, now: float | None
+    ) -> tuple[list[Due], Loaded[RecommendIndex]]:
+        check_id(customer_id, "customer_id")
+        if not 1 <= horizon_days <= MAX_HORIZON:
+            raise InvalidArgument(f"horizon_days must be 1..{MAX_HORIZON}, got {horizon_days}")
+        n = _check_n(n, DEFAULT_ANTICIPATE)
+        loaded = self.watcher.require()
+        index = loaded.model
+        if customer_id not in index.rep_slice:
+            raise NotFound(f"customer {customer_id!r} has no purchase history in the served model")
+        when = self.now() if now is None else now
+        floor = index.model.min_due_probability
+        due = [d for d in index.due(customer_id, when, horizon_days) if d.probability >= floor]
+        due.sort(key=lambda d: (d.expected_day, -d.probability))
+        return due[:n], loaded
+
+    def batch(
+        self,
+        customer_ids: Sequence[str],
+        n: int,
+        categories: Sequence[str] = (),
+        include_repeat: bool = True,
+    ) -> tuple[Loaded[RecommendIndex], Iterator[list[BatchResult]]]:
+        """Validates the whole request first, then yields results in chunks, in order."""
+        if not 1 <= len(customer_ids) <= MAX_BATCH:
+            raise InvalidArgument(
+                f"customer_ids must hold 1..{MAX_BATCH} ids, got {len(customer_ids)}"
+            )
+        n = _check_n(n)
+        cats = _check_ids(categories, "categories", MAX_CATEGORIES)
+        loaded = self.watcher.require()
+        index = loaded.model
+        stock = self._stock(index)
+        now = self.now()
+
+        def one(cid: str) -> BatchResult:
+            try:
+                check_id(cid, "customer_id")
+            except InvalidArgument as exc:
+                return BatchResult(cid, None, exc.message)
+            return BatchResult(
+                cid, index.recommend(Query(cid, n, now, (), (), cats, include_repeat), stock)
+            )
+
+        def chunks() -> Iterator[list[BatchResult]]:
+            for start in range(0, len(customer_ids), BATCH_CHUNK):
+                yield [one(c) for c in customer_ids[start : start + BATCH_CHUNK]]
+
+        return loaded, chunks()

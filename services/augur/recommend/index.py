@@ -1,0 +1,422 @@
+"""The recommendation model made ready to query: id maps, cached matrices, the blend.
+
+Built once per loaded model (in the model watcher's worker thread), then read
+by every request without locks. Everything that does not change per call is
+computed here: YᵀY + λI for session fold-in, normalised item factors for
+similarity, each customer's repeat rows as one slice, popularity per
+category. Pure computation: stock comes in as a callable, so the same code
+serves requests, offline evaluation and the MLflow pyfunc.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+
+from augur.recommend.model import RecommendModel
+from augur.recommend.timing import conditional_quantiles, due_probability
+
+DAY = 86400.0
+MAX_N = 100
+SESSION_POPULAR = 200  # popular items added to a session's candidate pool
+# in-stock test of item indices -> boolean mask, or None when stock is unknown
+StockCheck = Callable[[np.ndarray], np.ndarray | None]
+
+
+class Source(IntEnum):
+    """Same numbers as ``augur.recommend.v1.Source``."""
+
+    REPEAT = 1
+    EXPLORE = 2
+    SESSION = 3
+    POPULAR = 4
+
+
+@dataclass(frozen=True)
+class Query:
+    customer_id: str
+    n: int
+    now: float  # Unix seconds
+    context: Sequence[str] = ()
+    exclude: Sequence[str] = ()
+    categories: Sequence[str] = ()
+    include_repeat: bool = True
+
+
+@dataclass(frozen=True)
+class Pick:
+    item: int
+    score: float
+    source: Source
+    reason: str
+
+
+@dataclass
+class Answer:
+    picks: list[Pick]
+    cold_start: bool
+    stock_known: bool = True
+
+
+@dataclass(frozen=True)
+class Due:
+    """An item the customer is expected to buy again."""
+
+    item: int
+    probability: float
+    expected_day: float
+    window_start_day: float
+    window_end_day: float
+    last_day: float
+    interval_days: float
+
+
+@dataclass
+class _Candidates:
+    """Ordered candidate item indices per source, before stock, caps and dedup."""
+
+    repeat: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    repeat_reason: dict[int, str] = field(default_factory=dict)
+    personal: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    personal_source: Source = Source.EXPLORE
+    popular: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+
+class RecommendIndex:
+    """Query-ready form of a ``RecommendModel``."""
+
+    def __init__(self, model: RecommendModel) -> None:
+        self.model = model
+        self.item_ids: list[str] = model.items.tolist()
+        self.item_pos = {item: j for j, item in enumerate(self.item_ids)}
+        self.user_pos = {user: i for i, user in enumerate(model.users.tolist())}
+        self.Y = np.ascontiguousarray(model.item_factors, dtype=np.float32)
+        self.X = np.ascontiguousarray(model.user_factors, dtype=np.float32)
+        y64 = self.Y.astype(np.float64)
+        self.gram = y64.T @ y64 + model.regularization * np.eye(self.Y.shape[1])
+        norms = np.linalg.norm(self.Y, axis=1, keepdims=True)
+        self.Yn = self.Y / np.maximum(norms, 1e-9)
+        cats, self.item_cat = np.unique(model.item_category, return_inverse=True)
+        self.category_names: list[str] = cats.tolist()
+        self.category_code = {c: k for k, c in enumerate(self.category_names)}
+        popular = np.array([self.item_pos[i] for i in model.popular.tolist() if i in self.item_pos])
+        self.popular = popular.astype(np.int64)
+        self.popular_by_cat = {
+            k: self.popular[self.item_cat[self.popular] == k] for k in range(len(cats))
+        }
+        self._index_repeat(model)
+
+    def _index_repeat(self, model: RecommendModel) -> None:
+        items = np.array([self.item_pos.get(i, -1) for i in model.repeat_item.tolist()])
+        keep = items >= 0
+        customers = model.repeat_customer[keep]
+        order = np.argsort(customers, kind="stable")
+        customers = customers[order]
+        self.rep_item = items[keep][order].astype(np.int64)
+        self.rep_count = model.repeat_count[keep][order]
+        self.rep_last = model.repeat_last_day[keep][order]
+        self.rep_interval = model.repeat_interval_days[keep][order]
+        uniq, starts = np.unique(customers, return_index=True)
+        ends = np.append(starts[1:], len(customers))
+        # customer -> position in rep_start / rep_end (ints: nothing for the cycle GC to scan)
+        self.rep_slice = dict(zip(uniq.tolist(), range(len(uniq)), strict=True))
+        self.rep_start, self.rep_end = starts.astype(np.int64), ends.astype(np.int64)
+
+    # ---------------------------------------------------------------- lookups
+    def known(self, customer_id: str) -> bool:
+        return customer_id in self.user_pos or customer_id in self.rep_slice
+
+    def indices(self, item_ids: Sequence[str]) -> np.ndarray:
+        """Catalogue indices of the known ids (unknown ids are dropped)."""
+        pos = self.item_pos
+        return np.array([pos[i] for i in item_ids if i in pos], dtype=np.int64)
+
+    def category_of(self, j: int) -> str:
+        return self.category_names[self.item_cat[j]]
+
+    def _category_codes(self, categories: Sequence[str]) -> np.ndarray | None:
+        if not categories:
+            return None
+        return np.array(
+            [self.category_code[c] for c in categories if c in self.category_code], dtype=np.int64
+        )
+
+    # ------------------------------------------------------------------ repeat
+    def _repeat_rows(self, customer_id: str) -> slice:
+        k = self.rep_slice.get(customer_id)
+        return slice(0, 0) if k is None else slice(self.rep_start[k], self.rep_end[k])
+
+    def due(self, customer_id: str, now: float, horizon_days: float) -> list[Due]:
+        """Every item the customer bought before with P(buy again within the horizon)."""
+        rows = self._repeat_rows(customer_id)
+        now_day = now / DAY
+        elapsed = now_day - self.rep_last[rows]
+        interval = self.rep_interval[rows]
+        sigma = self.model.repeat_sigma
+        p = due_probability(elapsed, interval, self.rep_count[rows], sigma, horizon_days)
+        q16, q50, q84 = conditional_quantiles(elapsed, interval, sigma, (0.16, 0.5, 0.84))
+        last = self.rep_last[rows]
+        return [
+            Due(int(j), float(pi), float(lj + a), float(lj + b), float(lj + c), float(lj), float(i))
+            for j, pi, a, b, c, lj, i in zip(
+                self.rep_item[rows], p, q50, q16, q84, last, interval, strict=True
+            )
+        ]
+
+    # ------------------------------------------------------------- collaborative
+    def fold_in(self, customer_id: str, context: np.ndarray) -> np.ndarray:
+        """Exact ALS user factors from the customer's fitted interactions plus the session.
+
+        Solves (YᵀY + λI + Yᵢᵀ(Cᵢ - I)Yᵢ) x = Yᵢᵀ cᵢ over the customer's items i.
+        """
+        m = self.model
+        row = self.user_pos.get(customer_id)
+        if row is not None:
+            lo, hi = m.confidence_indptr[row], m.confidence_indptr[row + 1]
+            idx = np.concatenate([m.confidence_indices[lo:hi], context])
+            conf = np.concatenate(
+                [m.confidence_data[lo:hi], np.full(len(context), m.session_confidence)]
+            )
+        else:
+            idx, conf = context, np.full(len(context), m.session_confidence)
+        Yi = self.Y[idx].astype(np.float64)
+        A = self.gram + (Yi.T * (conf - 1.0)) @ Yi
+        return np.linalg.solve(A, Yi.T @ conf).astype(np.float32)
+
+    def _history(self, customer_id: str) -> np.ndarray:
+        row = self.user_pos.get(customer_id)
+        if row is None:
+            return np.zeros(0, dtype=np.int64)
+        m = self.model
+        lo, hi = m.confidence_indptr[row], m.confidence_indptr[row + 1]
+        return np.asarray(m.confidence_indices[lo:hi])
+
+    def _because(self, item: int, anchors: np.ndarray) -> int:
+        """The anchor item (other than ``item``) that contributes most to ``item``'s score."""
+        anchors = anchors[anchors != item]
+        if not len(anchors):
+            return item
+        return int(anchors[int(np.argmax(self.Y[anchors] @ self.Y[item]))])
+
+    # -------------------------------------------------------------------- blend
+    def recommend(self, q: Query, stock: StockCheck | None = None) -> Answer:
+        """Blend of repeat, explore/session and popular items under every filter."""
+        n_items = len(self.item_ids)
+        blocked = np.zeros(n_items, dtype=bool)
+        context = self.indices(q.context)
+        blocked[self.indices(q.exclude)] = True
+        blocked[context] = True
+        codes = self._category_codes(q.categories)
+        allowed = np.ones(n_items, dtype=bool) if codes is None else np.isin(self.item_cat, codes)
+        cold = not self.known(q.customer_id)
+        c = self._candidates(q, context, blocked, allowed, codes, cold)
+        return self._blend(q, c, blocked, allowed, context, stock, cold)
+
+    def _candidates(
+        self,
+        q: Query,
+        context: np.ndarray,
+        blocked: np.ndarray,
+        allowed: np.ndarray,
+        codes: np.ndarray | None,
+        cold: bool,
+    ) -> _Candidates:
+        m = self.model
+        c = _Candidates()
+        want = 2 * q.n + 10
+        rows = self._repeat_rows(q.customer_id)
+        bought = self.rep_item[rows]
+        if len(bought):
+            elapsed = q.now / DAY - self.rep_last[rows]
+            interval = self.rep_interval[rows]
+            p = due_probability(
+                elapsed, interval, self.rep_count[rows], m.repeat_sigma, m.horizon_days
+            )
+            # inside its cycle and not due within the horizon (a durable, a staple just
+            # restocked): not shown by any component
+            blocked[bought[(p < m.min_due_probability) & (elapsed < interval)]] = True
+            if q.include_repeat:
+                ok = ~blocked[bought] & allowed[bought]
+                order = np.argsort(-p[ok], kind="stable")[:want]
+                c.repeat = bought[ok][order]
+                for j, e, i, k in zip(
+                    c.repeat,
+                    elapsed[ok][order],
+                    interval[ok][order],
+                    self.rep_count[rows][ok][order],
+                    strict=True,
+                ):
+                    c.repeat_reason[int(j)] = _repeat_reason(e, i, k)
+        user: np.ndarray | None = None
+        pool: np.ndarray | None = None
+        row = self.user_pos.get(q.customer_id)
+        if len(context):
+            user = self.fold_in(q.customer_id, context)
+            c.personal_source = Source.SESSION
+            parts = [self.model.similar_indices[context].ravel(), self.popular[:SESSION_POPULAR]]
+            if row is not None:
+                parts.append(self.model.user_candidates[row])
+            pool = np.unique(np.concatenate(parts).astype(np.int64))
+        elif row is not None:
+            user = self.X[row]
+            pool = self.model.user_candidates[row].astype(np.int64)
+        if user is not None:
+            hidden = blocked.copy() if codes is None else blocked | ~allowed
+            hidden[bought] = True  # explore is about new items; repeat covers the rest
+            enough = min(want, int((~hidden).sum()))
+            c.personal = self._rank(user, pool, hidden, want)
+            if len(c.personal) < enough:  # the short list ran dry under the filters: scan all
+                c.personal = self._rank(user, None, hidden, want)
+        if codes is None and cold and len(context):
+            codes = np.unique(self.item_cat[context])  # cold start: the session's categories
+        c.popular = (
+            self.popular
+            if codes is None
+            else np.concatenate([self.popular[:0], *(self.popular_by_cat[int(k)] for k in codes)])
+        )
+        if codes is not None and len(codes) > 1:
+            rank = {int(j): r for r, j in enumerate(self.popular.tolist())}
+            c.popular = np.array(sorted(c.popular.tolist(), key=rank.__getitem__), dtype=np.int64)
+        c.popular = c.popular[~blocked[c.popular] & allowed[c.popular]][: want + len(bought)]
+        return c
+
+    def _rank(
+        self, user: np.ndarray, pool: np.ndarray | None, hidden: np.ndarray, want: int
+    ) -> np.ndarray:
+        """Up to ``want`` items of ``pool`` (None: the whole catalogue) by score, hidden ones
+        left out."""
+        if pool is not None:
+            pool = pool[pool >= 0]
+            pool = pool[~hidden[pool]]
+            order = np.argsort(-(self.Y[pool] @ user), kind="stable")[:want]
+            return pool[order]
+        scores = self.Y @ user
+        scores[hidden] = -np.inf
+        n_items = len(scores)
+        k = min(want, n_items)
+        top = np.argpartition(-scores, k - 1)[:k] if k < n_items else np.arange(n_items)
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return top[np.isfinite(scores[top])]
+
+    def _blend(
+        self,
+        q: Query,
+        c: _Candidates,
+        blocked: np.ndarray,
+        allowed: np.ndarray,
+        context: np.ndarray,
+        stock: StockCheck | None,
+        cold: bool,
+    ) -> Answer:
+        m = self.model
+        pool = np.unique(np.concatenate([c.repeat, c.personal, c.popular]))
+        out_of_stock, stock_known = _out_of_stock(pool, stock)
+        taken: set[int] = set(out_of_stock)
+        per_cat: dict[int, int] = {}
+        picks: list[tuple[int, Source, str]] = []
+        cap = m.max_per_category if not q.categories or len(q.categories) > 1 else q.n
+
+        def take(items: np.ndarray, source: Source, limit: int, capped: bool) -> None:
+            for j in items.tolist():
+                if len(picks) >= limit:
+                    return
+                if j in taken:
+                    continue
+                cat = int(self.item_cat[j])
+                if capped and per_cat.get(cat, 0) >= cap:
+                    continue
+                taken.add(j)
+                per_cat[cat] = per_cat.get(cat, 0) + 1
+                picks.append((j, source, self._reason(j, source, q, c, context)))
+
+        n_repeat = math.floor(m.repeat_share * q.n + 0.5) if len(c.personal) else q.n
+        take(c.repeat, Source.REPEAT, n_repeat, True)
+        take(c.personal, c.personal_source, q.n, True)
+        take(c.repeat, Source.REPEAT, q.n, True)
+        take(c.popular, Source.POPULAR, q.n, True)
+        for items, source in (
+            (c.repeat, Source.REPEAT),
+            (c.personal, c.personal_source),
+            (c.popular, Source.POPULAR),
+        ):
+            take(items, source, q.n, False)  # the diversity cap yields to a full list
+        return Answer(
+            [Pick(j, 1.0 - r / q.n, s, text) for r, (j, s, text) in enumerate(picks)],
+            cold,
+            stock_known,
+        )
+
+    def _reason(self, j: int, source: Source, q: Query, c: _Candidates, context: np.ndarray) -> str:
+        if source is Source.REPEAT:
+            return c.repeat_reason[j]
+        if source is Source.SESSION:
+            return f"Goes with {self.item_ids[self._because(j, context)]} in your basket"
+        if source is Source.EXPLORE:
+            history = self._history(q.customer_id)
+            anchor = self._because(j, history)
+            if anchor != j:
+                return f"Customers who buy {self.item_ids[anchor]} also buy this"
+            return "Picked for your taste"
+        category = self.category_of(j)
+        return f"Popular in {category}" if category else "Popular right now"
+
+    # ---------------------------------------------------------------- similar
+    def similar(
+        self, item: int, n: int, stock: StockCheck | None = None, scan: bool = False
+    ) -> list[Pick]:
+        """Co-purchased items first (strong evidence), then nearest items in factor space."""
+        m = self.model
+        lo, hi = m.cooc_indptr[item], m.cooc_indptr[item + 1]
+        cooc = np.asarray(m.cooc_indices[lo:hi], dtype=np.int64)
+        cooc_score = np.asarray(m.cooc_data[lo:hi], dtype=np.float64)
+        stored = m.similar_indices.shape[1] if m.similar_indices.ndim == 2 else 0
+        if 2 * n <= stored and not scan:  # precomputed at training: a lookup
+            near = np.asarray(m.similar_indices[item], dtype=np.int64)
+            near_score = np.asarray(m.similar_scores[item], dtype=np.float64)
+        else:  # a long list: scan the catalogue
+            sims = self.Yn @ self.Yn[item]
+            sims[item] = -np.inf
+            k = min(2 * n + 10, len(sims) - 1)
+            near = np.argpartition(-sims, k - 1)[:k] if k < len(sims) else np.arange(len(sims))
+            near = near[np.argsort(-sims[near], kind="stable")]
+            near_score = sims[near]
+        name = self.item_ids[item]
+        pool = np.unique(np.concatenate([cooc, near]))
+        taken = {item} | _out_of_stock(pool, stock)[0]
+        out: list[Pick] = []
+        for items, scores, source, text in (
+            (cooc, cooc_score, Source.POPULAR, f"Often bought with {name}"),
+            (near, near_score, Source.EXPLORE, f"Customers who like {name} also like this"),
+        ):
+            for j, s in zip(items.tolist(), scores.tolist(), strict=True):
+                if len(out) >= n:
+                    return out
+                if j in taken or not np.isfinite(s):
+                    continue
+                taken.add(j)
+                out.append(Pick(j, float(s), source, text))
+        if len(out) < n and not scan and len(self.item_ids) > n:
+            return self.similar(item, n, stock, scan=True)  # filters emptied the stored list
+        return out
+
+
+def _out_of_stock(pool: np.ndarray, stock: StockCheck | None) -> tuple[set[int], bool]:
+    """The items of ``pool`` known to be out of stock, and whether stock was known at all."""
+    if stock is None or not len(pool):
+        return set(), True
+    mask = stock(pool)
+    if mask is None:
+        return set(), False
+    return set(pool[~mask].tolist()), True
+
+
+def _repeat_reason(elapsed: float, interval: float, count: float) -> str:
+    since = max(round(elapsed), 0)
+    every = max(round(interval), 1)
+    if count >= 2:
+        return f"You buy this about every {every} days; last bought {since} days ago"
+    return f"You bought this {since} days ago; most customers buy it again every {every} days"

@@ -1,0 +1,58 @@
+"""Wiring of the recommendation service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from grpc import aio
+from prometheus_client import CollectorRegistry
+
+from augur.common.models import ModelWatcher
+from augur.common.server import ServiceSpec, run
+from augur.common.settings import RecommendSettings, ServerSettings, load_settings
+from augur.features.store import RedisFeatureStore
+from augur.recommend.core import RecommendCore
+from augur.recommend.index import RecommendIndex
+from augur.recommend.model import RecommendModel
+from augur.recommend.servicer import RecommendServicer
+from augur.recommend.v1 import recommend_pb2_grpc
+
+MODEL_NAME = "augur-recommend"
+
+
+def load_index(path: Path) -> RecommendIndex:
+    """A registered model's artefact, ready to query."""
+    return RecommendIndex(RecommendModel.load(path))
+
+
+async def build_spec(
+    settings: ServerSettings, registry: CollectorRegistry | None = None
+) -> ServiceSpec:
+    assert isinstance(settings, RecommendSettings)
+    store = RedisFeatureStore.from_settings(settings)
+    watcher = ModelWatcher.for_service(MODEL_NAME, load_index, settings, "recommend", registry)
+    await watcher.refresh()
+    servicer = RecommendServicer(RecommendCore(store, watcher, settings), watcher)
+
+    def register(server: aio.Server) -> None:
+        recommend_pb2_grpc.add_RecommendServiceServicer_to_server(servicer, server)
+
+    async def ready() -> bool:
+        return watcher.current is not None
+
+    async def close() -> None:
+        store.close()
+
+    return ServiceSpec(
+        "recommend",
+        ["augur.recommend.v1.RecommendService"],
+        register,
+        ready,
+        close,
+        background=[watcher.watch],
+    )
+
+
+def serve() -> None:
+    """Entry point of `augur serve recommend`."""
+    run(load_settings(RecommendSettings), build_spec, "recommend")

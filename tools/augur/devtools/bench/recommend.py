@@ -1,0 +1,143 @@
+"""Recommendation scenarios of `make bench` on a 50,000-item catalogue: training time
+against implicit's own fit of the same matrix, then Recommend (plain and with a session),
+SimilarItems, AnticipateNext and BatchRecommend against the running service."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import grpc
+import pandas as pd
+from implicit.als import AlternatingLeastSquares
+
+from augur.common.v1 import common_pb2, common_pb2_grpc
+from augur.devtools.bench.harness import Result, open_loop
+from augur.devtools.runtime import StackState
+from augur.features.store import RedisFeatureStore
+from augur.recommend.v1 import recommend_pb2 as R
+from augur.recommend.v1 import recommend_pb2_grpc
+from augur.training.data.loader import Dataset
+from augur.training.data.synthetic import SyntheticConfig, generate
+from augur.training.recommend.train import RecommendConfig, fit
+
+ITEMS = 50_000
+CUSTOMERS = 20_000
+RATE = 500
+
+
+def bench_data(root: Path) -> Path:
+    path = root / f"data-recommend-{ITEMS}"
+    if not (path / "orders.csv").exists():
+        print(f"generating the recommendation benchmark data ({ITEMS:,} items) in {path}")
+        generate(path, SyntheticConfig(customers=CUSTOMERS, items=ITEMS, days=365, seed=202))
+    return path
+
+
+def data_end(ds: Dataset) -> str:
+    return str(ds.orders["timestamp"].max().isoformat())
+
+
+def ensure_champion(data: Path, tracking_uri: str, root: Path) -> None:
+    from augur.training import registry
+    from augur.training.recommend.pipeline import train_recommend
+
+    registry.configure(tracking_uri, root, "augur-recommend")
+    if registry.champion_version("augur-recommend") is None:
+        print("training the benchmark recommender (once; kept in .bench/stack)")
+        train_recommend(data, tracking_uri, root, progress=False)
+
+
+def training(ds: Dataset, results: list[Result]) -> None:
+    """Augur's fit against implicit's own fit of the same weighted matrix and settings."""
+    cfg = RecommendConfig()
+    end = ds.orders["timestamp"].max().timestamp()
+    started = time.perf_counter()
+    fitted = fit(ds, end, cfg)
+    whole = time.perf_counter() - started
+    started = time.perf_counter()
+    plain = AlternatingLeastSquares(
+        factors=cfg.factors,
+        iterations=cfg.iterations,
+        regularization=cfg.regularization,
+        random_state=cfg.seed,
+    )
+    plain.fit(fitted.weighted, show_progress=False)
+    alone = time.perf_counter() - started
+    shape = f"{len(fitted.matrix_users):,} x {len(fitted.items):,}, nnz {fitted.weighted.nnz:,}"
+    for name, seconds, note in (
+        ("implicit ALS fit alone (its defaults)", alone, shape),
+        (
+            "Augur ALS step (same matrix, BLAS 1 thread)",
+            fitted.fit_seconds,
+            f"{fitted.fit_seconds / alone:.2f}x implicit",
+        ),
+        (
+            "Augur whole fit (matrix, BM25, ALS, repeat, co-purchase, neighbours)",
+            whole,
+            f"{whole / alone:.2f}x implicit",
+        ),
+    ):
+        results.append(
+            Result.from_latencies(name, [seconds], 0, 0.0, note=f"latency = seconds x 1000; {note}")
+        )
+
+
+async def direct(
+    state: StackState, ds: Dataset, store: RedisFeatureStore, duration: float, results: list[Result]
+) -> None:
+    items = ds.items
+    store.write_items(items["item_id"], items["category"], items["price"], items["in_stock"])
+    buyers = pd.unique(ds.orders["customer_id"]).tolist()
+    popular = ds.orders["item_id"].value_counts().index[:5000].tolist()
+    catalogue = items["item_id"].tolist()
+    port = state.port_of("recommend")
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        echo = common_pb2_grpc.DiagnosticsServiceStub(channel)
+        stub = recommend_pb2_grpc.RecommendServiceStub(channel)
+        ping = common_pb2.EchoRequest(payload=b"x" * 64)
+        for _ in range(300):
+            await stub.Recommend(R.RecommendRequest(customer_id=random.choice(buyers), n=10))
+        scenarios = {
+            f"recommend echo (floor) @{RATE}/s": lambda: echo.Echo(ping, timeout=2),
+            f"Recommend n=10 @{RATE}/s": lambda: stub.Recommend(
+                R.RecommendRequest(customer_id=random.choice(buyers), n=10), timeout=2
+            ),
+            f"Recommend n=10 + 3 session items @{RATE}/s": lambda: stub.Recommend(
+                R.RecommendRequest(
+                    customer_id=random.choice(buyers),
+                    n=10,
+                    context_item_ids=random.sample(popular, 3),
+                ),
+                timeout=2,
+            ),
+            f"SimilarItems n=10 @{RATE}/s": lambda: stub.SimilarItems(
+                R.SimilarItemsRequest(item_id=random.choice(catalogue), n=10), timeout=2
+            ),
+            f"AnticipateNext 30 days @{RATE}/s": lambda: stub.AnticipateNext(
+                R.AnticipateNextRequest(customer_id=random.choice(buyers), horizon_days=30),
+                timeout=2,
+            ),
+        }
+        for name, call in scenarios.items():
+            load = await open_loop(call, RATE, duration)
+            results.append(load.result(name, note=f"{len(catalogue):,}-item catalogue"))
+        latencies, count = [], 0
+        for _ in range(2):
+            batch = random.sample(buyers, min(10_000, len(buyers)))
+            started = time.perf_counter()
+            async for chunk in stub.BatchRecommend(
+                R.BatchRecommendRequest(customer_ids=batch, n=10), timeout=120
+            ):
+                count += len(chunk.items)
+            latencies.append(time.perf_counter() - started)
+        results.append(
+            Result.from_latencies(
+                "BatchRecommend 10,000 customers, n=10",
+                latencies,
+                0,
+                count / sum(latencies),
+                note="rate = customers/s; latency per call",
+            )
+        )

@@ -1,0 +1,27 @@
+"""The summary table printed at the end of a recommender training run."""
+
+from __future__ import annotations
+
+from augur.training.recommend.pipeline import SCORERS
+from augur.training.registry import TrainReport
+
+
+def print_recommend_report(report: TrainReport, k: int = 10) -> None:
+    m = report.metrics
+    print(
+        f"\nrecommend model: registered version {report.version} (run {report.run_id}) "
+        f"in {report.seconds:.1f} s; {report.rows}"
+    )
+    print(
+        f"{'scorer':11s} {'NDCG all':>9s} {'NDCG rep':>9s} {'NDCG new':>9s} "
+        f"{'P@' + str(k):>7s} {'R@' + str(k):>7s} {'MAP@' + str(k):>7s} {'cover':>7s}"
+    )
+    for s in SCORERS:
+        print(
+            f"{s:11s} {m[f'{s}_all_ndcg@{k}']:9.4f} {m[f'{s}_repeat_ndcg@{k}']:9.4f} "
+            f"{m[f'{s}_new_ndcg@{k}']:9.4f} {m[f'{s}_all_precision@{k}']:7.4f} "
+            f"{m[f'{s}_all_recall@{k}']:7.4f} {m[f'{s}_all_map@{k}']:7.4f} "
+            f"{m[f'{s}_coverage@{k}']:7.3f}"
+        )
+    verdict = "promoted to champion" if report.promoted else "kept as challenger"
+    print(f"quality gate: {verdict}: {report.gate_reason}")

@@ -1,0 +1,282 @@
+"""Recommendation training and evaluation: ALS (explore) + repeat timing, blended.
+
+Time split: the model sees everything up to a cutoff; the test is what each
+customer bought in the following ``test_days``. Every scorer is evaluated on
+the same customers, overall and separately on repeat items (bought before the
+cutoff) and new items: popularity, "buy again by frequency", plain ALS, the
+repeat model, ALS restricted to new items (explore) and the blend.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from implicit.als import AlternatingLeastSquares
+from implicit.nearest_neighbours import bm25_weight
+from threadpoolctl import threadpool_limits
+
+from augur.recommend.index import Query, RecommendIndex
+from augur.recommend.model import RecommendModel
+from augur.training.data.loader import Dataset
+from augur.training.recommend.data import DAY, Weights, copurchase, interaction_matrix, purchases
+from augur.training.recommend.evaluate import coverage, ranking_metrics
+from augur.training.recommend.repeat import RepeatModel
+
+
+@dataclass
+class RecommendConfig:
+    """Training settings (logged as MLflow params)."""
+
+    factors: int = 64
+    iterations: int = 15
+    regularization: float = 0.05
+    bm25_k1: float = 100.0
+    bm25_b: float = 0.8
+    test_days: int = 30
+    k: int = 10
+    repeat_share: float = 0.7
+    max_per_category: int = 4
+    min_due_probability: float = 0.05
+    session_confidence: float = 10.0
+    gate_tolerance_ndcg: float = 0.01
+    similar_per_item: int = 50
+    candidates_per_user: int = 64
+    seed: int = 7
+    weights: Weights = field(default_factory=Weights)
+
+    @classmethod
+    def from_recipe(cls, recipe: str) -> RecommendConfig:
+        """The settings a model was trained with (its ``recipe``), to refit the same method."""
+        values = json.loads(recipe)
+        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        if "weights" in known:
+            known["weights"] = Weights(**known["weights"])
+        return cls(**known)
+
+
+@dataclass
+class Fitted:
+    """What the training produced (in memory)."""
+
+    als: AlternatingLeastSquares
+    matrix_users: pd.Index
+    items: pd.Index
+    weighted: sp.csr_matrix  # the confidence matrix ALS was fitted on
+    cooc: sp.csr_matrix
+    repeat: RepeatModel
+    popular: list[str]
+    category: dict[str, str]
+    fit_seconds: float
+    cutoff: float
+    cfg: RecommendConfig
+
+
+def fit(ds: Dataset, cutoff: float, cfg: RecommendConfig) -> Fitted:
+    """ALS on the BM25-weighted confidence matrix, repeat statistics, popularity."""
+    matrix = interaction_matrix(ds, cutoff, cfg.weights)
+    weighted = bm25_weight(matrix.csr, K1=cfg.bm25_k1, B=cfg.bm25_b).tocsr().astype(np.float32)
+    started = time.perf_counter()
+    with threadpool_limits(1, "blas"):  # implicit parallelises itself; BLAS threads only hurt
+        als = AlternatingLeastSquares(
+            factors=cfg.factors,
+            iterations=cfg.iterations,
+            regularization=cfg.regularization,
+            random_state=cfg.seed,
+            num_threads=2,
+        )
+        als.fit(weighted, show_progress=False)
+    fit_seconds = time.perf_counter() - started
+    history = purchases(ds, -np.inf, cutoff)
+    recent = history[history["day"] > cutoff / DAY - 90]
+    popular = list(recent["item_id"].value_counts().index)
+    category = (
+        dict(zip(ds.items["item_id"], ds.items["category"], strict=True)) if len(ds.items) else {}
+    )
+    return Fitted(
+        als,
+        matrix.users,
+        matrix.items,
+        weighted,
+        copurchase(ds, cutoff, matrix.items),
+        RepeatModel.fit(history),
+        popular,
+        category,
+        fit_seconds,
+        cutoff,
+        cfg,
+    )
+
+
+def evaluate(
+    ds: Dataset, fitted: Fitted, cutoff: float, cfg: RecommendConfig
+) -> tuple[dict[str, float], dict[str, dict[str, list[str]]]]:
+    """Metrics of every scorer on the test window; also returns the lists."""
+    k = cfg.k
+    test = purchases(ds, cutoff, cutoff + cfg.test_days * DAY)
+    before = purchases(ds, -np.inf, cutoff)
+    bought: dict[Any, set[str]] = before.groupby("customer_id")["item_id"].apply(set).to_dict()
+    truth: dict[Any, set[str]] = test.groupby("customer_id")["item_id"].apply(set).to_dict()
+    users = [str(u) for u in truth if u in bought and u in fitted.matrix_users]
+    rows = fitted.matrix_users.get_indexer(pd.Index(users))
+    items = fitted.items
+    lists: dict[str, dict[str, list[str]]] = {
+        name: {} for name in ("popularity", "buy_again", "als", "repeat", "explore", "blend")
+    }
+    freq = before.groupby(["customer_id", "item_id"]).agg(n=("day", "size"), last=("day", "max"))
+    freq = freq.reset_index().sort_values(
+        ["customer_id", "n", "last"], ascending=[True, False, False]
+    )
+    buy_again = freq.groupby("customer_id")["item_id"].apply(list).to_dict()
+    rep = fitted.repeat.frame().assign(p=fitted.repeat.due_probability(cutoff / DAY, cfg.test_days))
+    rep = rep.sort_values(["customer_id", "p"], ascending=[True, False])
+    due = rep.groupby("customer_id")["item_id"].apply(list).to_dict()
+    with threadpool_limits(1, "blas"):
+        ids_all, _ = fitted.als.recommend(
+            rows,
+            sp.csr_matrix((len(rows), len(items)), dtype=np.float32),
+            N=k,
+            filter_already_liked_items=False,
+        )
+    model = to_model(fitted, neighbours=False)
+    index = RecommendIndex(model)  # the blend is scored exactly as it is served
+    ids_new = model.user_candidates[rows]  # explore: the best items each has not bought
+    for i, u in enumerate(users):
+        lists["popularity"][u] = fitted.popular[:k]
+        lists["buy_again"][u] = buy_again.get(u, [])[:k]
+        lists["als"][u] = [items[j] for j in ids_all[i] if j >= 0]
+        lists["repeat"][u] = due.get(u, [])[:k]
+        explore = [items[j] for j in ids_new[i] if j >= 0]
+        lists["explore"][u] = explore[:k]
+        answer = index.recommend(Query(u, k, cutoff))
+        lists["blend"][u] = [index.item_ids[p.item] for p in answer.picks]
+    metrics: dict[str, float] = {}
+    subsets = {
+        "all": truth,
+        "repeat": {u: t & bought.get(u, set()) for u, t in truth.items()},
+        "new": {u: t - bought.get(u, set()) for u, t in truth.items()},
+    }
+    for name, per_user in lists.items():
+        for subset, rel in subsets.items():
+            m = ranking_metrics(per_user, {u: rel[u] for u in users if u in rel}, k)
+            for key, value in m.items():
+                metrics[f"{name}_{subset}_{key}"] = value
+        metrics[f"{name}_coverage@{k}"] = coverage(per_user, len(items), k)
+    return metrics, lists
+
+
+def nearest_items(als: AlternatingLeastSquares, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each item's ``k`` nearest items by cosine of the factors (itself excluded), so
+    SimilarItems is a lookup instead of a scan of the catalogue per call."""
+    n = als.item_factors.shape[0]
+    k = min(k, n - 1)
+    if k <= 0:
+        return np.zeros((n, 0), dtype=np.int32), np.zeros((n, 0), dtype=np.float32)
+    with threadpool_limits(1, "blas"):
+        ids, scores = als.similar_items(np.arange(n), N=k + 1)
+    keep = ids != np.arange(n)[:, None]
+    rows = np.array([r[m][:k] for r, m in zip(ids, keep, strict=True)], dtype=np.int32)
+    vals = np.array([r[m][:k] for r, m in zip(scores, keep, strict=True)], dtype=np.float32)
+    return rows.reshape(n, k), vals.reshape(n, k)
+
+
+def explore_candidates(fitted: Fitted, k: int) -> np.ndarray:
+    """Each customer's ``k`` best-scoring items they have not bought (users x k, -1 pads), so
+    a plain Recommend re-ranks a short list instead of scanning the catalogue."""
+    rep = fitted.repeat
+    rows = fitted.matrix_users.get_indexer(pd.Index(rep.customer))
+    cols = fitted.items.get_indexer(pd.Index(rep.item))
+    keep = (rows >= 0) & (cols >= 0)
+    bought = sp.csr_matrix(
+        (np.ones(int(keep.sum()), dtype=np.float32), (rows[keep], cols[keep])),
+        shape=(len(fitted.matrix_users), len(fitted.items)),
+    )
+    k = min(k, len(fitted.items))
+    with threadpool_limits(1, "blas"):
+        ids, _ = fitted.als.recommend(
+            np.arange(len(fitted.matrix_users)), bought, N=k, filter_already_liked_items=True
+        )
+    out = np.full((len(fitted.matrix_users), k), -1, dtype=np.int32)
+    out[:, : ids.shape[1]] = ids
+    return out
+
+
+def to_model(fitted: Fitted, neighbours: bool = True) -> RecommendModel:
+    """The native, pickle-free artefact of a fitted recommender; without ``neighbours``
+    (offline evaluation, which never asks for similar items) SimilarItems would scan."""
+    rep, cfg, w = fitted.repeat, fitted.cfg, fitted.weighted
+    similar = nearest_items(fitted.als, cfg.similar_per_item if neighbours else 0)
+    candidates = explore_candidates(fitted, cfg.candidates_per_user)
+    return RecommendModel(
+        users=np.asarray(fitted.matrix_users, dtype=str),
+        items=np.asarray(fitted.items, dtype=str),
+        user_factors=np.asarray(fitted.als.user_factors, dtype=np.float32),
+        item_factors=np.asarray(fitted.als.item_factors, dtype=np.float32),
+        confidence_indptr=w.indptr.astype(np.int64),
+        confidence_indices=w.indices.astype(np.int32),
+        confidence_data=w.data.astype(np.float32),
+        repeat_customer=np.asarray(rep.customer, dtype=str),
+        repeat_item=np.asarray(rep.item, dtype=str),
+        repeat_count=rep.count,
+        repeat_last_day=rep.last_day,
+        repeat_interval_days=rep.interval_days,
+        cooc_indptr=fitted.cooc.indptr.astype(np.int64),
+        cooc_indices=fitted.cooc.indices.astype(np.int32),
+        cooc_data=fitted.cooc.data.astype(np.float32),
+        user_candidates=candidates,
+        similar_indices=similar[0],
+        similar_scores=similar[1],
+        popular=np.asarray(fitted.popular, dtype=str),
+        item_category=np.asarray([fitted.category.get(i, "") for i in fitted.items], dtype=str),
+        repeat_sigma=rep.sigma,
+        regularization=cfg.regularization,
+        session_confidence=cfg.session_confidence,
+        repeat_share=cfg.repeat_share,
+        max_per_category=cfg.max_per_category,
+        horizon_days=float(cfg.test_days),
+        min_due_probability=cfg.min_due_probability,
+        trained_until=fitted.cutoff,
+        recipe=json.dumps(asdict(cfg)),
+    )
+
+
+def from_model(model: RecommendModel) -> Fitted:
+    """A fitted recommender rebuilt from its artefact (to evaluate a champion on new data)."""
+    with threadpool_limits(1, "blas"):
+        als = AlternatingLeastSquares(factors=model.user_factors.shape[1])
+    als.user_factors = model.user_factors
+    als.item_factors = model.item_factors
+    repeat = RepeatModel(
+        model.repeat_customer.astype(object),
+        model.repeat_item.astype(object),
+        model.repeat_count,
+        model.repeat_last_day,
+        model.repeat_interval_days,
+        model.repeat_sigma,
+    )
+    category = dict(zip(model.items.tolist(), model.item_category.tolist(), strict=True))
+    shape = (len(model.users), len(model.items))
+    cfg = RecommendConfig.from_recipe(model.recipe)
+    return Fitted(
+        als,
+        pd.Index(model.users),
+        pd.Index(model.items),
+        sp.csr_matrix(
+            (model.confidence_data, model.confidence_indices, model.confidence_indptr), shape=shape
+        ),
+        sp.csr_matrix(
+            (model.cooc_data, model.cooc_indices, model.cooc_indptr),
+            shape=(len(model.items), len(model.items)),
+        ),
+        repeat,
+        model.popular.tolist(),
+        category,
+        0.0,
+        model.trained_until,
+        cfg,
+    )

@@ -1,0 +1,218 @@
+"""MLflow tracking and registry: experiments, aliases, the quality gate, rollback.
+
+Every Augur model is registered as ``augur-<kind>`` and served by alias:
+``champion`` is what services load. Promotions append to the registered
+model's ``champion_history`` tag, so ``rollback`` can move the alias back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from augur.common.models import download_version
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+HISTORY_TAG = "champion_history"
+
+
+def model_name(kind: str) -> str:
+    return f"augur-{kind}"
+
+
+def configure(tracking_uri: str, state_dir: Path, experiment: str) -> str:
+    """Point MLflow at the store; the experiment keeps artifacts under the state dir."""
+    if tracking_uri.startswith("sqlite:///"):
+        Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+    client = MlflowClient()
+    found = client.get_experiment_by_name(experiment)
+    if found is None and tracking_uri.startswith(("http://", "https://")):
+        # a tracking server keeps the artifacts itself (--artifacts-destination)
+        exp_id = client.create_experiment(experiment)
+    elif found is None:
+        artifacts = (state_dir / "mlflow" / "artifacts").resolve()
+        artifacts.mkdir(parents=True, exist_ok=True)
+        exp_id = client.create_experiment(experiment, artifact_location=artifacts.as_uri())
+    else:
+        exp_id = found.experiment_id
+    mlflow.set_experiment(experiment_id=exp_id)
+    return str(exp_id)
+
+
+def data_fingerprint(directory: Path) -> str:
+    """SHA-256 over the data files (names and bytes), to tie a run to its data."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.iterdir() if p.is_file()):
+        digest.update(path.name.encode())
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def champion_version(name: str) -> str | None:
+    try:
+        return str(MlflowClient().get_model_version_by_alias(name, CHAMPION).version)
+    except MlflowException:
+        return None
+
+
+def download(name: str, version: str, cache: Path) -> Path:
+    """Artifacts of a registered version in the local cache of the configured store."""
+    return download_version(mlflow.get_tracking_uri(), name, version, cache)
+
+
+def _history(client: MlflowClient, name: str) -> list[str]:
+    tags = client.get_registered_model(name).tags
+    raw = tags.get(HISTORY_TAG, "")
+    return [v for v in raw.split(",") if v]
+
+
+def promote(name: str, version: str) -> str | None:
+    """Make ``version`` the champion; returns the previous champion version."""
+    client = MlflowClient()
+    previous = champion_version(name)
+    if previous == version:
+        return previous
+    client.set_registered_model_alias(name, CHAMPION, version)
+    history = [*_history(client, name), version][-50:]
+    client.set_registered_model_tag(name, HISTORY_TAG, ",".join(history))
+    return previous
+
+
+def rollback(name: str) -> tuple[str, str]:
+    """Move the champion back to the version promoted before it: (from, to)."""
+    client = MlflowClient()
+    history = _history(client, name)
+    current = champion_version(name)
+    if current is None or len(history) < 2:
+        raise ValueError(f"{name} has no earlier champion to roll back to")
+    if history[-1] != current:
+        history.append(current)
+    history.pop()
+    target = history[-1]
+    client.set_registered_model_alias(name, CHAMPION, target)
+    client.set_registered_model_tag(name, HISTORY_TAG, ",".join(history))
+    return current, target
+
+
+@dataclass
+class GateDecision:
+    """Whether a new version may become champion, and why."""
+
+    promote: bool
+    reason: str
+
+
+def quality_gate(
+    metric: str, new: float, baseline: float, champion: float | None, tolerance: float
+) -> GateDecision:
+    """New must beat the baseline and not be worse than the champion beyond the tolerance."""
+    if not new > baseline:
+        return GateDecision(
+            False, f"{metric} {new:.4f} does not beat the baseline ({baseline:.4f})"
+        )
+    if champion is not None and new < champion - tolerance:
+        return GateDecision(
+            False,
+            f"{metric} {new:.4f} is worse than the champion's {champion:.4f} on the same test "
+            f"by more than the tolerance {tolerance}",
+        )
+    versus = "no champion yet" if champion is None else f"champion {champion:.4f}"
+    return GateDecision(True, f"{metric} {new:.4f} beats the baseline {baseline:.4f} ({versus})")
+
+
+@dataclass
+class Registered:
+    run_id: str
+    version: str
+
+
+@dataclass
+class TrainReport:
+    """What a training run registered, the gate's verdict, and its figures."""
+
+    run_id: str
+    version: str
+    promoted: bool
+    gate_reason: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def report(
+    registered: Registered,
+    decision: GateDecision,
+    metrics: dict[str, float],
+    rows: dict[str, int],
+    started: float,
+) -> TrainReport:
+    """The report of a run that began at ``started`` (``time.perf_counter()``)."""
+    return TrainReport(
+        registered.run_id,
+        registered.version,
+        decision.promote,
+        decision.reason,
+        metrics,
+        rows,
+        time.perf_counter() - started,
+    )
+
+
+def data_tags(data: Path) -> dict[str, str]:
+    """The tags tying a run to its data."""
+    return {"data_fingerprint": data_fingerprint(Path(data)), "data_path": str(data)}
+
+
+def log_and_register(
+    kind: str,
+    params: dict[str, object],
+    metrics: dict[str, float],
+    tags: dict[str, str],
+    plots: list[Path],
+    model_dir: Path,
+    pyfunc: Path,
+    decision: GateDecision,
+    signature: object = None,
+    input_example: object = None,
+) -> Registered:
+    """One MLflow run with everything about a trained model, the model registered as a new
+    version of ``augur-<kind>``; the version becomes champion when the gate passed,
+    otherwise the challenger (the gate's reason is tagged on the version either way)."""
+    import pandas as pd
+
+    name = model_name(kind)
+    with mlflow.start_run(run_name=f"{kind}-{pd.Timestamp.now(tz='UTC'):%Y%m%d-%H%M%S}") as run:
+        mlflow.log_params(params)
+        mlflow.log_metrics({k.replace("@", "_at_"): v for k, v in metrics.items()})
+        mlflow.set_tags({**tags, "gate": decision.reason})
+        for path in plots:
+            mlflow.log_artifact(str(path), "plots")
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(pyfunc),
+            artifacts={"model": str(model_dir)},
+            signature=signature,
+            input_example=input_example,
+            registered_model_name=name,
+        )
+        version = str(info.registered_model_version)
+    client = MlflowClient()
+    client.set_model_version_tag(name, version, "gate", decision.reason)
+    if decision.promote:
+        promote(name, version)
+    else:
+        client.set_registered_model_alias(name, CHALLENGER, version)
+    return Registered(run.info.run_id, version)
