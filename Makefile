@@ -52,8 +52,17 @@ fmt: $(STAMP) ## Format the code
 redis: ## Make sure a Redis answers on 127.0.0.1:6379 (starts redis-server if none)
 	@bash scripts/ensure_redis.sh
 
-test: $(STAMP) lint check-protos redis ## The whole suite: lint, proto drift, unit + integration tests
+test: $(STAMP) lint check-protos redis ## The whole suite (what CI runs): lint, proto drift, every lane
 	$(VENV)/bin/pytest -q
+
+test-fast: $(STAMP) ## The unit lane: pure Python, no Redis, socket or subprocess (under a minute)
+	$(VENV)/bin/pytest -q -m unit tests/unit
+
+test-integration: $(STAMP) redis ## The integration lane: real Redis, MLflow on sqlite, in-process gRPC, nginx
+	$(VENV)/bin/pytest -q -m integration tests/integration
+
+test-system: $(STAMP) redis ## The system lane: process stacks, PostgreSQL, Prometheus, Dask, chaos, deploy tools
+	$(VENV)/bin/pytest -q -m system tests/system
 
 chaos: $(STAMP) redis ## Fault scenarios on a stack of its own (Redis, MLflow, backends, consumer)
 	$(AUGUR) chaos
@@ -80,4 +89,4 @@ bench: $(STAMP) ## Every benchmark on a stack of its own; writes .bench/results.
 clean: down ## Remove local state (.augur, .bench)
 	rm -rf .augur .bench
 
-.PHONY: help install lock protos check-protos lint-protos lint fmt redis test chaos soak demo up down status bench clean
+.PHONY: help install lock protos check-protos lint-protos lint fmt redis test test-fast test-integration test-system chaos soak demo up down status bench clean

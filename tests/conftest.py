@@ -21,8 +21,22 @@ REDIS_URL = os.environ.get("AUGUR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_PROCESS_LOG = "in-process.log"
 
 
+# the fixtures of the integration and system lanes (Redis-backed stacks, PostgreSQL for
+# MLflow, Prometheus); defined once, for every lane
+pytest_plugins = ["tests.stack_fixtures"]
+
+LANES = ("unit", "integration", "system")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked ``last`` (the scan of every log the suite wrote) run after all others."""
+    """Each test is marked with its lane, the folder it lives in (``-m unit`` selects the
+    fast lane); tests marked ``last`` (the scan of every log the suite wrote) run after all
+    others."""
+    root = Path(__file__).parent
+    for item in items:
+        lane = item.path.relative_to(root).parts[0] if item.path.is_relative_to(root) else ""
+        if lane in LANES:
+            item.add_marker(getattr(pytest.mark, lane))
     items.sort(key=lambda item: item.get_closest_marker("last") is not None)
 
 

@@ -13,7 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from augur.churn.main import MODEL_NAME, build_spec
 from augur.churn.model import ChurnModel
-from augur.churn.snapshot import write_snapshot
+from augur.churn.snapshot import RedisSnapshots
 from augur.churn.v1 import churn_pb2, churn_pb2_grpc
 from augur.common.server import AugurServer
 from augur.common.settings import ChurnSettings, ServerSettings, load_settings
@@ -24,8 +24,6 @@ from augur.training.offline.batch import materialise
 from augur.training.offline.stream import compute_features
 from augur.training.registry import TrainReport
 from tests.integration.hot_swap import swap_under_load
-
-pytestmark = pytest.mark.integration
 
 
 def churn_settings(settings: ServerSettings, uri: str, tmp: Path, **extra: object) -> ChurnSettings:
@@ -129,7 +127,7 @@ async def test_at_risk_list_pages_by_value_at_risk(
     model = ChurnModel.load(
         registry.download(MODEL_NAME, report.version, root / "models") / "artifacts" / "model"
     )
-    _, count = write_snapshot(store.client, store.keys, model, MODEL_NAME, report.version)
+    _, count = RedisSnapshots(store.client, store.keys).publish(model, MODEL_NAME, report.version)
     assert count == 2000
     seen, token, values = [], "", []
     for _ in range(3):

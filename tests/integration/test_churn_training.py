@@ -21,8 +21,6 @@ from augur.training.offline.batch import FeatureFrame
 from augur.training.offline.stream import compute_features, stream_features
 from augur.training.registry import TrainReport
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def first(churn_trained: tuple[str, Path, TrainReport]) -> TrainReport:

@@ -40,7 +40,6 @@ from augur.training.data.loader import load_dataset
 from augur.training.registry import TrainReport
 from tests.integration.rpc import expect
 
-pytestmark = pytest.mark.integration
 Trained = tuple[str, Path, TrainReport]
 C = contact_pb2
 EMAIL, SMS, PUSH, PHONE = 1, 2, 3, 4

@@ -12,7 +12,6 @@ from collections import Counter
 from typing import Any
 
 import grpc
-import pytest
 from google.protobuf import message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -27,7 +26,6 @@ from augur.features.v1 import features_pb2
 from augur.recommend.v1 import recommend_pb2
 from tests.integration.gateway_stack import Stack, start_features
 
-pytestmark = pytest.mark.integration
 EXAMPLES = 25  # generated requests per RPC (and as many random bodies)
 BAD = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
 KNOWN: list[str] = []  # real customer ids, filled by the test: valid requests get deeper

@@ -33,7 +33,6 @@ from tests.integration.gateway_stack import (
 )
 from tests.integration.rpc import expect
 
-pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 NODE_PACKAGES = (ROOT / "node_modules" / "@grpc" / "grpc-js").exists()
 

@@ -16,8 +16,6 @@ from augur.features.store import RedisFeatureStore
 from augur.gateway.front import key_map
 from augur.gateway.keys import KeyStore
 
-pytestmark = pytest.mark.integration
-
 
 def test_keys_are_stored_hashed_with_scopes_and_revocable(
     settings: ServerSettings, redis_client: redis.Redis, prefix: str

@@ -26,8 +26,6 @@ from augur.training.offline.batch import materialise
 from augur.training.offline.stream import compute_features
 from tests.integration.gateway_stack import running_gateway, wait_serving
 
-pytestmark = pytest.mark.integration
-
 
 def _openssl(*args: str) -> None:
     subprocess.run(["openssl", *args], check=True, capture_output=True)

@@ -26,8 +26,6 @@ from augur.training.offline.batch import materialise
 from augur.training.offline.replay import dataset_events
 from augur.training.offline.stream import compute_features
 
-pytestmark = pytest.mark.integration
-
 
 def ts(seconds: float) -> Timestamp:
     out = Timestamp()

@@ -19,7 +19,6 @@ from augur.common.settings import ServerSettings
 from augur.features.store import RedisFeatureStore
 from augur.outreach.delivery import Claimed, Deliverer, DeliveryQueue, verify
 
-pytestmark = pytest.mark.integration
 SECRET = "test-secret"
 
 

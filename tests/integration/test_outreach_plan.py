@@ -39,7 +39,6 @@ from tests.integration.gateway_stack import (
 )
 from tests.integration.rpc import expect
 
-pytestmark = pytest.mark.integration
 COSTS = {
     common_pb2.CHANNEL_EMAIL: 0.02,
     common_pb2.CHANNEL_SMS: 0.08,

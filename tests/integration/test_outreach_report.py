@@ -21,7 +21,6 @@ from augur.features.store import RedisFeatureStore
 from augur.gateway.v1 import gateway_pb2
 from augur.outreach.report import campaign_report, write_report
 
-pytestmark = pytest.mark.integration
 DAY = 86400.0
 BASE, EFFECT, VALUE = 0.20, 0.10, 50.0
 

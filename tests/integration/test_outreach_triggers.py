@@ -36,7 +36,6 @@ from augur.training.offline.batch import materialise
 from augur.training.offline.stream import compute_features
 from augur.training.retrain import score_all
 
-pytestmark = pytest.mark.integration
 CAMPAIGN = "rt"
 
 

@@ -25,7 +25,6 @@ from augur.training.registry import TrainReport
 from tests.integration.hot_swap import swap_under_load
 from tests.integration.rpc import expect
 
-pytestmark = pytest.mark.integration
 Trained = tuple[str, Path, TrainReport]
 R = recommend_pb2
 

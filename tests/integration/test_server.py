@@ -21,8 +21,6 @@ from augur.common.settings import ServerSettings
 from augur.common.v1 import common_pb2, common_pb2_grpc
 from tests.integration.slow_service import slow_spec
 
-pytestmark = pytest.mark.integration
-
 
 async def test_health_is_not_serving_until_dependencies_are_ready(settings: ServerSettings) -> None:
     ready = asyncio.Event()

@@ -70,3 +70,15 @@ def test_no_import_cycle_between_the_products_packages() -> None:
 
     cycles = sorted(p for p in list(edges) if reaches(p, p, set()))
     assert cycles == [], f"packages on an import cycle: {cycles}; edges: {dict(edges)}"
+
+
+def test_the_fast_lane_refuses_network_and_processes() -> None:
+    import socket
+    import subprocess
+
+    import pytest
+
+    with pytest.raises(AssertionError, match="unit test connected"):
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.1)
+    with pytest.raises(AssertionError, match="unit test started a process"):
+        subprocess.run(["true"], check=False)

@@ -7,14 +7,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from augur.churn.bands import BANDS, RiskBands
 from augur.churn.model import ChurnModel, Reason
-from augur.churn.snapshot import Page, list_at_risk
+from augur.churn.snapshot import AtRiskSnapshots, Page
 from augur.common.errors import InvalidArgument, NotFound
 from augur.common.ids import check_id
-from augur.common.models import Loaded, ModelWatcher
+from augur.common.models import Loaded, ServedModel
 from augur.common.settings import ChurnSettings
 from augur.features.codec import FeatureVector
-from augur.features.store import RedisFeatureStore
+from augur.features.store import FeatureStore
 
 MAX_BATCH = 10_000
 DEFAULT_REASONS = 3
@@ -47,19 +48,26 @@ class ScoredChunk:
 
 
 class ChurnCore:
-    """Score, ScoreBatch and ListAtRisk over the feature store and the served model."""
+    """Score, ScoreBatch and ListAtRisk over the feature store, the at-risk snapshot and the
+    served model."""
 
     def __init__(
-        self, store: RedisFeatureStore, watcher: ModelWatcher[ChurnModel], settings: ChurnSettings
+        self,
+        store: FeatureStore,
+        snapshots: AtRiskSnapshots,
+        watcher: ServedModel[ChurnModel],
+        settings: ChurnSettings,
     ) -> None:
         self.store = store
+        self.snapshots = snapshots
         self.watcher = watcher
         self.settings = settings
 
-    def _thresholds(self, model: ChurnModel) -> tuple[float, float]:
+    def bands(self, model: ChurnModel) -> RiskBands:
+        """The model's thresholds, each overridden by its setting when that is set."""
         medium = self.settings.churn_risk_medium
         high = self.settings.churn_risk_high
-        return (
+        return RiskBands(
             model.risk_thresholds[0] if medium is None else medium,
             model.risk_thresholds[1] if high is None else high,
         )
@@ -86,10 +94,10 @@ class ChurnCore:
             X = np.stack([v.values for v in vectors]).astype(np.float64)
         p = model.probability(X)
         value = model.expected_value(X)
-        medium, high = self._thresholds(model)
+        bands = self.bands(model)
         out = []
         for i, cid in enumerate(ids):
-            band = 3 if p[i] >= high else 2 if p[i] >= medium else 1
+            band = bands.of(float(p[i]))
             reasons = model.reasons(X[i], k) if k else []
             out.append(
                 Score(
@@ -119,7 +127,8 @@ class ChurnCore:
     def score_batch(
         self, ids: Sequence[str], include_reasons: bool, max_reasons: int, chunk: int = 1000
     ) -> tuple[Loaded[ChurnModel], Iterator[ScoredChunk]]:
-        """Validate everything first, then score lazily chunk by chunk (vectorised)."""
+        """Validate everything first, then score lazily chunk by chunk (vectorised). Each chunk
+        blocks (Redis MGET, LightGBM): an asyncio caller pulls it in a thread."""
         if not ids:
             raise InvalidArgument("customer_ids is empty; send 1..10000 ids")
         if len(ids) > MAX_BATCH:
@@ -128,7 +137,7 @@ class ChurnCore:
             check_id(cid, f"customer_ids[{i}]")
         k = self._reasons_k(include_reasons, max_reasons)
         loaded = self.watcher.require()
-        medium, high = self._thresholds(loaded.model)
+        bands = self.bands(loaded.model)
 
         def chunks() -> Iterator[ScoredChunk]:
             model = loaded.model
@@ -141,7 +150,7 @@ class ChurnCore:
                     p = model.probability(X)
                     value = model.expected_value(X)
                     out.probability, out.expected_value = p, value
-                    out.band = np.where(p >= high, 3, np.where(p >= medium, 2, 1))
+                    out.band = bands.of_array(p)
                     out.as_of = as_of
                     out.reasons = [model.reasons(x, k) for x in X] if k else None
                 yield out
@@ -156,8 +165,6 @@ class ChurnCore:
         page_size = page_size or 100
         if not 1 <= page_size <= 1000:
             raise InvalidArgument(f"page_size must be 1..1000, got {page_size}")
-        if any(b not in (1, 2, 3) for b in bands):
+        if any(b not in BANDS for b in bands):
             raise InvalidArgument("risk_bands may only hold LOW, MEDIUM and HIGH")
-        return list_at_risk(
-            self.store.client, self.store.keys, min_probability, page_size, token, bands
-        )
+        return self.snapshots.page(min_probability, page_size, token, bands)

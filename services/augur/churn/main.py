@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from augur.churn.core import ChurnCore
 from augur.churn.model import ChurnModel
 from augur.churn.servicer import ChurnServicer
+from augur.churn.snapshot import RedisSnapshots
 from augur.churn.v1 import churn_pb2_grpc
 from augur.common.models import ModelWatcher
 from augur.common.server import ServiceSpec, run
@@ -30,7 +31,8 @@ async def build_spec(
     store = RedisFeatureStore.from_settings(settings)
     watcher = ModelWatcher.for_service(MODEL_NAME, ChurnModel.load, settings, "churn", registry)
     await watcher.refresh()
-    servicer = ChurnServicer(ChurnCore(store, watcher, settings), watcher)
+    snapshots = RedisSnapshots(store.client, store.keys)
+    servicer = ChurnServicer(ChurnCore(store, snapshots, watcher, settings), watcher)
 
     def register(server: aio.Server) -> None:
         churn_pb2_grpc.add_ChurnServiceServicer_to_server(servicer, server)

@@ -144,11 +144,6 @@ class ChurnModel:
         aov = (revenue + self.aov_prior * self.aov_prior_weight) / (orders + self.aov_prior_weight)
         return max(365.0 * rate * aov, 0.0)
 
-    def risk_band(self, p: float) -> int:
-        """1 = low, 2 = medium, 3 = high."""
-        medium, high = self.risk_thresholds
-        return 3 if p >= high else 2 if p >= medium else 1
-
     def reasons(self, x: np.ndarray, k: int = 3) -> list[Reason]:
         """Top-k reasons (lookup, no per-request SHAP): what raises the risk first, strongest
         first, then what lowers it, so an agent reads why the customer may leave."""

@@ -5,6 +5,9 @@ two sorted sets under a new snapshot id (by value at risk, by probability),
 then points ``<prefix>:churn:snapshot`` at it and deletes the previous one.
 ``ListAtRisk`` pages through the value-at-risk order with an opaque token
 bound to the snapshot id.
+
+``AtRiskSnapshots`` is what the churn core needs of it; ``RedisSnapshots`` keeps it in Redis
+(the service), ``MemorySnapshots`` in a list (unit tests of the core).
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import redis
 
+from augur.churn.bands import RiskBands
 from augur.churn.model import ChurnModel
 from augur.common.errors import FailedPrecondition, InvalidArgument
 from augur.common.keys import Keys
@@ -41,6 +45,16 @@ class Page:
     scored_at: float
     model_version: str
     model_name: str
+    bands: RiskBands
+    """The thresholds the snapshot was scored with: its rows are banded by these."""
+
+
+class AtRiskSnapshots(Protocol):
+    """The current at-risk snapshot, paged by value at risk."""
+
+    def page(
+        self, min_probability: float, page_size: int, token: str, bands: Sequence[int]
+    ) -> Page: ...
 
 
 def iter_customers(client: redis.Redis, keys: Keys, chunk: int = 2000) -> Iterator[list[str]]:
@@ -106,55 +120,111 @@ def _untoken(token: str) -> tuple[str, int]:
         raise InvalidArgument("page_token is not a token returned by ListAtRisk") from None
 
 
-def list_at_risk(
-    client: redis.Redis,
-    keys: Keys,
-    min_probability: float,
-    page_size: int,
-    token: str,
-    bands: Sequence[int],
-) -> Page:
-    """One page of the current snapshot, by value at risk, filtered."""
-    stored: Any = client.hgetall(keys.churn_snapshot())
-    meta = {k.decode(): v.decode() for k, v in stored.items()}
-    if not meta:
-        raise FailedPrecondition("no at-risk snapshot yet: run `augur score --all`")
-    snapshot = meta["id"]
-    offset = 0
-    if token:
-        snap, offset = _untoken(token)
-        if snap != snapshot:
-            raise FailedPrecondition(
-                "page_token belongs to an older snapshot; start again without a token"
-            )
-    medium, high = float(meta["risk_medium"]), float(meta["risk_high"])
-    limits = {1: (0.0, medium), 2: (medium, high), 3: (high, 1.0 + 1e-9)}
-    intervals = [
-        (max(lo, min_probability), hi)
-        for b, (lo, hi) in sorted(limits.items())
-        if not bands or b in bands
-    ]
-    intervals = [(lo, hi) for lo, hi in intervals if lo < hi]
-    rank_key, prob_key = keys.churn_rank(snapshot), keys.churn_probability(snapshot)
-    total = sum(int(client.zcount(prob_key, lo, f"({hi}")) for lo, hi in intervals)
-    size = int(client.zcard(rank_key))
-    out: list[AtRisk] = []
-    while len(out) < page_size and offset < size:
-        want = max(page_size - len(out), 100)
-        rows: Any = client.zrevrange(rank_key, offset, offset + want - 1, withscores=True)
-        if not rows:
-            break
-        probs: Any = client.zmscore(prob_key, [m for m, _ in rows])
-        for i, ((member, var), p) in enumerate(zip(rows, probs, strict=True)):
-            p = float(p or 0.0)
-            if any(lo <= p < hi for lo, hi in intervals):
-                out.append(AtRisk(member.decode(), p, float(var), offset + i + 1))
-                if len(out) == page_size:
-                    offset += i + 1
-                    break
-        else:
-            offset += len(rows)
-    next_token = _token(snapshot, offset) if offset < size and len(out) == page_size else ""
-    return Page(
-        out, next_token, total, float(meta["scored_at"]), meta["model_version"], meta["model_name"]
-    )
+class RedisSnapshots:
+    """Snapshots in Redis: a meta hash and two sorted sets per snapshot id."""
+
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self.client = client
+        self.keys = keys
+
+    def publish(self, model: ChurnModel, model_name: str, model_version: str) -> tuple[str, int]:
+        """Score every customer with online features into a new snapshot and make it current."""
+        return write_snapshot(self.client, self.keys, model, model_name, model_version)
+
+    def page(
+        self, min_probability: float, page_size: int, token: str, bands: Sequence[int]
+    ) -> Page:
+        """One page of the current snapshot, by value at risk, filtered."""
+        client, keys = self.client, self.keys
+        stored: Any = client.hgetall(keys.churn_snapshot())
+        meta = {k.decode(): v.decode() for k, v in stored.items()}
+        if not meta:
+            raise FailedPrecondition("no at-risk snapshot yet: run `augur score --all`")
+        snapshot = meta["id"]
+        offset = _offset(token, snapshot)
+        scored_with = RiskBands(float(meta["risk_medium"]), float(meta["risk_high"]))
+        intervals = scored_with.intervals(list(bands), min_probability)
+        rank_key, prob_key = keys.churn_rank(snapshot), keys.churn_probability(snapshot)
+        total = sum(int(client.zcount(prob_key, lo, f"({hi}")) for lo, hi in intervals)
+        size = int(client.zcard(rank_key))
+        out: list[AtRisk] = []
+        while len(out) < page_size and offset < size:
+            want = max(page_size - len(out), 100)
+            rows: Any = client.zrevrange(rank_key, offset, offset + want - 1, withscores=True)
+            if not rows:
+                break
+            probs: Any = client.zmscore(prob_key, [m for m, _ in rows])
+            for i, ((member, var), p) in enumerate(zip(rows, probs, strict=True)):
+                p = float(p or 0.0)
+                if any(lo <= p < hi for lo, hi in intervals):
+                    out.append(AtRisk(member.decode(), p, float(var), offset + i + 1))
+                    if len(out) == page_size:
+                        offset += i + 1
+                        break
+            else:
+                offset += len(rows)
+        next_token = _token(snapshot, offset) if offset < size and len(out) == page_size else ""
+        return Page(
+            out,
+            next_token,
+            total,
+            float(meta["scored_at"]),
+            meta["model_version"],
+            meta["model_name"],
+            scored_with,
+        )
+
+
+class MemorySnapshots:
+    """One snapshot held in memory: rows (customer, probability, value at risk)."""
+
+    def __init__(self, model_name: str = "", model_version: str = "") -> None:
+        self.model_name, self.model_version = model_name, model_version
+        self.rows: list[tuple[str, float, float]] = []
+        self.bands = RiskBands(0.3, 0.6)
+        self.snapshot = ""
+        self.scored_at = 0.0
+
+    def replace(self, rows: Sequence[tuple[str, float, float]], bands: RiskBands) -> None:
+        self.rows = sorted(rows, key=lambda r: (-r[2], r[0]))
+        self.bands, self.snapshot, self.scored_at = bands, uuid.uuid4().hex[:12], time.time()
+
+    def page(
+        self, min_probability: float, page_size: int, token: str, bands: Sequence[int]
+    ) -> Page:
+        if not self.snapshot:
+            raise FailedPrecondition("no at-risk snapshot yet: run `augur score --all`")
+        offset = _offset(token, self.snapshot)
+        intervals = self.bands.intervals(list(bands), min_probability)
+
+        def wanted(p: float) -> bool:
+            return any(lo <= p < hi for lo, hi in intervals)
+
+        total = sum(1 for _, p, _ in self.rows if wanted(p))
+        out: list[AtRisk] = []
+        while offset < len(self.rows) and len(out) < page_size:
+            cid, p, var = self.rows[offset]
+            offset += 1
+            if wanted(p):
+                out.append(AtRisk(cid, p, var, offset))
+        more = offset < len(self.rows) and len(out) == page_size
+        return Page(
+            out,
+            _token(self.snapshot, offset) if more else "",
+            total,
+            self.scored_at,
+            self.model_version,
+            self.model_name,
+            self.bands,
+        )
+
+
+def _offset(token: str, snapshot: str) -> int:
+    if not token:
+        return 0
+    snap, offset = _untoken(token)
+    if snap != snapshot:
+        raise FailedPrecondition(
+            "page_token belongs to an older snapshot; start again without a token"
+        )
+    return offset

@@ -1,15 +1,19 @@
-"""Conversions shared by every servicer (timestamps, model info)."""
+"""Conversions and RPC helpers shared by every servicer (timestamps, model info, batch chunks
+off the event loop, model reload)."""
 
 from __future__ import annotations
 
+import asyncio
 import math
-from collections.abc import Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from augur.common.models import Loaded
+from augur.common.models import Loaded, ModelWatcher
 from augur.common.v1 import common_pb2
+
+T = TypeVar("T")
 
 
 def timestamp(seconds: float) -> Timestamp:
@@ -43,3 +47,22 @@ def model_info(loaded: Loaded[Any], feature_set_version: int) -> common_pb2.Mode
         feature_set_version=feature_set_version,
         loaded_at=timestamp(loaded.loaded_at),
     )
+
+
+async def chunks_in_thread(chunks: Iterator[T]) -> AsyncIterator[T]:
+    """The chunks of a batch RPC, each computed in a worker thread: the blocking work (Redis,
+    the model) never holds the event loop, so single calls keep being served meanwhile."""
+    done = object()
+    while True:
+        chunk = await asyncio.to_thread(next, chunks, done)
+        if chunk is done:
+            return
+        yield chunk  # type: ignore[misc]
+
+
+async def reload_model(
+    watcher: ModelWatcher[Any], info: ModelInfoCache
+) -> tuple[common_pb2.ModelInfo, bool]:
+    """ReloadModel of every model service: look the alias up now; (served model, changed)."""
+    changed = await watcher.refresh()
+    return info(watcher.require()), changed

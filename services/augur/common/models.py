@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
@@ -60,6 +60,22 @@ class Loaded(Generic[M]):
     source: str  # "registry" or "cache"
 
 
+class ServedModel(Protocol[M]):
+    """What a core needs of the model it serves: the loaded one, or UNAVAILABLE."""
+
+    def require(self) -> Loaded[M]: ...
+
+
+class FixedModel(Generic[M]):
+    """A model that never changes (unit tests of a core, one-off tools)."""
+
+    def __init__(self, loaded: Loaded[M]) -> None:
+        self.current = loaded
+
+    def require(self) -> Loaded[M]:
+        return self.current
+
+
 _DOWNLOADING = threading.Lock()
 
 
@@ -68,6 +84,8 @@ def download_version(tracking_uri: str, name: str, version: str, cache: Path) ->
     import mlflow
 
     target = cache / name / version
+    # a progress bar per download on stderr helps nobody reading a service log or a report
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     # mlflow resolves models:/ URIs with its process-wide registry URI (whatever is passed):
     # set it, one download at a time, so services sharing a process never mix their stores
     with _DOWNLOADING:

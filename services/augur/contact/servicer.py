@@ -6,7 +6,7 @@ from typing import Any
 
 from grpc import aio
 
-from augur.common.convert import ModelInfoCache, timestamp
+from augur.common.convert import ModelInfoCache, reload_model, timestamp
 from augur.common.models import ModelWatcher
 from augur.contact.core import ContactCore
 from augur.contact.decide import Option
@@ -181,7 +181,5 @@ class ContactServicer(contact_pb2_grpc.ContactServiceServicer):
     async def ReloadModel(
         self, request: contact_pb2.ReloadModelRequest, context: aio.ServicerContext
     ) -> contact_pb2.ReloadModelResponse:
-        changed = await self.watcher.refresh()
-        return contact_pb2.ReloadModelResponse(
-            model=self._info(self.watcher.require()), changed=changed
-        )
+        info, changed = await reload_model(self.watcher, self._info)
+        return contact_pb2.ReloadModelResponse(model=info, changed=changed)

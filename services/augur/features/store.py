@@ -42,11 +42,20 @@ _REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
 class FeatureStore(Protocol):
-    """What serving and ingestion need from a feature store."""
+    """What serving and ingestion need from a feature store: the cores are typed against this,
+    ``RedisFeatureStore`` serves it, ``InMemoryFeatureStore`` stands in for it in unit tests."""
 
     def get(self, customer_id: str) -> FeatureVector | None: ...
 
     def get_many(self, customer_ids: Sequence[str]) -> list[FeatureVector | None]: ...
+
+    def get_matrix(
+        self, customer_ids: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+    def item_categories(self, item_ids: Sequence[str]) -> list[str]: ...
+
+    def in_stock(self, item_ids: Sequence[str]) -> np.ndarray: ...
 
     def get_accumulators(self, customer_ids: Sequence[str]) -> np.ndarray: ...
 
@@ -295,12 +304,23 @@ class InMemoryFeatureStore:
         self.vectors: dict[str, FeatureVector] = {}
         self.accs: dict[str, np.ndarray] = {}
         self.categories: dict[str, str] = {}
+        self.out_of_stock: set[str] = set()
 
     def get(self, customer_id: str) -> FeatureVector | None:
         return self.vectors.get(customer_id)
 
     def get_many(self, customer_ids: Sequence[str]) -> list[FeatureVector | None]:
         return [self.vectors.get(c) for c in customer_ids]
+
+    def get_matrix(self, customer_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        found = [self.vectors[c] for c in customer_ids if c in self.vectors]
+        mask = np.array([c in self.vectors for c in customer_ids], dtype=bool)
+        width = len(FEATURE_NAMES)
+        values = np.stack([v.values for v in found]) if found else np.zeros((0, width), np.float32)
+        return mask, values, np.array([v.as_of for v in found])
+
+    def in_stock(self, item_ids: Sequence[str]) -> np.ndarray:
+        return np.array([i not in self.out_of_stock for i in item_ids], dtype=bool)
 
     def get_accumulators(self, customer_ids: Sequence[str]) -> np.ndarray:
         from augur.features.definitions import empty_acc

@@ -343,27 +343,39 @@ class Planner:
         return [c for c in decided if c.option is not None]
 
     def _walk(self, spec: Spec, eligible: list[Candidate], final: bool) -> tuple[list[int], bool]:
-        """(indexes of the included customers in assignment order, stopped by the budget).
-        Unless final, only complete blocks are walked (later customers may join the last)."""
+        """(indexes of the included customers in assignment order, stopped by a budget).
+        Unless final, only complete blocks are walked (later customers may join the last).
+
+        Arms are positional (``holdout_position`` over the included list), so the holdout
+        share stays exact. A customer whose advised contact would not fit the remaining cost
+        budget is left out of both arms (whichever arm the position would give), so treatment
+        and holdout stay comparable, and the walk goes on to customers with cheaper contacts;
+        it stops when the contact budget is reached or no channel fits what is left."""
         r = spec.request
         ranked = [c.at_risk.customer_id for c in eligible]
         usable = len(ranked) if final else len(ranked) - len(ranked) % BLOCK
         order = stratified_order(r.campaign, ranked[:usable], BLOCK)
+        cheapest = min(spec.costs.get(channel, 0.0) for channel in CHANNEL_NAMES)
+        kept: list[int] = []
         treated = 0
         cost = 0.0
-        for position, index in enumerate(order):
-            if holdout_position(position, spec.share):
-                continue
+        for index in order:
             option = eligible[index].option
             assert option is not None
             price = spec.costs.get(option.channel, 0.0)
-            over_count = r.max_contacts and treated + 1 > r.max_contacts
-            over_cost = r.max_total_cost and cost + price > r.max_total_cost + 1e-9
-            if over_count or over_cost:
-                return order[:position], True
+            if r.max_total_cost and cost + price > r.max_total_cost + 1e-9:
+                if cost + cheapest > r.max_total_cost + 1e-9:
+                    return kept, True  # nothing fits any more
+                continue  # this one does not fit; a cheaper contact may
+            if holdout_position(len(kept), spec.share):
+                kept.append(index)
+                continue
+            if r.max_contacts and treated + 1 > r.max_contacts:
+                return kept, True
             treated += 1
             cost += price
-        return order, False
+            kept.append(index)
+        return kept, False
 
     def _row(self, spec: Spec, c: Candidate, holdout: bool) -> gateway_pb2.ScheduledContact:
         a = c.at_risk

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 from grpc import aio
 
-from augur.common.convert import ModelInfoCache, timestamp
+from augur.common.convert import ModelInfoCache, chunks_in_thread, reload_model, timestamp
 from augur.common.models import Loaded, ModelWatcher
 from augur.common.v1 import common_pb2
 from augur.recommend.core import RecommendCore
@@ -108,14 +107,9 @@ class RecommendServicer(recommend_pb2_grpc.RecommendServiceServicer):
             list(request.categories),
             request.include_repeat if request.HasField("include_repeat") else True,
         )
-        done = object()
-        while True:
-            # each chunk is computed in a worker thread so single calls keep being served
-            chunk = await asyncio.to_thread(next, chunks, done)
-            if chunk is done:
-                return
+        async for chunk in chunks_in_thread(chunks):
             response = recommend_pb2.BatchRecommendResponse()
-            for result in chunk:  # type: ignore[attr-defined]
+            for result in chunk:
                 item = response.items.add(customer_id=result.customer_id)
                 if result.answer is None:
                     item.error.code = "INVALID_ARGUMENT"
@@ -128,7 +122,5 @@ class RecommendServicer(recommend_pb2_grpc.RecommendServiceServicer):
     async def ReloadModel(
         self, request: recommend_pb2.ReloadModelRequest, context: aio.ServicerContext
     ) -> recommend_pb2.ReloadModelResponse:
-        changed = await self.watcher.refresh()
-        return recommend_pb2.ReloadModelResponse(
-            model=self._info(self.watcher.require()), changed=changed
-        )
+        info, changed = await reload_model(self.watcher, self._info)
+        return recommend_pb2.ReloadModelResponse(model=info, changed=changed)

@@ -321,7 +321,7 @@ def _recommend(state: StackState, customer: str) -> None:
 def _churn(state: StackState, settings: ServerSettings) -> list[str]:
     """Score everyone, then read the at-risk list and explain the top customers over gRPC."""
     from augur.churn.model import ChurnModel
-    from augur.churn.snapshot import write_snapshot
+    from augur.churn.snapshot import RedisSnapshots
     from augur.churn.v1 import churn_pb2, churn_pb2_grpc
     from augur.training import registry
 
@@ -334,7 +334,7 @@ def _churn(state: StackState, settings: ServerSettings) -> list[str]:
         registry.download(name, version, settings.state_dir / "models") / "artifacts" / "model"
     )
     store = RedisFeatureStore.from_settings(settings)
-    _, count = write_snapshot(store.client, store.keys, model, name, version)
+    _, count = RedisSnapshots(store.client, store.keys).publish(model, name, version)
     with grpc.insecure_channel(f"127.0.0.1:{state.port_of('churn')}") as channel:
         stub = churn_pb2_grpc.ChurnServiceStub(channel)
         page = stub.ListAtRisk(

@@ -7,9 +7,15 @@ model's ``champion_history`` tag, so ``rollback`` can move the alias back.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
+import logging
 import os
+import re
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,8 +34,41 @@ def model_name(kind: str) -> str:
     return f"augur-{kind}"
 
 
+# what MLflow prints on its own while registering, which Augur's report already says better
+_CHATTER = (
+    re.compile(r"^Successfully registered model '"),
+    re.compile(r"^Created version '\d+' of model '"),
+    re.compile(r"^Registered model '.*' already exists"),
+)
+
+
+def quiet_mlflow() -> None:
+    """Keep MLflow's progress bars and INFO lines out of Augur's reports (warnings stay)."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+@contextlib.contextmanager
+def _without_chatter() -> Iterator[None]:
+    """MLflow's registration messages dropped, anything else it writes to stderr (a warning,
+    an error) passed on unchanged."""
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            yield
+    finally:
+        kept = [
+            line
+            for line in captured.getvalue().splitlines(keepends=True)
+            if not any(p.match(line) for p in _CHATTER)
+        ]
+        sys.stderr.write("".join(kept))
+
+
 def configure(tracking_uri: str, state_dir: Path, experiment: str) -> str:
     """Point MLflow at the store; the experiment keeps artifacts under the state dir."""
+    quiet_mlflow()
     if tracking_uri.startswith("sqlite:///"):
         Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(tracking_uri)
@@ -200,14 +239,15 @@ def log_and_register(
         mlflow.set_tags({**tags, "gate": decision.reason})
         for path in plots:
             mlflow.log_artifact(str(path), "plots")
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(pyfunc),
-            artifacts={"model": str(model_dir)},
-            signature=signature,
-            input_example=input_example,
-            registered_model_name=name,
-        )
+        with _without_chatter():
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(pyfunc),
+                artifacts={"model": str(model_dir)},
+                signature=signature,
+                input_example=input_example,
+                registered_model_name=name,
+            )
         version = str(info.registered_model_version)
     client = MlflowClient()
     client.set_model_version_tag(name, version, "gate", decision.reason)

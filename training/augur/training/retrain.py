@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from augur.churn.model import ChurnModel
-from augur.churn.snapshot import write_snapshot
+from augur.churn.snapshot import RedisSnapshots
 from augur.features.definitions import FEATURE_NAMES
 from augur.features.store import RedisFeatureStore
 from augur.training import registry
@@ -118,7 +118,7 @@ def score_all(
     model = ChurnModel.load(
         registry.download(name, version, state_dir / "models") / "artifacts" / "model"
     )
-    return model, version, write_snapshot(store.client, store.keys, model, name, version)
+    return model, version, RedisSnapshots(store.client, store.keys).publish(model, name, version)
 
 
 def _drift(

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import grpc
 import numpy as np
@@ -42,6 +43,9 @@ class Report:
     did: list[str] = field(default_factory=list)
     saw: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    """What was measured, by name, for a test to check itself (``failures`` is the verdict
+    `make chaos` prints)."""
 
     @property
     def ok(self) -> bool:
@@ -163,6 +167,15 @@ async def redis_outage(stack: ChaosStack) -> Report:
         f"after Redis answered again: first success of every RPC {recovery:.2f} s later; "
         f"from then on {len(tail)} calls: {_codes(tail)}"
     )
+    report.facts.update(
+        codes_before={c.code.name for c in before},
+        codes_while_down={c.code.name for c in during},
+        codes_of_the_run={c.code.name for c in calls_seen},
+        calls_while_down=len(during),
+        recovery_seconds=recovery,
+        codes_after_recovery={c.code.name for c in tail},
+        calls_after_recovery=len(tail),
+    )
     report.expect(all(c.code == grpc.StatusCode.OK for c in before), "calls failed before")
     report.expect(
         all(c.code == grpc.StatusCode.UNAVAILABLE for c in during),
@@ -212,6 +225,7 @@ async def mlflow_outage(stack: ChaosStack) -> Report:
     await asyncio.sleep(3)  # the services poll the alias every second: they notice
     ok, versions = await score(50)
     report.saw.append(f"50 Score calls 3 s later: {ok} answered, model versions {sorted(versions)}")
+    report.facts.update(served_while_down=ok, versions_before=before, versions_while_down=versions)
     report.expect(ok == 50 and versions == before, "the loaded model stopped serving")
     seconds = await asyncio.to_thread(stack.restart_service, "churn")
     report.did.append("churn service restarted (SIGTERM, started again) with MLflow still down")
@@ -222,6 +236,9 @@ async def mlflow_outage(stack: ChaosStack) -> Report:
     report.saw.append(
         f"SERVING again {seconds:.1f} s after the restart; 20 Score calls: {ok} answered, "
         f"versions {sorted(versions)}; model loaded from the local cache: {source}"
+    )
+    report.facts.update(
+        served_after_restart=ok, versions_after_restart=versions, loaded_from_cache=source
     )
     report.expect(ok == 20 and versions == before, "the restarted service did not serve")
     report.expect(source, "the restarted service did not say it loaded its cached model")
@@ -256,6 +273,7 @@ async def backend_killed(stack: ChaosStack) -> Report:
 
         code, seconds, missing = await insight()
         report.saw.append(f"CustomerInsight with every backend up: {code}, missing {missing}")
+        report.facts["healthy"] = (code, missing)
         report.expect(code == "OK" and not missing, "the healthy stack did not answer in full")
         _sigkill(stack, "recommend")
         report.did.append("SIGKILL to the recommend service")
@@ -263,6 +281,7 @@ async def backend_killed(stack: ChaosStack) -> Report:
         report.saw.append(
             f"CustomerInsight: {code} in {seconds * 1000:.0f} ms, missing parts {missing}"
         )
+        report.facts["recommend_down"] = (code, missing, seconds)
         report.expect(code == "OK" and missing == ["recommendations"], "no partial answer")
         report.expect(seconds < deadline, "the partial answer came after the deadline")
         for name in ("churn", "contact"):
@@ -270,6 +289,7 @@ async def backend_killed(stack: ChaosStack) -> Report:
         report.did.append("SIGKILL to the churn and contact services as well")
         code, seconds, missing = await insight()
         report.saw.append(f"CustomerInsight: {code} in {seconds * 1000:.0f} ms")
+        report.facts["all_down"] = (code, seconds)
         report.expect(code.startswith("UNAVAILABLE"), "every backend down did not give UNAVAILABLE")
         report.expect(seconds < deadline, "UNAVAILABLE came after the deadline")
         sent = time.monotonic()
@@ -282,6 +302,7 @@ async def backend_killed(stack: ChaosStack) -> Report:
             code = _described(err)
         seconds = time.monotonic() - sent
         report.saw.append(f"Score through the gateway: {code} in {seconds * 1000:.0f} ms")
+        report.facts.update(pass_through=(code, seconds), deadline=deadline)
         report.expect(
             code.startswith("UNAVAILABLE") and seconds < deadline, "pass-through did not fail fast"
         )
@@ -375,6 +396,15 @@ def consumer_sigkill(
         f"{int(counts.min())}..{int(counts.max())}, expected {total // len(customers)}); "
         f"re-sent batch: {sum(resent)} of {len(resent)} accepted; pending entries: {pending}; "
         f"clean exit on SIGTERM: {consumer.returncode == 0}"
+    )
+    report.facts.update(
+        orders_sent=total,
+        orders_counted_per_customer=counts.tolist(),
+        customers=len(customers),
+        kills=kills,
+        resent_accepted=sum(resent),
+        pending=pending,
+        exit_code=consumer.returncode,
     )
     report.expect(
         bool(np.all(counts == total / len(customers))), "an order was lost or counted twice"

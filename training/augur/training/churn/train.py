@@ -20,7 +20,7 @@ from augur.training import registry
 from augur.training.churn import bgnbd
 from augur.training.churn.evaluate import churn_metrics, plot_all
 from augur.training.churn.labels import Frame, labelled_frame, plan_cutoffs
-from augur.training.data.loader import load_dataset
+from augur.training.data.loader import DataError, load_dataset
 from augur.training.offline.stream import stream_features
 
 KIND = "churn"
@@ -123,9 +123,11 @@ def train_churn(
     fit = Frame.concat(train_frames[:-1])
     stop_set, calib_set = _split_by_customer(train_frames[-1], "calibration")
     if min(len(fit), len(stop_set), len(calib_set), len(test)) < 50:
-        raise ValueError(
+        raise DataError(
+            data,
             "not enough customers at the cutoffs to train a churn model "
-            f"(data ends {data_end.date()}, horizon {cfg.horizon_days} days)"
+            f"(data ends {data_end.date()}, horizon {cfg.horizon_days} days; each of the fit, "
+            "early-stopping, calibration and test sets needs at least 50)",
         )
     pos = max(float(fit.y.mean()), 1e-6)
     params = {

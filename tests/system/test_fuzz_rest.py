@@ -10,8 +10,6 @@ import shutil
 import sys
 from pathlib import Path
 
-import pytest
-
 from augur.common.settings import ServerSettings
 from tests.integration.gateway_stack import (
     Stack,
@@ -19,8 +17,6 @@ from tests.integration.gateway_stack import (
     running_gateway,
     start_features,
 )
-
-pytestmark = pytest.mark.integration
 
 
 async def test_rest_api_fuzzed_from_its_openapi_document(

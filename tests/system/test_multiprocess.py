@@ -9,13 +9,10 @@ import sys
 from pathlib import Path
 
 import grpc
-import pytest
 
 from augur.common.settings import ServerSettings
 from augur.common.v1 import common_pb2, common_pb2_grpc
 from augur.devtools.runtime import free_port, is_alive, wait_serving
-
-pytestmark = pytest.mark.integration
 
 
 def children(pid: int) -> list[int]:

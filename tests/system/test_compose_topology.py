@@ -31,7 +31,6 @@ from tests.conftest import REDIS_URL
 from tests.integration.conftest import start_prometheus, wait_http
 from tests.integration.gateway_stack import http
 
-pytestmark = pytest.mark.integration
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 ENTRYPOINT = DEPLOY / "entrypoint.sh"
 INTERPOLATION = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")

@@ -6,13 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from augur.training.churn.train import ChurnConfig, train_churn
 from augur.training.contact.pipeline import train_contact
 from augur.training.contact.train import ContactConfig
-
-pytestmark = pytest.mark.integration
 
 
 def test_churn_on_a_two_worker_dask_cluster_matches_single_machine_quality(

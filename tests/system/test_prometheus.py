@@ -12,7 +12,6 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import pytest
 import redis
 import yaml
 from prometheus_client import CollectorRegistry, start_http_server
@@ -25,7 +24,6 @@ from augur.ingest.consumer import Consumer
 from augur.ingest.main import build_spec
 from tests.integration.conftest import start_prometheus
 
-pytestmark = pytest.mark.integration
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "rules.yml"
 
 

@@ -32,8 +32,6 @@ from augur.training.retrain import retrain_all
 from tests.integration.conftest import wait_http
 from tests.integration.hot_swap import swap_under_load
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 async def mlflow_on_postgres(mlflow_database: str, tmp_path: Path) -> AsyncIterator[str]:
