@@ -27,7 +27,7 @@ from augur.common.server import AugurServer
 from augur.common.settings import ContactSettings, ServerSettings, load_settings
 from augur.contact.caps import ALL_CHANNELS, Cap
 from augur.contact.core import ContactCore
-from augur.contact.main import MODEL_NAME, build_spec, load_model
+from augur.contact.main import MODEL_NAME, build_spec, erasers, load_model
 from augur.contact.policy import Policy
 from augur.contact.state import ContactState
 from augur.contact.v1 import contact_pb2, contact_pb2_grpc
@@ -223,7 +223,7 @@ def core(settings: ServerSettings, contact_trained: Trained, tmp_path: Path) -> 
     cs = contact_settings(settings, contact_trained[0], tmp_path)
     store = RedisFeatureStore.from_settings(cs)
     watcher = ModelWatcher.for_service(MODEL_NAME, load_model, cs, "contact")
-    return ContactCore(ContactState(store), watcher, cs)
+    return ContactCore(ContactState(store), watcher, cs, erasers(store))
 
 
 CALLERS = ThreadPoolExecutor(50)  # one Redis connection per caller thread, kept across examples

@@ -28,8 +28,8 @@ import yaml
 
 from augur.common.net import free_port
 from tests.conftest import REDIS_URL
-from tests.integration.conftest import start_prometheus, wait_http
 from tests.integration.gateway_stack import http
+from tests.stack_fixtures import start_prometheus, wait_http
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 ENTRYPOINT = DEPLOY / "entrypoint.sh"

@@ -22,7 +22,7 @@ from augur.common.settings import ServerSettings, load_settings
 from augur.features.v1 import features_pb2
 from augur.ingest.consumer import Consumer
 from augur.ingest.main import build_spec
-from tests.integration.conftest import start_prometheus
+from tests.stack_fixtures import start_prometheus
 
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "rules.yml"
 

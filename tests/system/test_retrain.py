@@ -29,8 +29,8 @@ from augur.training.drift import psi
 from augur.training.offline.batch import materialise
 from augur.training.offline.stream import compute_features
 from augur.training.retrain import retrain_all
-from tests.integration.conftest import wait_http
 from tests.integration.hot_swap import swap_under_load
+from tests.stack_fixtures import wait_http
 
 
 @pytest.fixture

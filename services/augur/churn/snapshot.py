@@ -24,6 +24,7 @@ import redis
 
 from augur.churn.bands import RiskBands
 from augur.churn.model import ChurnModel
+from augur.common.erasure import KEY_SCAN, Known
 from augur.common.errors import FailedPrecondition, InvalidArgument
 from augur.common.keys import Keys
 from augur.features.codec import decode_vector
@@ -123,9 +124,20 @@ def _untoken(token: str) -> tuple[str, int]:
 class RedisSnapshots:
     """Snapshots in Redis: a meta hash and two sorted sets per snapshot id."""
 
+    kind = "churn-snapshot"
+    """Its name as an eraser (ForgetCustomer)."""
+
     def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self.client = client
         self.keys = keys
+
+    def forget(self, known: Known) -> int:
+        """The customer's rows in every snapshot (current or being written)."""
+        removed = 0
+        for key in list(self.client.scan_iter(self.keys.churn_pattern(), count=KEY_SCAN)):
+            if self.client.type(key) == b"zset":
+                removed += int(self.client.zrem(key, known.customer_id))  # type: ignore[arg-type]
+        return removed
 
     def publish(self, model: ChurnModel, model_name: str, model_version: str) -> tuple[str, int]:
         """Score every customer with online features into a new snapshot and make it current."""

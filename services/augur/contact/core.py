@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from augur.common.erasure import Eraser
 from augur.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from augur.common.ids import check_id
 from augur.common.models import Loaded, ModelWatcher
@@ -62,11 +63,17 @@ class OutcomeResult:
 
 class ContactCore:
     def __init__(
-        self, state: ContactState, watcher: ModelWatcher[ContactModel], settings: ContactSettings
+        self,
+        state: ContactState,
+        watcher: ModelWatcher[ContactModel],
+        settings: ContactSettings,
+        erasers: Sequence[Eraser] = (),
     ) -> None:
         self.state = state
         self.watcher = watcher
         self.settings = settings
+        self.erasers = tuple(erasers)
+        """The other owners of customer data ForgetCustomer asks (wired in ``main.py``)."""
 
     # ------------------------------------------------------------ decisions
     def next_best_contact(
@@ -320,4 +327,4 @@ class ContactCore:
 
     def forget(self, customer_id: str) -> tuple[int, list[str]]:
         check_id(customer_id, "customer_id")
-        return self.state.forget(customer_id)
+        return self.state.forget(customer_id, self.erasers)

@@ -7,6 +7,8 @@ from pathlib import Path
 from grpc import aio
 from prometheus_client import CollectorRegistry
 
+from augur.churn.snapshot import RedisSnapshots
+from augur.common.erasure import Eraser
 from augur.common.models import ModelWatcher
 from augur.common.server import ServiceSpec, run
 from augur.common.settings import ContactSettings, ServerSettings, load_settings
@@ -17,6 +19,8 @@ from augur.contact.servicer import ContactServicer
 from augur.contact.state import ContactState
 from augur.contact.v1 import contact_pb2_grpc
 from augur.features.store import RedisFeatureStore
+from augur.ingest.erasure import StreamEraser
+from augur.outreach.erasure import OutreachEraser
 
 MODEL_NAME = "augur-contact"
 
@@ -28,6 +32,15 @@ def load_model(path: Path) -> ContactModel:
     return model
 
 
+def erasers(store: RedisFeatureStore) -> list[Eraser]:
+    """Every other owner of customer data, asked by ForgetCustomer to erase what it holds."""
+    return [
+        RedisSnapshots(store.client, store.keys),
+        StreamEraser(store.client, store.keys),
+        OutreachEraser(store.client, store.keys),
+    ]
+
+
 async def build_spec(
     settings: ServerSettings, registry: CollectorRegistry | None = None
 ) -> ServiceSpec:
@@ -36,7 +49,7 @@ async def build_spec(
     state = ContactState(store, settings.contact_retention_days)
     watcher = ModelWatcher.for_service(MODEL_NAME, load_model, settings, "contact", registry)
     await watcher.refresh()
-    servicer = ContactServicer(ContactCore(state, watcher, settings), watcher)
+    servicer = ContactServicer(ContactCore(state, watcher, settings, erasers(store)), watcher)
 
     def register(server: aio.Server) -> None:
         contact_pb2_grpc.add_ContactServiceServicer_to_server(servicer, server)

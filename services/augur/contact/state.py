@@ -18,18 +18,14 @@ from typing import Any
 import numpy as np
 import redis
 
+from augur.common.erasure import Eraser, Known
 from augur.contact.caps import OUTCOME_LUA, RELEASE_LUA, RESERVE_LUA, Cap
 from augur.contact.policy import Policy
 from augur.contact.profile import Profile
 from augur.features.store import RedisFeatureStore
-from augur.features.v1 import features_pb2
 
 ARMS = ("treatment", "holdout")
 OUTCOMES = ("opened", "clicked", "converted", "unsubscribed", "ordered")
-STREAM_SCAN = 1000
-# keys looked at per SCAN step when erasure looks for snapshots and streams: the default (10)
-# made ForgetCustomer take over 10 s on a Redis holding 300,000 other keys
-KEY_SCAN = 10_000
 ZONE_CACHE = 200_000
 
 
@@ -440,8 +436,9 @@ class ContactState:
         return n[0], s[0], n[1], s[1]
 
     # ------------------------------------------------------------ erasure
-    def forget(self, customer_id: str) -> tuple[int, list[str]]:
-        """Remove everything that names the customer; keep a tombstone. (keys, kinds)."""
+    def forget(self, customer_id: str, others: Sequence[Eraser] = ()) -> tuple[int, list[str]]:
+        """Remove everything of the contact service's that names the customer, keep a
+        tombstone, then ask the ``others`` owners to erase theirs. (keys, kinds)."""
         k = self.keys
         c = customer_id
         pipe = self.client.pipeline(transaction=False)
@@ -484,102 +481,11 @@ class ContactState:
                 removed += int(result)
             if kind not in kinds:
                 kinds.append(kind)
-        if self._forget_snapshots(c):
-            kinds.append("churn-snapshot")
-        if self._forget_stream_entries(c):
-            kinds.append("event-stream")
-        if self._forget_outreach(c, experiments, sorted(ids)):
-            kinds.append("outreach")
+        known = Known(c, experiments, sorted(ids))
+        for eraser in others:  # every other owner erases what it holds
+            if eraser.forget(known):
+                kinds.append(eraser.kind)
         return removed, kinds
-
-    def _forget_outreach(self, customer_id: str, experiments: list[str], ids: list[str]) -> int:
-        """Plan rows, campaign orders, trigger state and entries, queued deliveries."""
-        k = self.keys
-        c = customer_id
-        pipe = self.client.pipeline(transaction=False)
-        for e in experiments:
-            pipe.smembers(k.outreach_days(e))
-        days = self._run(pipe)
-        pipe = self.client.pipeline(transaction=False)
-        for e, plan_days in zip(experiments, days, strict=True):
-            for day in plan_days:
-                pipe.hdel(k.outreach_plan(e, day.decode()), c)
-            pipe.delete(k.outreach_cooldown(e, c))
-        pipe.hdel(k.outreach("lastp"), c)
-        deliveries = list(ids)
-        for e in experiments:
-            for field in self.client.hscan_iter(
-                k.experiment(e, "orders"), match=_glob_escape(c) + "|*", count=1000
-            ):
-                pipe.hdel(k.experiment(e, "orders"), field[0])
-        triggers = k.outreach("triggers")
-        start = "-"
-        while True:
-            entries: Any = self.client.xrange(triggers, start, "+", STREAM_SCAN)
-            for entry_id, fields in entries:
-                if fields.get(b"customer_id") == c.encode():
-                    pipe.xdel(triggers, entry_id)
-                    campaign = fields.get(b"campaign", b"").decode()
-                    deliveries.append(f"t-{campaign}-{entry_id.decode()}")
-            if len(entries) < STREAM_SCAN:
-                break
-            start = "(" + entries[-1][0].decode()
-        updates = k.feature_updates()
-        start = "-"
-        while True:  # batches not yet read by the trigger worker name the customer
-            entries = self.client.xrange(updates, start, "+", STREAM_SCAN)
-            for entry_id, fields in entries:
-                if c.encode() in fields.get(b"c", b"").split(b"\n"):
-                    pipe.xdel(updates, entry_id)
-            if len(entries) < STREAM_SCAN:
-                break
-            start = "(" + entries[-1][0].decode()
-        for delivery_id in deliveries:
-            pipe.hdel(k.outreach("delivery"), delivery_id)
-            pipe.hdel(k.outreach("dead"), delivery_id)
-            pipe.zrem(k.outreach("deliveries"), delivery_id)
-            pipe.zrem(k.outreach("inflight"), delivery_id)
-        return sum(int(bool(r)) for r in self._run(pipe))
-
-    def _forget_snapshots(self, customer_id: str) -> int:
-        removed = 0
-        keys: Any = self.store._call(
-            list, self.client.scan_iter(self.keys.churn_pattern(), count=KEY_SCAN)
-        )
-        for key in keys:
-            if self.client.type(key) == b"zset":
-                gone: Any = self.store._call(self.client.zrem, key, customer_id)
-                removed += int(gone)
-        return removed
-
-    def _forget_stream_entries(self, customer_id: str) -> int:
-        """Events of the customer still in a stream (not yet trimmed) are deleted."""
-        removed = 0
-        wanted = customer_id.encode()
-        keys: Any = self.store._call(
-            list, self.client.scan_iter(self.keys.stream_pattern(), count=KEY_SCAN)
-        )
-        for key in keys:
-            start = "-"
-            while True:
-                entries: Any = self.store._call(self.client.xrange, key, start, "+", STREAM_SCAN)
-                mine = []
-                for entry_id, fields in entries:
-                    raw = fields.get(b"e")
-                    # a byte search first: only the events holding the id are decoded
-                    if (
-                        raw
-                        and wanted in raw
-                        and features_pb2.Event.FromString(raw).customer_id == customer_id
-                    ):
-                        mine.append(entry_id)
-                if mine:
-                    gone: Any = self.store._call(self.client.xdel, key, *mine)
-                    removed += int(gone)
-                if len(entries) < STREAM_SCAN:
-                    break
-                start = "(" + entries[-1][0].decode()
-        return removed
 
 
 class Script:
@@ -591,11 +497,6 @@ class Script:
 
     def command(self, keys: Sequence[str], args: Sequence[Any]) -> tuple[Any, ...]:
         return ("EVALSHA", self.sha, len(keys), *keys, *args)
-
-
-def _glob_escape(text: str) -> str:
-    """A literal for a Redis MATCH pattern."""
-    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
 
 
 def _pairs(reply: Any) -> dict[bytes, bytes]:

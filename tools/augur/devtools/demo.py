@@ -320,21 +320,16 @@ def _recommend(state: StackState, customer: str) -> None:
 
 def _churn(state: StackState, settings: ServerSettings) -> list[str]:
     """Score everyone, then read the at-risk list and explain the top customers over gRPC."""
-    from augur.churn.model import ChurnModel
-    from augur.churn.snapshot import RedisSnapshots
     from augur.churn.v1 import churn_pb2, churn_pb2_grpc
     from augur.training import registry
+    from augur.training.retrain import score_all
 
     _step("at-risk list: batch-score every customer (augur score --all), read it over gRPC")
-    registry.configure(state.mlflow_tracking_uri, settings.state_dir, "augur-churn")
-    name = registry.model_name("churn")
-    version = registry.champion_version(name)
-    assert version is not None
-    model = ChurnModel.load(
-        registry.download(name, version, settings.state_dir / "models") / "artifacts" / "model"
-    )
     store = RedisFeatureStore.from_settings(settings)
-    _, count = RedisSnapshots(store.client, store.keys).publish(model, name, version)
+    scored = score_all(state.mlflow_tracking_uri, settings.state_dir, store)
+    assert scored is not None, "the demo trained a churn champion first"
+    _, version, (_, count) = scored
+    name = registry.model_name("churn")
     with grpc.insecure_channel(f"127.0.0.1:{state.port_of('churn')}") as channel:
         stub = churn_pb2_grpc.ChurnServiceStub(channel)
         page = stub.ListAtRisk(

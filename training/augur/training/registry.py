@@ -14,10 +14,12 @@ import logging
 import os
 import re
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import mlflow
 from mlflow import MlflowClient
@@ -189,6 +191,68 @@ class TrainReport:
     metrics: dict[str, float] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+
+
+def champion_artefact(kind: str, state_dir: Path) -> tuple[str, Path] | None:
+    """(version, local model folder) of the current champion of ``augur-<kind>``, or None."""
+    name = model_name(kind)
+    version = champion_version(name)
+    if version is None:
+        return None
+    return version, download(name, version, state_dir / "models") / "artifacts" / "model"
+
+
+@dataclass
+class Candidate:
+    """A trained model ready to be judged and registered: the last steps every trainer shares
+    (gate against the baseline and the champion on the same test, one MLflow run with the
+    model, register, promote or keep as challenger) read everything from here."""
+
+    kind: str
+    gate_metric: str
+    """The metric the gate decides on, as the report names it (e.g. "roc_auc")."""
+    value: float
+    baseline: float
+    """The strongest baseline's value of that metric on the same test."""
+    champion: float | None
+    """The champion's value on the same test (None: no champion, or not comparable)."""
+    tolerance: float
+    params: dict[str, object]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+    rows: dict[str, int]
+    pyfunc: Path
+    save: Callable[[Path], object]
+    """Writes the model's native files into the folder given."""
+    plots: Callable[[Path], list[Path]]
+    """Draws the run's plots into the folder given; returns their files."""
+    example: Any
+    output: Any
+    """An input example and the matching output, for the model's signature."""
+
+
+def publish(candidate: Candidate, started: float) -> TrainReport:
+    """Gate, log, register and report a trained model (the shared end of every trainer)."""
+    from mlflow.models import infer_signature
+
+    c = candidate
+    decision = quality_gate(c.gate_metric, c.value, c.baseline, c.champion, c.tolerance)
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = Path(tmp) / "model"
+        c.save(model_dir)
+        registered = log_and_register(
+            c.kind,
+            c.params,
+            c.metrics,
+            c.tags,
+            c.plots(Path(tmp) / "plots"),
+            model_dir,
+            c.pyfunc,
+            decision,
+            signature=infer_signature(c.example, c.output),
+            input_example=c.example,
+        )
+    return report(registered, decision, c.metrics, c.rows, started)
 
 
 def report(

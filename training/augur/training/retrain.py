@@ -111,13 +111,11 @@ def score_all(
     """The churn champion scores every online customer into a new at-risk snapshot:
     (model, version, (snapshot id, customers)), or None without a champion."""
     registry.configure(tracking_uri, state_dir, "augur-churn")
-    name = registry.model_name("churn")
-    version = registry.champion_version(name)
-    if version is None:
+    champion = registry.champion_artefact("churn", state_dir)
+    if champion is None:
         return None
-    model = ChurnModel.load(
-        registry.download(name, version, state_dir / "models") / "artifacts" / "model"
-    )
+    version, path = champion
+    model, name = ChurnModel.load(path), registry.model_name("churn")
     return model, version, RedisSnapshots(store.client, store.keys).publish(model, name, version)
 
 

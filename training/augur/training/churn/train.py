@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 import time
 import zlib
 from dataclasses import asdict, dataclass
@@ -11,7 +10,6 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from mlflow.models import infer_signature
 from sklearn.isotonic import IsotonicRegression
 
 from augur.churn.model import ChurnModel, ReasonTable
@@ -213,52 +211,37 @@ def train_churn(
         "test": len(test),
     }
 
-    name = registry.model_name(KIND)
     registry.configure(tracking_uri, state_dir, "augur-churn")
-    champion = registry.champion_version(name)
+    champion = registry.champion_artefact(KIND, state_dir)
     champion_auc = None
     if champion is not None:
-        old = ChurnModel.load(
-            registry.download(name, champion, state_dir / "models") / "artifacts" / "model",
-            servable=False,
-        )
+        old = ChurnModel.load(champion[1], servable=False)
         if old.feature_set_version == FEATURE_SET_VERSION:  # else: not comparable, replaced
             champion_auc = churn_metrics(test.y, old.probability(test.X))["roc_auc"]
             metrics["champion_roc_auc_same_test"] = champion_auc
-    decision = registry.quality_gate(
-        "roc_auc",
-        metrics["model_roc_auc"],
-        metrics["recency_roc_auc"],
-        champion_auc,
-        cfg.gate_tolerance_auc,
-    )
-    with tempfile.TemporaryDirectory() as tmp:
-        model_dir = Path(tmp) / "model"
-        model.save(model_dir)
-        example = pd.DataFrame(test.X[:2].astype(np.float64), columns=list(FEATURE_NAMES))
-        registered = registry.log_and_register(
-            KIND,
-            {
+    return registry.publish(
+        registry.Candidate(
+            kind=KIND,
+            gate_metric="roc_auc",
+            value=metrics["model_roc_auc"],
+            baseline=metrics["recency_roc_auc"],
+            champion=champion_auc,
+            tolerance=cfg.gate_tolerance_auc,
+            params={
                 **asdict(cfg),
                 "test_cutoff": str(test_cutoff.date()),
                 "train_cutoffs": ",".join(str(c.date()) for c in train_cutoffs),
             },
-            metrics,
-            {
-                "feature_set_version": str(FEATURE_SET_VERSION),
-                "data_fingerprint": registry.data_fingerprint(Path(data)),
-                "data_path": str(data),
-            },
-            plot_all(test.y.astype(float), scores, p_test, Path(tmp) / "plots"),
-            model_dir,
-            Path(__file__).with_name("pyfunc.py"),
-            decision,
-            signature=infer_signature(
-                example,
-                pd.DataFrame(
-                    {"probability": [0.5], "expected_value": [1.0], "value_at_risk": [0.5]}
-                ),
+            metrics=metrics,
+            tags={"feature_set_version": str(FEATURE_SET_VERSION), **registry.data_tags(data)},
+            rows=rows,
+            pyfunc=Path(__file__).with_name("pyfunc.py"),
+            save=model.save,
+            plots=lambda directory: plot_all(test.y.astype(float), scores, p_test, directory),
+            example=pd.DataFrame(test.X[:2].astype(np.float64), columns=list(FEATURE_NAMES)),
+            output=pd.DataFrame(
+                {"probability": [0.5], "expected_value": [1.0], "value_at_risk": [0.5]}
             ),
-            input_example=example,
-        )
-    return registry.report(registered, decision, metrics, rows, started)
+        ),
+        started,
+    )

@@ -14,7 +14,6 @@ refitted on the same training window.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -25,7 +24,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from mlflow.models import infer_signature
 from tqdm import tqdm
 
 from augur.contact.model import ContactModel
@@ -51,11 +49,10 @@ BASELINES = ("channel_rate", "global_slot")  # scorers the response AUC must bea
 def _champion_value(
     train: ContactLog, test: ContactLog, cutoff: float, state_dir: Path, cfg: ContactConfig
 ) -> tuple[float | None, str]:
-    name = registry.model_name(KIND)
-    version = registry.champion_version(name)
-    if version is None:
+    champion = registry.champion_artefact(KIND, state_dir)
+    if champion is None:
         return None, "none"
-    path = registry.download(name, version, state_dir / "models") / "artifacts" / "model"
+    _, path = champion
     try:
         old = ContactModel.load(path)
     except ValueError:  # another format or feature layout: judge its recipe instead
@@ -144,30 +141,18 @@ def train_contact(
     steps.update()
     steps.close()
     best = max(BASELINES, key=lambda b: metrics[f"auc_baseline_{b}"])
-    decision = registry.quality_gate(
-        "response AUC",
-        metrics["auc"],
-        metrics[f"auc_baseline_{best}"],
-        champion,
-        cfg.gate_tolerance,
+    example = pd.DataFrame(
+        features(log.select(np.arange(len(log)) < 2), final.priors), columns=list(FEATURES)
     )
-    rows = {
-        "contacts": len(log),
-        "customers": len(log.customer_ids),
-        "train_contacts": len(train),
-        "test_contacts": len(test),
-        "rounds": rounds,
-    }
-    with tempfile.TemporaryDirectory() as tmp:
-        model_dir = Path(tmp) / "model"
-        final.save(model_dir)
-        example = pd.DataFrame(
-            features(log.select(np.arange(len(log)) < 2), final.priors), columns=list(FEATURES)
-        )
-        output = pd.DataFrame({"expected_response": final.predict(example.to_numpy())})
-        registered = registry.log_and_register(
-            KIND,
-            {
+    return registry.publish(
+        registry.Candidate(
+            kind=KIND,
+            gate_metric="response AUC",
+            value=metrics["auc"],
+            baseline=metrics[f"auc_baseline_{best}"],
+            champion=champion,
+            tolerance=cfg.gate_tolerance,
+            params={
                 **asdict(cfg),
                 "rounds_eval": rounds_eval,
                 "rounds": rounds,
@@ -176,13 +161,20 @@ def train_contact(
                 "champion_judged_by": how,
                 "strongest_baseline": best,
             },
-            metrics,
-            registry.data_tags(data),
-            _plots(ev, Path(tmp) / "plots"),
-            model_dir,
-            Path(__file__).with_name("pyfunc.py"),
-            decision,
-            signature=infer_signature(example, output),
-            input_example=example,
-        )
-    return registry.report(registered, decision, metrics, rows, started)
+            metrics=metrics,
+            tags=registry.data_tags(data),
+            rows={
+                "contacts": len(log),
+                "customers": len(log.customer_ids),
+                "train_contacts": len(train),
+                "test_contacts": len(test),
+                "rounds": rounds,
+            },
+            pyfunc=Path(__file__).with_name("pyfunc.py"),
+            save=final.save,
+            plots=lambda directory: _plots(ev, directory),
+            example=example,
+            output=pd.DataFrame({"expected_response": final.predict(example.to_numpy())}),
+        ),
+        started,
+    )

@@ -11,7 +11,6 @@ has seen the test would be judged unfairly well).
 
 from __future__ import annotations
 
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -22,7 +21,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from mlflow.models import infer_signature
 from tqdm import tqdm
 
 from augur.recommend.model import RecommendModel
@@ -39,11 +37,10 @@ BASELINES = ("popularity", "buy_again", "als")
 def _champion_ndcg(
     ds: Dataset, cutoff: float, state_dir: Path, cfg: RecommendConfig
 ) -> tuple[float | None, str]:
-    name = registry.model_name(KIND)
-    version = registry.champion_version(name)
-    if version is None:
+    champion = registry.champion_artefact(KIND, state_dir)
+    if champion is None:
         return None, "none"
-    path = registry.download(name, version, state_dir / "models") / "artifacts" / "model"
+    _, path = champion
     try:
         old = RecommendModel.load(path)
     except ValueError:  # an older artefact format: judge its recipe instead
@@ -112,30 +109,16 @@ def train_recommend(
     steps.close()
     ndcg = f"ndcg@{cfg.k}"
     best = max(BASELINES, key=lambda b: metrics[f"{b}_all_{ndcg}"])
-    decision = registry.quality_gate(
-        f"blend {ndcg}",
-        metrics[f"blend_all_{ndcg}"],
-        metrics[f"{best}_all_{ndcg}"],
-        champion,
-        cfg.gate_tolerance_ndcg,
-    )
-    rows = {
-        "users": len(final.matrix_users),
-        "items": len(final.items),
-        "interactions": int(final.weighted.nnz),
-        "test_customers": int(metrics["blend_all_users"]),
-    }
     model = to_model(final)
-    with tempfile.TemporaryDirectory() as tmp:
-        model_dir = Path(tmp) / "model"
-        model.save(model_dir)
-        example = pd.DataFrame({"customer_id": model.users[:2].tolist(), "n": [5, 5]})
-        output = pd.DataFrame(
-            {"customer_id": ["c"], "rank": [1], "item_id": ["i"], "source": ["s"], "reason": ["r"]}
-        )
-        registered = registry.log_and_register(
-            KIND,
-            {
+    return registry.publish(
+        registry.Candidate(
+            kind=KIND,
+            gate_metric=f"blend {ndcg}",
+            value=metrics[f"blend_all_{ndcg}"],
+            baseline=metrics[f"{best}_all_{ndcg}"],
+            champion=champion,
+            tolerance=cfg.gate_tolerance_ndcg,
+            params={
                 **{k: v for k, v in asdict(cfg).items() if k != "weights"},
                 **{f"weight_{k}": v for k, v in asdict(cfg.weights).items()},
                 "test_cutoff": str(pd.Timestamp(cutoff, unit="s", tz="UTC").date()),
@@ -143,13 +126,27 @@ def train_recommend(
                 "champion_judged_by": how,
                 "strongest_baseline": best,
             },
-            metrics,
-            registry.data_tags(data),
-            _plots(metrics, cfg.k, Path(tmp) / "plots"),
-            model_dir,
-            Path(__file__).with_name("pyfunc.py"),
-            decision,
-            signature=infer_signature(example, output),
-            input_example=example,
-        )
-    return registry.report(registered, decision, metrics, rows, started)
+            metrics=metrics,
+            tags=registry.data_tags(data),
+            rows={
+                "users": len(final.matrix_users),
+                "items": len(final.items),
+                "interactions": int(final.weighted.nnz),
+                "test_customers": int(metrics["blend_all_users"]),
+            },
+            pyfunc=Path(__file__).with_name("pyfunc.py"),
+            save=model.save,
+            plots=lambda directory: _plots(metrics, cfg.k, directory),
+            example=pd.DataFrame({"customer_id": model.users[:2].tolist(), "n": [5, 5]}),
+            output=pd.DataFrame(
+                {
+                    "customer_id": ["c"],
+                    "rank": [1],
+                    "item_id": ["i"],
+                    "source": ["s"],
+                    "reason": ["r"],
+                }
+            ),
+        ),
+        started,
+    )
