@@ -131,7 +131,7 @@ def test_gate_refuses_a_worse_model_and_rollback_works(
     assert not worse.promoted
     assert "baseline" in worse.gate_reason or "champion" in worse.gate_reason
     name = registry.model_name("churn")
-    client = MlflowClient(tracking_uri=uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     assert str(client.get_model_version_by_alias(name, "champion").version) == first.version
     assert str(client.get_model_version_by_alias(name, "challenger").version) == worse.version
     # a manual promotion, then a rollback restores the previous champion

@@ -55,7 +55,7 @@ def test_registered_with_plots_gate_and_pyfunc(
     assert m["policy_model"] > m["policy_global_best_hour"]
     assert m["policy_model"] > m["policy_last_engagement_hour"]
     assert m["policy_model"] > m["policy_logged"]
-    client = MlflowClient(tracking_uri=uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     assert (
         str(client.get_model_version_by_alias("augur-contact", "champion").version)
         == report.version
@@ -63,6 +63,7 @@ def test_registered_with_plots_gate_and_pyfunc(
     plots = {a.path for a in client.list_artifacts(report.run_id, "plots")}
     assert plots == {"plots/roc_per_channel.png", "plots/policy_value.png"}
     mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
     model = mlflow.pyfunc.load_model(f"models:/augur-contact/{report.version}")
     rows = pd.DataFrame(
         np.tile(

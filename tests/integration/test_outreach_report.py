@@ -15,7 +15,7 @@ from augur.churn.v1 import churn_pb2
 from augur.cli.main import main
 from augur.common.settings import ServerSettings
 from augur.common.v1 import common_pb2
-from augur.contact.state import ContactState
+from augur.contact.experiment_store import ExperimentStore
 from augur.contact.v1 import contact_pb2
 from augur.features.store import RedisFeatureStore
 from augur.gateway.v1 import gateway_pb2
@@ -30,7 +30,7 @@ def _plant(settings: ServerSettings, campaign: str, n: int, seed: int) -> None:
     within 30 days with probability BASE, treated ones BASE + EFFECT; one order of VALUE
     each; plus orders after the window that must not count."""
     store = RedisFeatureStore.from_settings(settings)
-    state = ContactState(store)
+    state = ExperimentStore(store)
     rng = np.random.default_rng(seed)
     now = time.time()
     enrolled = now - 60 * DAY

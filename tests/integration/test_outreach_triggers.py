@@ -23,8 +23,8 @@ from augur.churn.model import ChurnModel
 from augur.common.models import ModelMetrics, ModelWatcher
 from augur.common.server import AugurServer
 from augur.common.settings import ServerSettings
+from augur.contact.experiment_store import ExperimentStore
 from augur.contact.experiments import in_holdout
-from augur.contact.state import ContactState
 from augur.features.store import RedisFeatureStore
 from augur.features.v1 import features_pb2, features_pb2_grpc
 from augur.ingest.consumer import Consumer
@@ -137,7 +137,7 @@ async def test_a_crossing_fires_once_within_two_seconds_holdout_and_cooldown_res
     await _wait(lambda: store.get_matrix(probes)[2].min() > time.time() - 60, 10)
     _, X, _ = store.get_matrix(probes)
     after = dict(zip(before, model.probability(np.asarray(X, dtype=np.float64)), strict=True))
-    ContactState(store).register_share(CAMPAIGN, 0.3, time.time())
+    ExperimentStore(store).register_share(CAMPAIGN, 0.3, time.time())
     rising = sorted((c for c in before if after[c] - before[c] > 0.04), key=lambda c: after[c])
     threshold = None
     chosen: tuple[str, str] | None = None

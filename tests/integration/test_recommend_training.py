@@ -75,7 +75,7 @@ def test_registered_with_plots_and_gate_and_loads_as_pyfunc(
 
     uri, root, report = recommend_trained
     assert report.promoted and report.metrics["blend_all_ndcg@10"] > 0.9
-    client = MlflowClient(tracking_uri=uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     assert (
         str(client.get_model_version_by_alias("augur-recommend", "champion").version)
         == report.version
@@ -83,6 +83,7 @@ def test_registered_with_plots_and_gate_and_loads_as_pyfunc(
     plots = {a.path for a in client.list_artifacts(report.run_id, "plots")}
     assert plots == {"plots/ndcg_at_10.png", "plots/recall_at_10.png"}
     mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
     model = mlflow.pyfunc.load_model(f"models:/augur-recommend/{report.version}")
     out = model.predict(pd.DataFrame({"customer_id": ["C0000001", "nobody"], "n": [4, 3]}))
     assert out.groupby("customer_id").size().to_dict() == {"C0000001": 4, "nobody": 3}

@@ -25,8 +25,9 @@ class Known:
 class Eraser(Protocol):
     """One owner's erasure: removes every record of the customer; returns how many."""
 
-    kind: str
-    """The name reported in ForgetCustomer's answer (e.g. "churn-snapshot")."""
+    @property
+    def kind(self) -> str:
+        """The name reported in ForgetCustomer's answer (e.g. "churn-snapshot")."""
 
     def forget(self, known: Known) -> int: ...
 

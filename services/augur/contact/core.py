@@ -118,7 +118,7 @@ class ContactCore:
         state = self.state.read(customer_id, start - 366 * DAY, float("inf"), experiment)
         decision = decide(ask, state, loaded.model, self.settings.contact_holdout_share)
         if experiment and not state.suppressed:
-            self.state.assign(customer_id, experiment, decision.arm == Arm.HOLDOUT, now)
+            self.state.experiments.assign(customer_id, experiment, decision.arm == Arm.HOLDOUT, now)
         return decision, loaded
 
     # ------------------------------------------------------------ bookkeeping
@@ -145,11 +145,11 @@ class ContactCore:
             # assignment writes the id: never for an erased customer
             if self.state.is_suppressed(customer_id):
                 return Recorded(False, False, Reason.SUPPRESSED, "the customer is suppressed")
-            arm, share = self.state.arm_of(experiment, customer_id)
+            arm, share = self.state.experiments.arm_of(experiment, customer_id)
             if arm is None:
                 share = self.settings.contact_holdout_share if share is None else share
                 holdout = in_holdout(experiment, customer_id, share)
-                self.state.assign(customer_id, experiment, holdout, now)
+                self.state.experiments.assign(customer_id, experiment, holdout, now)
             else:
                 holdout = arm == "holdout"
             if holdout:
@@ -269,7 +269,7 @@ class ContactCore:
         confidence = confidence or 0.95
         if not 0.5 <= confidence <= 0.999:
             raise InvalidArgument(f"confidence must be 0.5..0.999 (got {confidence})")
-        counts = self.state.experiment_counts(experiment, "ordered", window_days)
+        counts = self.state.experiments.experiment_counts(experiment, "ordered", window_days)
         if counts is None:
             raise NotFound(f"no customer was ever assigned to experiment '{experiment}'")
         return uplift(*counts, confidence=confidence)
@@ -301,13 +301,13 @@ class ContactCore:
                 )
             pairs.append((customer_id, arm == Arm.HOLDOUT))
         now = time.time() if at is None else at
-        registered = self.state.registered_share(experiment)
+        registered = self.state.experiments.registered_share(experiment)
         if registered is not None:
             held = registered
         elif dry_run:
             held = share or self.settings.contact_holdout_share
         else:
-            held = self.state.register_share(
+            held = self.state.experiments.register_share(
                 experiment, share or self.settings.contact_holdout_share, now
             )
         if share and abs(held - share) > 1e-12:
@@ -321,7 +321,7 @@ class ContactCore:
                 raise FailedPrecondition(
                     f"{suppressed} customer(s) are on the suppression list and cannot be enrolled"
                 )
-        stored = self.state.enroll(experiment, pairs, now, write=not dry_run)
+        stored = self.state.experiments.enroll(experiment, pairs, now, write=not dry_run)
         arms = {None: Arm.NONE, "treatment": Arm.TREATMENT, "holdout": Arm.HOLDOUT}
         return [(arms[a], new) for a, new in stored], held
 

@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from augur.common.errors import Unavailable
 from augur.common.keys import Keys, shard_of
 from augur.common.settings import FeatureSettings
-from augur.contact.state import ContactState
+from augur.contact.experiment_store import ExperimentStore
 from augur.features.definitions import (
     A_STREAM_MS,
     A_STREAM_SEQ,
@@ -117,7 +117,7 @@ class Consumer:
         self.stream = self.keys.stream(shard)
         self.name = f"shard-{shard}"
         self.store = RedisFeatureStore(client, self.keys, settings.feature_ttl_seconds)
-        self.experiments = ContactState(self.store)
+        self.experiments = ExperimentStore(self.store)
         self.metrics = ConsumerMetrics(registry or CollectorRegistry())
         self._recovering = True
         self._refresh_cursor = 0

@@ -3,6 +3,9 @@ shard (not yet trimmed)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import redis
 
 from augur.common.erasure import KEY_SCAN, STREAM_SCAN, Known, stream_entries
@@ -10,12 +13,12 @@ from augur.common.keys import Keys
 from augur.features.v1 import features_pb2
 
 
+@dataclass(frozen=True)
 class StreamEraser:
-    kind = "event-stream"
+    kind: ClassVar[str] = "event-stream"
 
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
-        self.client = client
-        self.keys = keys
+    client: redis.Redis
+    keys: Keys
 
     def forget(self, known: Known) -> int:
         removed = 0

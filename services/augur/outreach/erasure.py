@@ -3,18 +3,21 @@ trigger state and entries, queued and dead deliveries."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import redis
 
 from augur.common.erasure import Known, glob_escape, stream_entries
 from augur.common.keys import Keys
 
 
+@dataclass(frozen=True)
 class OutreachEraser:
-    kind = "outreach"
+    kind: ClassVar[str] = "outreach"
 
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
-        self.client = client
-        self.keys = keys
+    client: redis.Redis
+    keys: Keys
 
     def forget(self, known: Known) -> int:
         k, c, experiments = self.keys, known.customer_id, known.experiments

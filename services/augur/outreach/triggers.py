@@ -203,12 +203,12 @@ class TriggerWorker:
             return
         if self.contact.is_suppressed(customer):
             return
-        arm, share = self.contact.arm_of(rule.campaign, customer)
+        arm, share = self.contact.experiments.arm_of(rule.campaign, customer)
         if arm is None:
             holdout = in_holdout(
                 rule.campaign, customer, self.default_share if share is None else share
             )
-            self.contact.assign(customer, rule.campaign, holdout, now)
+            self.contact.experiments.assign(customer, rule.campaign, holdout, now)
             arm = "holdout" if holdout else "treatment"
         self.metrics.fired.labels(rule.campaign, arm).inc()
         if arm == "holdout":

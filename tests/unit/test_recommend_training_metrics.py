@@ -1,4 +1,6 @@
-"""Ranking metrics and repeat timing on hand-made data."""
+"""Training side of the recommender: ranking metrics and repeat timing on hand-made data
+(the service's core, services/augur/recommend/core.py, is tested in
+tests/integration/test_recommend_service.py and its filters in test_recommend_filters.py)."""
 
 from __future__ import annotations
 
