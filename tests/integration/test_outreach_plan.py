@@ -214,7 +214,14 @@ async def test_plan_respects_budget_consent_caps_and_holdout_exactly(
             http,
             gw.ports.http,
             "/v1/gateway/PlanOutreach",
-            {"campaign": "rest-check", "maxContacts": 5, "dryRun": True, "holdoutShare": 0.2},
+            # a plan date of its own: "today" has less than an hour left late in the UTC day
+            {
+                "campaign": "rest-check",
+                "planDate": _day(1).ToJsonString(),
+                "maxContacts": 5,
+                "dryRun": True,
+                "holdoutShare": 0.2,
+            },
             stack.tokens["crm"],
         )
         assert status == 200, body
@@ -223,7 +230,7 @@ async def test_plan_respects_budget_consent_caps_and_holdout_exactly(
             http,
             gw.ports.http,
             "/v1/gateway/PlanOutreach",
-            {"campaign": "rest-check", "holdoutShare": 0.9},
+            {"campaign": "rest-check", "planDate": _day(1).ToJsonString(), "holdoutShare": 0.9},
             stack.tokens["crm"],
         )
         assert status == 400 and b"holdout_share" in body
