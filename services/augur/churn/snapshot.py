@@ -70,44 +70,6 @@ def iter_customers(client: redis.Redis, keys: Keys, chunk: int = 2000) -> Iterat
         yield batch
 
 
-def write_snapshot(
-    client: redis.Redis, keys: Keys, model: ChurnModel, model_name: str, model_version: str
-) -> tuple[str, int]:
-    """Score every customer and publish a new snapshot; (snapshot id, customers)."""
-    snapshot = uuid.uuid4().hex[:12]
-    rank_key, prob_key = keys.churn_rank(snapshot), keys.churn_probability(snapshot)
-    count = 0
-    for ids in iter_customers(client, keys):
-        raws: Any = client.mget([keys.features(c) for c in ids])
-        present = [(c, decode_vector(r)) for c, r in zip(ids, raws, strict=True) if r is not None]
-        if not present:
-            continue
-        X = np.stack([v.values for _, v in present]).astype(np.float64)
-        p = model.probability(X)
-        var = p * model.expected_value(X)
-        pipe = client.pipeline(transaction=False)
-        pipe.zadd(rank_key, {c: float(v) for (c, _), v in zip(present, var, strict=True)})
-        pipe.zadd(prob_key, {c: float(q) for (c, _), q in zip(present, p, strict=True)})
-        pipe.execute()
-        count += len(present)
-    old: Any = client.hget(keys.churn_snapshot(), "id")
-    client.hset(
-        keys.churn_snapshot(),
-        mapping={
-            "id": snapshot,
-            "scored_at": time.time(),
-            "model_name": model_name,
-            "model_version": model_version,
-            "customers": count,
-            "risk_medium": model.risk_thresholds[0],
-            "risk_high": model.risk_thresholds[1],
-        },
-    )
-    if old:
-        client.unlink(keys.churn_rank(old.decode()), keys.churn_probability(old.decode()))
-    return snapshot, count
-
-
 def _token(snapshot: str, offset: int) -> str:
     return base64.urlsafe_b64encode(f"{snapshot}:{offset}".encode()).decode().rstrip("=")
 
@@ -140,8 +102,43 @@ class RedisSnapshots:
         return removed
 
     def publish(self, model: ChurnModel, model_name: str, model_version: str) -> tuple[str, int]:
-        """Score every customer with online features into a new snapshot and make it current."""
-        return write_snapshot(self.client, self.keys, model, model_name, model_version)
+        """Score every customer with online features into a new snapshot and make it current;
+        (snapshot id, customers)."""
+        client, keys = self.client, self.keys
+        snapshot = uuid.uuid4().hex[:12]
+        rank_key, prob_key = keys.churn_rank(snapshot), keys.churn_probability(snapshot)
+        count = 0
+        for ids in iter_customers(client, keys):
+            raws: Any = client.mget([keys.features(c) for c in ids])
+            present = [
+                (c, decode_vector(r)) for c, r in zip(ids, raws, strict=True) if r is not None
+            ]
+            if not present:
+                continue
+            X = np.stack([v.values for _, v in present]).astype(np.float64)
+            p = model.probability(X)
+            var = p * model.expected_value(X)
+            pipe = client.pipeline(transaction=False)
+            pipe.zadd(rank_key, {c: float(v) for (c, _), v in zip(present, var, strict=True)})
+            pipe.zadd(prob_key, {c: float(q) for (c, _), q in zip(present, p, strict=True)})
+            pipe.execute()
+            count += len(present)
+        old: Any = client.hget(keys.churn_snapshot(), "id")
+        client.hset(
+            keys.churn_snapshot(),
+            mapping={
+                "id": snapshot,
+                "scored_at": time.time(),
+                "model_name": model_name,
+                "model_version": model_version,
+                "customers": count,
+                "risk_medium": model.risk_thresholds[0],
+                "risk_high": model.risk_thresholds[1],
+            },
+        )
+        if old:
+            client.unlink(keys.churn_rank(old.decode()), keys.churn_probability(old.decode()))
+        return snapshot, count
 
     def page(
         self, min_probability: float, page_size: int, token: str, bands: Sequence[int]
