@@ -103,3 +103,31 @@ def test_known_values_for_one_customer() -> None:
     assert np.isclose(f["response_rate_email"], 0.25)
     assert np.isnan(f["days_since_last_response"])
     assert feature_index("orders_total") == FEATURE_NAMES.index("orders_total")
+
+
+def test_decayed_sums_are_exact_from_1970_to_2100_and_merge_online() -> None:
+    """Feature set 2 stored decayed sums relative to 2020: 1997 data underflowed to NaN and
+    2090 data overflowed. In the log domain any year gives the textbook value, and folding
+    the events one at a time (as the ingestion consumer does) equals the batch fold."""
+    for year in ("1971", "1997", "2039", "2090", "2099"):
+        t0 = pd.Timestamp(f"{year}-03-01T00:00:00Z").timestamp()
+        rows = [
+            (t0, EventKind.ORDER, 10.0, 1.0, -1),
+            (t0 + 3 * DAY, EventKind.ORDER, 0.0, 0.0, -1),  # a zero-value order still counts
+            (t0 + 5 * DAY, EventKind.VIEW, 0.0, 0.0, -1),
+            (t0 + 6 * DAY, EventKind.ORDER, 30.0, 3.0, -1),
+        ]
+        as_of = t0 + 8 * DAY
+        batch = finalize(accumulate(_events(rows), 1), as_of)[0]
+        online = accumulate(_events(rows[:1]), 1)
+        for row in rows[1:]:
+            online = merge(online, accumulate(_events([row]), 1))
+        f = dict(zip(FEATURE_NAMES, batch, strict=True))
+        assert np.isclose(f["orders_hl7"], sum(2 ** (-(8 - d) / 7) for d in (0, 3, 6)), rtol=1e-6)
+        assert np.isclose(f["views_hl7"], 2 ** (-3 / 7), rtol=1e-6), year
+        assert np.isclose(f["revenue_hl30"], 10 * 2 ** (-8 / 30) + 30 * 2 ** (-2 / 30), rtol=1e-6)
+        assert np.isfinite(f["order_trend"]) and np.isfinite(f["browsing_trend"]), year
+        np.testing.assert_allclose(finalize(online, as_of)[0], batch, rtol=1e-6, equal_nan=True)
+        # far from the events the sums decay to zero, never to NaN
+        late = finalize(accumulate(_events(rows), 1), as_of + 3650 * DAY)[0]
+        assert late[feature_index("orders_hl7")] == 0.0

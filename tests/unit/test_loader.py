@@ -62,7 +62,7 @@ def test_timestamp_without_offset_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("line", "column", "expected"),
     [
-        ("C3,O3,I1,2025-03-04T10:00:00Z,0,2.0", "quantity", "non-zero"),
+        ("C3,O3,I1,2025-03-04T10:00:00Z,1000001,2.0", "quantity", "<= 1e"),
         ("C3,O3,I1,2025-03-04T10:00:00Z,1.5,2.0", "quantity", "integer"),
         ("C3,O3,I1,2025-03-04T10:00:00Z,1,-2", "unit_price", ">= 0"),
         ("C3,O3,I1,2025-03-04T10:00:00Z,1,abc", "unit_price", "a number"),
@@ -146,3 +146,50 @@ def test_generated_data_follows_the_contract(small_data: Path) -> None:
     ds = load_dataset(small_data)
     assert len(ds.orders) > 1000 and len(ds.interactions) > 1000 and len(ds.contacts) > 100
     assert ds.customers["customer_id"].is_unique
+
+
+def test_real_order_lines_are_accepted(tmp_path: Path) -> None:
+    """Zero quantities (voided lines) and measured quantities (fuel) as real exports have."""
+    text = (
+        GOOD_ORDERS
+        + "C3,O3,I1,2025-03-04T10:00:00Z,0,2.0\nC3,O4,F1,2025-03-05T10:00:00Z,25000,0.0014\n"
+    )
+    frame = load_table(write(tmp_path, "orders.csv", text), "orders")
+    assert list(frame["quantity"].iloc[-2:]) == [0, 25000]
+
+
+def test_every_problem_of_a_run_is_reported_at_once(tmp_path: Path) -> None:
+    bad = "".join(f"C{i},O{i},I1,2025-03-04T10:00:00Z,1.5,2.0\n" for i in range(7))
+    bad += "C9,O9,I1,yesterday,1,abc\n"
+    write(tmp_path, "orders.csv", GOOD_ORDERS + bad)
+    write(tmp_path, "items.csv", "item_id,category\nI1,a\nI1,b\n")
+    with pytest.raises(DataError) as err:
+        load_dataset(tmp_path)
+    problems = {(Path(p.file).name, p.column): p for p in err.value.problems}
+    assert set(problems) == {
+        ("orders.csv", "quantity"),
+        ("orders.csv", "timestamp"),
+        ("orders.csv", "unit_price"),
+        ("items.csv", "item_id"),
+    }
+    quantity = problems["orders.csv", "quantity"]
+    assert quantity.count == 7 and quantity.rows == (4, 5, 6, 7, 8)
+    assert "7 rows; first rows 4, 5, 6, 7, 8" in str(err.value)
+    assert str(err.value).startswith("4 problems in the data:")
+
+
+def test_problems_are_counted_across_chunks(tmp_path: Path) -> None:
+    from augur.training.data.loader import iter_table
+
+    lines = "".join(
+        f"C{i},O{i},I1,2025-03-04T10:00:00Z,{'x' if i % 3 == 0 else 1},2.0\n" for i in range(10)
+    )
+    path = write(
+        tmp_path,
+        "orders.csv",
+        "customer_id,order_id,item_id,timestamp,quantity,unit_price\n" + lines,
+    )
+    with pytest.raises(DataError) as err:
+        list(iter_table(path, "orders", rows=4))
+    (problem,) = err.value.problems
+    assert problem.count == 4 and problem.rows == (1, 4, 7, 10)

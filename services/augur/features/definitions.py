@@ -11,14 +11,16 @@ accumulator is *finalised* into the feature vector as of a time T.
   event time, so the online value equals the batch value at that time.
 
 Windowed quantities are exponentially decayed sums with a half-life h:
-S_h(T) = sum_i x_i * 2^(-(T - t_i)/h). They are stored relative to a fixed
-epoch (``EPOCH``), which makes every update a plain addition (order-free,
-exactly mergeable) — "orders_hl30" reads as "orders, weighting an order 30
-days ago by one half". Every feature-set version so far keeps the 2020 epoch
-and is numerically safe until 2039 (2^((t-EPOCH)/7 days) < 1e308); a later
-version moves the epoch.
+S_h(T) = sum_i x_i * 2^(-(T - t_i)/h) — "orders_hl30" reads as "orders, weighting an order 30
+days ago by one half". The accumulator stores each one as L = log2(sum_i x_i * 2^(t_i/h)) (t in
+days since 1970): merging is then ``logaddexp2`` (order-free, exactly mergeable) and reading is
+S_h(T) = 2^(L - T/h). In the log domain nothing overflows or underflows for any timestamp
+(feature set 2 stored the sums themselves relative to 2020-01-01, which overflowed after 2039
+and underflowed to NaN for data before about 1995). Every decayed quantity is non-negative, an
+empty sum is L = -inf.
 
-Version history: 2 added the per-category unit-price sums and
+Version history: 3 stores the decayed sums in the log domain (exact from 1970 to 2100 and
+beyond); 2 added the per-category unit-price sums and
 ``category_price_change`` (a rise in the price paid within a category, the
 observable side of a price increase on a customer's usual items).
 """
@@ -31,10 +33,13 @@ from enum import IntEnum
 
 import numpy as np
 
-FEATURE_SET_VERSION = 2
-EPOCH = 1577836800.0  # 2020-01-01T00:00:00Z
+FEATURE_SET_VERSION = 3
 DAY = 86400.0
 N_CATEGORY_SLOTS = 16
+MAX_LINE_QUANTITY = 1_000_000
+"""Largest |quantity| of an order line. Real exports carry measured quantities (fuel, weight)
+far above any count of units; 0 is a line with nothing bought or returned (a voided or free
+line, a zero-priced add-on): it is kept in the order and adds nothing to the features."""
 CHANNELS = ("email", "sms", "push", "phone")
 
 
@@ -193,7 +198,8 @@ ACC_NAMES = tuple(s[0] for s in _slots)
 ACC_OPS = np.array([s[1] for s in _slots], dtype=np.int8)
 ACC_HALF_LIFE = np.array([s[2] for s in _slots], dtype=np.float64)
 ACC_SIZE = len(_slots)
-_SUM_IDX = np.flatnonzero(ACC_OPS == Op.SUM)
+_DECAYED_IDX = np.flatnonzero((ACC_OPS == Op.SUM) & (ACC_HALF_LIFE > 0))
+_SUM_IDX = np.flatnonzero((ACC_OPS == Op.SUM) & (ACC_HALF_LIFE == 0))
 _MIN_IDX = np.flatnonzero(ACC_OPS == Op.MIN)
 _MAX_IDX = np.flatnonzero(ACC_OPS == Op.MAX)
 
@@ -249,7 +255,16 @@ def empty_acc(n: int) -> np.ndarray:
     acc = np.zeros((n, ACC_SIZE), dtype=np.float64)
     acc[:, _MIN_IDX] = np.inf
     acc[:, _MAX_IDX] = -np.inf
+    acc[:, _DECAYED_IDX] = -np.inf  # log2 of an empty sum
     return acc
+
+
+def _log_terms(x: np.ndarray, ts: np.ndarray, half_life_days: float) -> np.ndarray:
+    """log2(x * 2^(t/h)) of each term of a decayed sum (-inf for x == 0)."""
+    if (x < 0).any():
+        raise ValueError("a decayed sum takes non-negative terms only")
+    with np.errstate(divide="ignore"):
+        return np.log2(x) + ts / (half_life_days * DAY)
 
 
 def accumulate(events: CanonicalEvents, n_customers: int) -> np.ndarray:
@@ -285,10 +300,9 @@ def accumulate(events: CanonicalEvents, n_customers: int) -> np.ndarray:
                 rows, cols, x_ok, ts_ok = cust, np.full(len(cust), slot), x, ts
             op = ACC_OPS[slot]
             idx = rows * ACC_SIZE + cols
-            if op == Op.SUM:
-                hl = ACC_HALF_LIFE[slot]
-                if hl > 0:
-                    x_ok = x_ok * np.exp2((ts_ok - EPOCH) / (hl * DAY))
+            if op == Op.SUM and ACC_HALF_LIFE[slot] > 0:
+                _log_add_at(flat, idx, _log_terms(x_ok, ts_ok, ACC_HALF_LIFE[slot]))
+            elif op == Op.SUM:
                 flat += np.bincount(idx, weights=x_ok, minlength=flat.size)
             elif op == Op.MIN:
                 np.minimum.at(flat, idx, x_ok)
@@ -297,10 +311,27 @@ def accumulate(events: CanonicalEvents, n_customers: int) -> np.ndarray:
     return acc
 
 
+def _log_add_at(flat: np.ndarray, idx: np.ndarray, terms: np.ndarray) -> None:
+    """flat[idx] = log2(2^flat[idx] + sum of 2^terms at idx), without overflow: each cell's
+    terms are scaled by their largest before summing."""
+    peak = np.full(flat.size, -np.inf)
+    np.maximum.at(peak, idx, terms)
+    cells = np.flatnonzero(np.isfinite(peak))
+    if not len(cells):
+        return
+    shift = peak[idx]
+    with np.errstate(invalid="ignore"):
+        scaled = np.where(np.isfinite(terms), np.exp2(terms - shift), 0.0)
+    sums = np.bincount(idx, weights=scaled, minlength=flat.size)[cells]
+    with np.errstate(divide="ignore"):
+        flat[cells] = np.logaddexp2(flat[cells], np.log2(sums) + peak[cells])
+
+
 def merge(acc: np.ndarray, delta: np.ndarray) -> np.ndarray:
     """Combine two accumulators of the same customers (order-free)."""
     out = acc.copy()
     out[..., _SUM_IDX] += delta[..., _SUM_IDX]
+    out[..., _DECAYED_IDX] = np.logaddexp2(acc[..., _DECAYED_IDX], delta[..., _DECAYED_IDX])
     out[..., _MIN_IDX] = np.minimum(acc[..., _MIN_IDX], delta[..., _MIN_IDX])
     out[..., _MAX_IDX] = np.maximum(acc[..., _MAX_IDX], delta[..., _MAX_IDX])
     return out
@@ -379,8 +410,7 @@ def feature_index(name: str) -> int:
 
 
 def _decayed(acc: np.ndarray, slot: int, as_of: np.ndarray) -> np.ndarray:
-    hl = ACC_HALF_LIFE[slot]
-    return acc[:, slot] * np.exp2(-(as_of - EPOCH) / (hl * DAY))
+    return np.exp2(acc[:, slot] - as_of / (ACC_HALF_LIFE[slot] * DAY))
 
 
 def _rate(value: np.ndarray, half_life_days: float) -> np.ndarray:

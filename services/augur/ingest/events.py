@@ -16,6 +16,7 @@ from augur.common.errors import InvalidArgument
 from augur.common.ids import check_id
 from augur.common.v1 import common_pb2
 from augur.features.definitions import (
+    MAX_LINE_QUANTITY,
     CanonicalEvents,
     EventKind,
     category_slot,
@@ -88,8 +89,10 @@ def _validate(e: features_pb2.Event, now: float, max_future: float) -> None:
             raise InvalidArgument(f"order.lines has {len(e.order.lines)} lines; 1..{MAX_LINES}")
         for j, line in enumerate(e.order.lines):
             check_id(line.item_id, f"order.lines[{j}].item_id")
-            if line.quantity == 0 or abs(line.quantity) > 10_000:
-                raise InvalidArgument(f"order.lines[{j}].quantity must be non-zero, -10000..10000")
+            if abs(line.quantity) > MAX_LINE_QUANTITY:
+                raise InvalidArgument(
+                    f"order.lines[{j}].quantity must be within ±{MAX_LINE_QUANTITY:,}"
+                )
             if not (math.isfinite(line.unit_price) and 0 <= line.unit_price < 1e7):
                 raise InvalidArgument(f"order.lines[{j}].unit_price must be in [0, 1e7)")
     elif kind == "interaction":
@@ -160,7 +163,7 @@ def to_canonical(
                     units += line.quantity
                     slot = category_slot(categories(line.item_id))
                     add(c, t, EventKind.LINE, amount, float(line.quantity), slot)
-                else:
+                elif line.quantity < 0:
                     returned = True
             if units > 0:
                 add(c, t, EventKind.ORDER, revenue, units)

@@ -2,7 +2,9 @@
 
 A table is either accepted whole or refused with a ``DataError`` naming the
 file, the row (1-based data row; for CSV the line is row + 1 because of the
-header), the column and what was expected. Nothing is returned half-loaded.
+header), the column and what was expected. Every problem of a run is reported at
+once: per file and column, the rule broken, how many rows break it and the first
+few of them. Nothing is returned half-loaded.
 """
 
 from __future__ import annotations
@@ -27,22 +29,70 @@ SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
 CHUNK_ROWS = 1_000_000  # rows per chunk when a table is streamed
 
 
+FIRST_ROWS = 5  # rows quoted per problem
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One rule broken in one column of one file: how often and where first."""
+
+    file: str
+    message: str
+    column: str | None = None
+    rows: tuple[int, ...] = ()
+    count: int = 0
+
+    def located(self, first: int) -> Problem:
+        """The same problem in a chunk whose first row is row ``first`` of the file."""
+        return Problem(
+            self.file, self.message, self.column, tuple(r + first for r in self.rows), self.count
+        )
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.rows:
+            where += f", row {self.rows[0]}"
+        if self.column is not None:
+            where += f", column '{self.column}'"
+        text = f"{where}: {self.message}"
+        if self.count > 1:
+            shown = ", ".join(str(r) for r in self.rows[:FIRST_ROWS])
+            text += f" ({self.count} rows; first rows {shown})"
+        return text
+
+
 class DataError(ValueError):
-    """A data file does not follow the data contract."""
+    """Data files do not follow the data contract: one or more problems, all reported."""
 
     def __init__(
-        self, file: str | Path, message: str, row: int | None = None, column: str | None = None
+        self,
+        file: str | Path,
+        message: str,
+        row: int | None = None,
+        column: str | None = None,
+        problems: list[Problem] | None = None,
     ) -> None:
-        where = str(file)
-        if row is not None:
-            where += f", row {row}"
-        if column is not None:
-            where += f", column '{column}'"
-        super().__init__(f"{where}: {message}")
-        self.message = message
-        self.file = str(file)
-        self.row = row
-        self.column = column
+        self.problems = problems or [
+            Problem(str(file), message, column, (row,) if row is not None else (), 1)
+        ]
+        first = self.problems[0]
+        self.message = first.message
+        self.file = first.file
+        self.row = first.rows[0] if first.rows else None
+        self.column = first.column
+        if len(self.problems) == 1:
+            super().__init__(str(first))
+        else:
+            lines = "\n".join(f"  - {p}" for p in self.problems)
+            super().__init__(f"{len(self.problems)} problems in the data:\n{lines}")
+
+    @staticmethod
+    def of(problems: list[Problem]) -> DataError:
+        return DataError(problems[0].file, problems[0].message, problems=problems)
+
+    @staticmethod
+    def combined(errors: list[DataError]) -> DataError:
+        return DataError.of([p for e in errors for p in e.problems])
 
 
 @dataclass
@@ -104,12 +154,18 @@ def table_files(path: str | Path) -> dict[str, Path | None]:
 def load_dataset(path: str | Path, only: tuple[str, ...] | None = None) -> Dataset:
     """Load every table from a directory (or just the tables in ``only``, the others left
     empty); orders is required, the others optional."""
-    frames = {
-        name: load_table(file, name)
-        if file is not None and (only is None or name in only)
-        else empty_table(TABLES[name])
-        for name, file in table_files(path).items()
-    }
+    frames: dict[str, pd.DataFrame] = {}
+    errors: list[DataError] = []
+    for name, file in table_files(path).items():
+        if file is None or (only is not None and name not in only):
+            frames[name] = empty_table(TABLES[name])
+            continue
+        try:
+            frames[name] = load_table(file, name)
+        except DataError as exc:
+            errors.append(exc)
+    if errors:
+        raise DataError.combined(errors)
     return Dataset(**frames, source=str(Path(path)))
 
 
@@ -131,8 +187,19 @@ def iter_table(
         raise DataError(file, "no such file")
     seen: dict[str, list[np.ndarray]] = {key: [] for key in table.unique}
     first = 0
+    problems: list[Problem] = []
     for raw, is_csv in _raw_chunks(file, rows):
-        frame = _validated(file, raw, table, is_csv, first)
+        try:
+            frame = _validated(file, raw, table, is_csv, first)
+        except DataError as exc:
+            problems += exc.problems
+            if exc.row is None:  # a whole-file problem (columns, zones): no point going on
+                break
+            first += len(raw)
+            continue
+        if problems:  # an earlier chunk failed: only look for more problems
+            first += len(frame)
+            continue
         for key, hashes in seen.items():
             h = pd.util.hash_pandas_object(frame[key], index=False).to_numpy()
             if hashes:
@@ -145,6 +212,27 @@ def iter_table(
             hashes.append(h)
         first += len(frame)
         yield frame
+    if problems:
+        raise DataError.of(_merged(problems))
+
+
+def _merged(problems: list[Problem]) -> list[Problem]:
+    """One problem per (file, column, rule) across chunks, counts added, first rows kept."""
+    out: dict[tuple[str, str | None, str], Problem] = {}
+    for p in problems:
+        key = (p.file, p.column, _rule(p.message))
+        if key in out:
+            q = out[key]
+            p = Problem(
+                q.file, q.message, q.column, (q.rows + p.rows)[:FIRST_ROWS], q.count + p.count
+            )
+        out[key] = p
+    return list(out.values())
+
+
+def _rule(message: str) -> str:
+    """The rule part of a message (without the quoted value)."""
+    return message.split(", got ")[0]
 
 
 def _raw_chunks(file: Path, rows: int | None) -> Iterator[tuple[pd.DataFrame, bool]]:
@@ -196,9 +284,9 @@ def _validated(
     try:
         return _validate(file, raw, table, is_csv)
     except DataError as exc:
-        if exc.row is None or not first:
+        if not first:
             raise
-        raise DataError(file, exc.message, exc.row + first, exc.column) from None
+        raise DataError.of([p.located(first) for p in exc.problems]) from None
 
 
 def _validate(file: Path, raw: pd.DataFrame, table: Table, is_csv: bool) -> pd.DataFrame:
@@ -212,11 +300,17 @@ def _validate(file: Path, raw: pd.DataFrame, table: Table, is_csv: bool) -> pd.D
             f"{[c.name for c in table.columns if c.required]}",
         )
     out: dict[str, pd.Series] = {}
+    problems: list[Problem] = []
     for col in table.columns:
-        if col.name in raw.columns:
-            out[col.name] = _convert(file, raw[col.name], col, is_csv)
-        else:
+        if col.name not in raw.columns:
             out[col.name] = _default_series(col, len(raw))
+            continue
+        checks = _Checks(file, col)
+        converted = _convert(checks, raw[col.name], col, is_csv)
+        problems += checks.problems
+        out[col.name] = converted
+    if problems:
+        raise DataError.of(problems)
     frame = pd.DataFrame(out, index=pd.RangeIndex(len(raw)))
     extra = [c for c in raw.columns if c not in known]
     if extra:
@@ -225,12 +319,30 @@ def _validate(file: Path, raw: pd.DataFrame, table: Table, is_csv: bool) -> pd.D
         dup = frame[key].duplicated()
         if dup.any():
             row = int(np.flatnonzero(dup.to_numpy())[0])
-            raise DataError(file, f"duplicate value {frame[key].iat[row]!r}", row + 1, key)
+            problems.append(
+                Problem(
+                    str(file),
+                    f"duplicate value {frame[key].iat[row]!r}",
+                    key,
+                    tuple(int(r) + 1 for r in np.flatnonzero(dup.to_numpy())[:FIRST_ROWS]),
+                    int(dup.sum()),
+                )
+            )
     for later, earlier in table.after:
         bad = (frame[later] < frame[earlier]).fillna(False).to_numpy()
         if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise DataError(file, f"is before '{earlier}'", row + 1, later)
+            rows = np.flatnonzero(bad)
+            problems.append(
+                Problem(
+                    str(file),
+                    f"is before '{earlier}'",
+                    later,
+                    tuple(int(r) + 1 for r in rows[:FIRST_ROWS]),
+                    len(rows),
+                )
+            )
+    if problems:
+        raise DataError.of(problems)
     return frame
 
 
@@ -244,10 +356,36 @@ def _default_series(col: Column, n: int) -> pd.Series:
     return pd.Series(col.default if col.default is not None else "", index=range(n), dtype=object)
 
 
-def _fail_at(file: Path, col: Column, mask: np.ndarray, values: pd.Series, expected: str) -> None:
-    if mask.any():
-        row = int(np.flatnonzero(mask)[0])
-        raise DataError(file, f"{expected}, got {str(values.iat[row])[:60]!r}", row + 1, col.name)
+class _Checks:
+    """The problems found in one column: each rule records every row that breaks it, and a
+    row that broke one rule is not reported again by the next."""
+
+    def __init__(self, file: Path, col: Column) -> None:
+        self.file, self.col = str(file), col
+        self.problems: list[Problem] = []
+        self.bad: np.ndarray | None = None
+
+    def fail_at(self, mask: np.ndarray, values: pd.Series, expected: str) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if self.bad is not None:
+            mask = mask & ~self.bad
+        if not mask.any():
+            return
+        self.bad = mask if self.bad is None else self.bad | mask
+        rows = np.flatnonzero(mask)
+        got = str(values.iat[int(rows[0])])[:60]
+        self.problems.append(
+            Problem(
+                self.file,
+                f"{expected}, got {got!r}",
+                self.col.name,
+                tuple(int(r) + 1 for r in rows[:FIRST_ROWS]),
+                len(rows),
+            )
+        )
+
+    def raise_now(self, message: str) -> None:
+        raise DataError(self.file, message, None, self.col.name)
 
 
 @cache
@@ -259,10 +397,10 @@ def _valid_zone(name: str) -> bool:
     return True
 
 
-def _convert(file: Path, series: pd.Series, col: Column, is_csv: bool) -> pd.Series:
+def _convert(checks: _Checks, series: pd.Series, col: Column, is_csv: bool) -> pd.Series:
     kind = col.kind
     if kind in (Kind.TIMESTAMP, Kind.OPTIONAL_TIMESTAMP):
-        return _timestamps(file, series, col, is_csv)
+        return _timestamps(checks, series, col, is_csv)
     text = series.astype(str) if is_csv or series.dtype == object else series
     if kind in (Kind.ID, Kind.OPTIONAL_ID):
         text = (
@@ -272,8 +410,8 @@ def _convert(file: Path, series: pd.Series, col: Column, is_csv: bool) -> pd.Ser
         )
         lengths = text.str.len().to_numpy()
         if kind is Kind.ID:
-            _fail_at(file, col, lengths == 0, text, "expected a non-empty identifier")
-        _fail_at(file, col, lengths > MAX_ID_LEN, text, f"expected at most {MAX_ID_LEN} characters")
+            checks.fail_at(lengths == 0, text, "expected a non-empty identifier")
+        checks.fail_at(lengths > MAX_ID_LEN, text, f"expected at most {MAX_ID_LEN} characters")
         return text.astype(object)
     if kind is Kind.TEXT:
         return series.fillna("").astype(str)
@@ -281,9 +419,7 @@ def _convert(file: Path, series: pd.Series, col: Column, is_csv: bool) -> pd.Ser
         low = series.fillna("").astype(str).str.strip().str.lower()
         if col.default is not None:
             low = low.where(low != "", str(col.default))
-        _fail_at(
-            file,
-            col,
+        checks.fail_at(
             ~low.isin(col.choices).to_numpy(),
             series,
             f"expected one of {list(col.choices)}",
@@ -293,55 +429,52 @@ def _convert(file: Path, series: pd.Series, col: Column, is_csv: bool) -> pd.Ser
         zones = series.fillna("").astype(str).str.strip()
         uniq = zones.unique()
         bad_names = {z for z in uniq if z and not _valid_zone(z)}
-        _fail_at(file, col, zones.isin(bad_names).to_numpy(), zones, "expected an IANA time zone")
+        checks.fail_at(zones.isin(bad_names).to_numpy(), zones, "expected an IANA time zone")
         return zones.astype(object)
     if kind is Kind.BOOL:
         if series.dtype == bool:
             return series
         low = series.fillna("").astype(str).str.strip().str.lower()
         bad = ~(low.isin(_TRUE) | low.isin(_FALSE))
-        _fail_at(file, col, bad.to_numpy(), series, "expected true/false")
+        checks.fail_at(bad.to_numpy(), series, "expected true/false")
         return low.isin(_TRUE)
     # numbers
     num = pd.to_numeric(text if is_csv else series, errors="coerce")
     nan = num.isna().to_numpy()
     what = "an integer" if kind is Kind.INT else "a number"
-    _fail_at(file, col, nan, series, f"expected {what}")
+    checks.fail_at(nan, series, f"expected {what}")
     values = num.to_numpy(dtype="float64")
     if kind is Kind.INT:
-        _fail_at(file, col, values != np.round(values), series, "expected an integer")
+        checks.fail_at(values != np.round(values), series, "expected an integer")
     if col.nonzero:
-        _fail_at(file, col, values == 0, series, "expected a non-zero value")
+        checks.fail_at(values == 0, series, "expected a non-zero value")
     if col.min_value is not None:
-        _fail_at(file, col, values < col.min_value, series, f"expected >= {col.min_value:g}")
+        checks.fail_at(values < col.min_value, series, f"expected >= {col.min_value:g}")
     if col.max_value is not None:
-        _fail_at(file, col, values > col.max_value, series, f"expected <= {col.max_value:g}")
-    _fail_at(file, col, ~np.isfinite(values), series, "expected a finite number")
+        checks.fail_at(values > col.max_value, series, f"expected <= {col.max_value:g}")
+    checks.fail_at(~np.isfinite(values), series, "expected a finite number")
+    values = np.where(np.isfinite(values), values, 0.0)  # bad rows are reported, never used
     return pd.Series(values.astype("int64" if kind is Kind.INT else "float64"))
 
 
-def _timestamps(file: Path, series: pd.Series, col: Column, is_csv: bool) -> pd.Series:
+def _timestamps(checks: _Checks, series: pd.Series, col: Column, is_csv: bool) -> pd.Series:
     optional = col.kind is Kind.OPTIONAL_TIMESTAMP
     if not is_csv and pd.api.types.is_datetime64_any_dtype(series.dtype):
         if getattr(series.dtype, "tz", None) is None:
-            raise DataError(
-                file, "timestamps have no time zone; store them tz-aware", None, col.name
-            )
+            checks.raise_now("timestamps have no time zone; store them tz-aware")
         if not optional:
-            _fail_at(file, col, series.isna().to_numpy(), series, "expected a timestamp")
+            checks.fail_at(series.isna().to_numpy(), series, "expected a timestamp")
         return series.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
     text = series.fillna("").astype(str).str.strip()
     empty = (text == "").to_numpy()
     if not optional:
-        _fail_at(file, col, empty, text, "expected an ISO-8601 timestamp with offset")
+        checks.fail_at(empty, text, "expected an ISO-8601 timestamp with offset")
     no_offset = ~empty & ~text.str.contains(_OFFSET_RE, regex=True).to_numpy()
-    _fail_at(
-        file,
-        col,
+    checks.fail_at(
         no_offset,
         text,
         "expected an ISO-8601 timestamp with an offset (e.g. 2025-03-01T10:00:00+01:00 or ...Z)",
     )
     parsed = pd.to_datetime(text.where(~empty, None), utc=True, format="ISO8601", errors="coerce")
-    _fail_at(file, col, parsed.isna().to_numpy() & ~empty, text, "expected an ISO-8601 timestamp")
+    checks.fail_at(parsed.isna().to_numpy() & ~empty, text, "expected an ISO-8601 timestamp")
     return parsed.astype("datetime64[us, UTC]")

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from augur.features.definitions import MAX_LINE_QUANTITY
+
 
 class Kind(StrEnum):
     """How a column is parsed and checked."""
@@ -71,10 +73,10 @@ ORDERS = Table(
         Column(
             "quantity",
             Kind.INT,
-            nonzero=True,
-            min_value=-10_000,
-            max_value=10_000,
-            doc="Units; negative for a return.",
+            min_value=-MAX_LINE_QUANTITY,
+            max_value=MAX_LINE_QUANTITY,
+            doc="Units (or a measured quantity such as litres); negative for a return; 0 for a "
+            "line with nothing bought or returned, which is kept and adds nothing.",
         ),
         Column(
             "unit_price", Kind.FLOAT, min_value=0, max_value=1e7, doc="Price per unit paid, >= 0."

@@ -80,7 +80,7 @@ def order_summary(lines: pd.DataFrame) -> pd.DataFrame:
             "ts": utc_seconds(lines["timestamp"]),
             "rev": np.where(positive, amount, 0.0),
             "units": np.where(positive, qty, 0).astype(np.float64),
-            "ret": (~positive).astype(np.int64),
+            "ret": (qty < 0).astype(np.int64),
         }
     )
     return _orders_grouped(frame)
