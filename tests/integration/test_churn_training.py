@@ -65,7 +65,7 @@ def test_labels_follow_the_horizon_and_explicit_ends() -> None:
     ds = tiny()
     cutoff = pd.Timestamp("2025-04-01T00:00:00Z")  # day ~90
     later = pd.Timestamp("2025-07-01T00:00:00Z")
-    streamed = stream_features(ds, lambda end: [cutoff.timestamp(), later.timestamp()])
+    streamed = stream_features(ds, lambda _, end: [cutoff.timestamp(), later.timestamp()])
     (at_cutoff, at_later), (next_order, next_later) = streamed.frames, streamed.next_order
 
     def labels(frame: FeatureFrame, after: np.ndarray, horizon: int) -> dict[str, bool]:
@@ -83,7 +83,7 @@ def test_training_rows_see_nothing_after_their_cutoff(shop_data: Path) -> None:
     ds = load_dataset(shop_data)
     cutoff = pd.Timestamp("2025-06-01T00:00:00Z")
     # streamed from the files in small chunks (orders span chunks), as training does
-    streamed = stream_features(shop_data, lambda end: [cutoff.timestamp()], rows=5000)
+    streamed = stream_features(shop_data, lambda _, end: [cutoff.timestamp()], rows=5000)
     frame = labelled_frame(streamed.frames[0], streamed.next_order[0], ds.customers, 90)
     past = Dataset(
         orders=ds.orders[ds.orders["timestamp"] <= cutoff],
@@ -126,10 +126,19 @@ def test_gate_refuses_a_worse_model_and_rollback_works(
     first: TrainReport, shop_data: Path, mlflow_store: tuple[str, Path]
 ) -> None:
     uri, root = mlflow_store
-    weak = ChurnConfig(max_rounds=1, num_leaves=2, early_stopping_rounds=1, min_data_in_leaf=500)
+    weak = ChurnConfig(
+        max_rounds=1,
+        min_rounds=1,
+        num_leaves=2,
+        early_stopping_rounds=1,
+        min_data_in_leaf=500,
+        min_trees=1,
+        min_probability_levels=1,
+    )
     worse = train_churn(shop_data, uri, root, weak, progress=False)
     assert not worse.promoted
     assert "baseline" in worse.gate_reason or "champion" in worse.gate_reason
+    assert worse.metrics["best_iteration"] == 1
     name = registry.model_name("churn")
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     assert str(client.get_model_version_by_alias(name, "champion").version) == first.version
@@ -170,12 +179,12 @@ def test_planted_drivers_show_up_in_reasons(
     model = ChurnModel.load(path / "artifacts" / "model")
     truth = pd.read_csv(shop_data / "truth" / "customers.csv", parse_dates=["disengage_at"])
     week = pd.Timedelta(days=7)
-    streamed = stream_features(shop_data, lambda end: [end - 90 * 86400.0])
+    streamed = stream_features(shop_data, lambda _, end: [end - 90 * 86400.0])
     cutoff = pd.Timestamp(streamed.frames[0].as_of, unit="s", tz="UTC")
     near = truth[(truth["disengage_at"] - cutoff).abs() <= 8 * week]
     seen = sorted(near["disengage_at"].unique())
     frames = stream_features(
-        shop_data, lambda end: [float((t + week).timestamp()) for t in seen]
+        shop_data, lambda _, end: [float((t + week).timestamp()) for t in seen]
     ).frames
     rows: dict[str, np.ndarray] = {}
     for t, frame in zip(seen, frames, strict=True):

@@ -34,7 +34,7 @@ def test_streamed_features_equal_the_in_memory_ones_at_every_cutoff(
         pd.Timestamp(t).timestamp()
         for t in ("2025-03-01T00:00:00Z", "2025-05-01T00:00:00Z", "2025-07-01T00:00:00Z")
     ]
-    streamed = stream_features(small_data, lambda end: cutoffs, rows=rows)
+    streamed = stream_features(small_data, lambda _, end: cutoffs, rows=rows)
     ds = load_dataset(small_data)
     assert streamed.data_end == ds.orders["timestamp"].max().timestamp()
     events, _ = canonical_events(ds)
@@ -96,5 +96,5 @@ def test_a_bad_line_in_a_later_chunk_stops_the_stream(small_data: Path, tmp_path
     lines[row] = ",".join(parts)
     (copy / "interactions.csv").write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError) as err:
-        stream_features(copy, lambda end: [end], rows=1000)
+        stream_features(copy, lambda _, end: [end], rows=1000)
     assert err.value.row == row and "interactions.csv" in str(err.value)

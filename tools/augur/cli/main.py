@@ -114,7 +114,12 @@ def _train(args: argparse.Namespace) -> int:
                     args.data,
                     settings.mlflow_tracking_uri,
                     settings.state_dir,
-                    ChurnConfig(horizon_days=args.horizon_days, dask=args.dask or ""),
+                    ChurnConfig(
+                        horizon_days=args.horizon_days,
+                        train_cutoffs=args.train_cutoffs,
+                        cutoff_step_days=args.cutoff_step_days,
+                        dask=args.dask or "",
+                    ),
                 )
             )
         elif args.kind == "recommend":
@@ -194,7 +199,7 @@ def _models(args: argparse.Namespace) -> int:
         for v in sorted(
             MlflowClient().search_model_versions(f"name='{name}'"), key=lambda v: int(v.version)
         ):
-            mark = " <- champion" if v.version == champion else ""
+            mark = " <- champion" if str(v.version) == champion else ""
             print(f"{name} v{v.version}  {v.tags.get('gate', '')}{mark}")
     return 0
 
@@ -355,6 +360,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", choices=["churn", "recommend", "contact"])
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--horizon-days", type=int, default=90, help="churn label horizon H")
+    p.add_argument(
+        "--train-cutoffs",
+        type=int,
+        default=0,
+        help="churn: training cutoffs (default 0: as many as the data's span allows, at most 12)",
+    )
+    p.add_argument(
+        "--cutoff-step-days",
+        type=int,
+        default=0,
+        help="churn: days between training cutoffs (default 0: a third of the horizon, 7 to 30)",
+    )
     p.add_argument(
         "--dask",
         default=None,

@@ -229,6 +229,8 @@ class Candidate:
     example: Any
     output: Any
     """An input example and the matching output, for the model's signature."""
+    refusal: str | None = None
+    """Why the model must not serve whatever its metrics (a degenerate model), or None."""
 
 
 def publish(candidate: Candidate, started: float) -> TrainReport:
@@ -236,7 +238,11 @@ def publish(candidate: Candidate, started: float) -> TrainReport:
     from mlflow.models import infer_signature
 
     c = candidate
-    decision = quality_gate(c.gate_metric, c.value, c.baseline, c.champion, c.tolerance)
+    decision = (
+        GateDecision(False, c.refusal)
+        if c.refusal
+        else quality_gate(c.gate_metric, c.value, c.baseline, c.champion, c.tolerance)
+    )
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = Path(tmp) / "model"
         c.save(model_dir)

@@ -2,8 +2,9 @@
 
 Each customer is summarised by x (repeat purchases), t_x (time of the last
 purchase since the first) and T (time since the first purchase), in days.
-Used as a churn baseline (1 - P(alive)) and, through the posterior purchase
-rate, for the expected value of a retained customer.
+Used as a churn baseline (-E[purchases in the horizon]; 1 - P(alive) is reported too, but it
+ranks one-time buyers as the safest customers) and, through the posterior purchase rate, for the
+expected value of a retained customer.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.special import gammaln
+from scipy.special import gammaln, hyp2f1
 
 from augur.features.definitions import feature_index
 
@@ -36,6 +37,26 @@ class BgNbd:
             log_ratio = (self.r + x) * (np.log(self.alpha + T) - np.log(self.alpha + t_x))
             odds = np.where(x > 0, self.a / (self.b + np.maximum(x, 1) - 1) * np.exp(log_ratio), 0)
         return 1.0 / (1.0 + odds)
+
+    def expected_purchases(
+        self, t: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
+    ) -> np.ndarray:
+        """E[purchases in the next t days | history] (Fader, Hardie & Lee 2005, eq. 10)."""
+        x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
+        r, alpha, a, b = self.r, self.alpha, self.a, self.b
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            z = t / (alpha + T + t)
+            head = (a + b + x - 1) / (a - 1 if abs(a - 1) > 1e-9 else 1e-9)
+            tail = 1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1(
+                r + x, b + x, a + b + x - 1, z
+            )
+            odds = np.where(
+                x > 0,
+                a / (b + np.maximum(x, 1) - 1) * ((alpha + T) / (alpha + t_x)) ** (r + x),
+                0.0,
+            )
+            out = head * tail / (1 + odds)
+        return np.nan_to_num(out, nan=0.0, posinf=0.0)
 
     def purchase_rate(self, x: np.ndarray, T: np.ndarray) -> np.ndarray:
         """Posterior mean purchases per day of a customer who is still active."""

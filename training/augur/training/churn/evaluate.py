@@ -50,7 +50,7 @@ def churn_metrics(y: np.ndarray, score: np.ndarray, probability: bool = True) ->
     if probability:
         out["brier"] = float(brier_score_loss(y, np.clip(score, 0, 1)))
         out["ece"] = expected_calibration_error(y, np.clip(score, 0, 1))
-    for share in (0.05, 0.10):
+    for share in (0.05, 0.10, 0.20):
         p, r, lift = top_share(y, score, share)
         tag = f"top{int(share * 100)}"
         out[f"precision_{tag}"], out[f"recall_{tag}"], out[f"lift_{tag}"] = p, r, lift

@@ -85,16 +85,75 @@ def labelled_frame(
     )
 
 
-def plan_cutoffs(
-    data_end: pd.Timestamp, horizon_days: int, n_train: int = 4, step_days: int = 30
-) -> tuple[list[pd.Timestamp], pd.Timestamp]:
-    """Training cutoffs (oldest first) and the test cutoff.
+MAX_TRAIN_CUTOFFS = 12
+MIN_TRAIN_CUTOFFS = 4  # by default cutoffs move closer (down to 7 days) to have this many
 
-    The test cutoff leaves a full horizon of observed data after it; every
-    training cutoff's horizon ends at or before the test cutoff, so no label
-    used for training overlaps the test period.
+
+@dataclass(frozen=True)
+class CutoffPlan:
+    """Where training and test labels come from."""
+
+    train: list[pd.Timestamp]
+    """Training cutoffs, oldest first."""
+    test: pd.Timestamp
+    """The test cutoff."""
+    by_customer: bool = False
+    """True when the data is too short for a test horizon after the training ones: the test is
+    then a held-out share of the customers at the last training cutoff (same time, customers
+    never trained on) instead of a later cutoff."""
+
+
+def plan_cutoffs(
+    data_start: pd.Timestamp,
+    data_end: pd.Timestamp,
+    horizon_days: int,
+    n_train: int = 0,
+    step_days: int = 0,
+    min_history_days: int = 30,
+) -> CutoffPlan:
+    """Training cutoffs and the test cutoff.
+
+    The test cutoff leaves a full horizon of observed data after it; every training cutoff's
+    horizon ends at or before the test cutoff, so no label used for training overlaps the test
+    period; the first training cutoff has ``min_history_days`` of data before it. ``step_days``
+    0 takes a third of the horizon (7 to 30 days; closer when fewer than 4 cutoffs would fit);
+    ``n_train`` 0 takes every cutoff that fits (at most 12). When two horizons do not fit but
+    one does, the test is on held-out customers (``CutoffPlan.by_customer``). Raises
+    ``ValueError`` saying how much history is needed when not even that fits.
     """
+    earliest = data_start + min_history_days * DAY
+
+    def spacing(last: pd.Timestamp) -> int:
+        if step_days:
+            return step_days
+        step = int(min(30, max(7, horizon_days // 3)))
+        room = (last - earliest) / DAY
+        if room < step * (MIN_TRAIN_CUTOFFS - 1):  # closer cutoffs rather than too few
+            step = max(7, int(room // (MIN_TRAIN_CUTOFFS - 1)))
+        return step
+
+    def fitting(last: pd.Timestamp) -> int:
+        step = spacing(last)
+        return 0 if last < earliest else int((last - earliest) / (step * DAY)) + 1
+
+    def cutoffs(last: pd.Timestamp, count: int) -> list[pd.Timestamp]:
+        step = spacing(last)
+        count = min(count, fitting(last), MAX_TRAIN_CUTOFFS)
+        return [last - i * step * DAY for i in range(count)][::-1]
+
+    wanted = max(n_train, 2)
     test = (data_end - horizon_days * DAY).normalize()
-    last_train = test - horizon_days * DAY
-    train = [last_train - i * step_days * DAY for i in range(n_train)][::-1]
-    return train, test
+    if fitting(test - horizon_days * DAY) >= wanted:
+        return CutoffPlan(cutoffs(test - horizon_days * DAY, n_train or 99), test)
+    if fitting(test) >= wanted:
+        return CutoffPlan(cutoffs(test, n_train or 99), test, by_customer=True)
+    step = spacing(test)
+    need = horizon_days + min_history_days + (wanted - 1) * step
+    have = (data_end - data_start) / DAY
+    raise ValueError(
+        f"a {horizon_days}-day churn model with {wanted} training cutoffs {step} days apart "
+        f"needs at least {need} days of orders ({min_history_days} of history, the cutoffs, "
+        f"then a whole horizon to observe who came back; {need + horizon_days} for a test "
+        f"horizon of its own); the data spans {have:.0f} days ({data_start.date()} to "
+        f"{data_end.date()}). Use a shorter --horizon-days or fewer --train-cutoffs."
+    )

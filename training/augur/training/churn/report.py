@@ -15,7 +15,13 @@ def print_churn_report(report: TrainReport) -> None:
         f"{'scorer':10s} {'ROC-AUC':>8s} {'PR-AUC':>8s} {'Brier':>8s} {'ECE':>8s} "
         f"{'prec@5%':>8s} {'rec@10%':>8s} {'lift@10%':>8s}"
     )
-    for tag, label in (("model", "model"), ("recency", "recency"), ("bgnbd", "BG/NBD")):
+    rows = (
+        ("model", "model"),
+        ("recency", "recency"),
+        ("frequency", "-frequency"),
+        ("bgnbd", "BG/NBD"),
+    )
+    for tag, label in rows:
         print(
             f"{label:10s} {m[f'{tag}_roc_auc']:8.4f} {m[f'{tag}_pr_auc']:8.4f} "
             f"{m.get(f'{tag}_brier', float('nan')):8.4f} {m.get(f'{tag}_ece', float('nan')):8.4f} "
@@ -32,5 +38,14 @@ def print_churn_report(report: TrainReport) -> None:
         f"calibration: Brier {m['model_brier_uncalibrated']:.4f} -> {m['model_brier']:.4f}; "
         f"reason codes agree with exact SHAP on {m['reason_top3_agreement']:.0%} of top-3"
     )
+    print(
+        f"trees kept {m['best_iteration']:.0f}; {m['probability_levels']:.0f} distinct "
+        "probabilities on the test customers"
+    )
     verdict = "promoted to champion" if report.promoted else "kept as challenger"
     print(f"quality gate: {verdict}: {report.gate_reason}")
+    if not report.promoted:
+        print(
+            "the champion is unchanged (none serves if there is none yet); to serve this "
+            f"version anyway: augur models promote churn --version {report.version}"
+        )

@@ -17,7 +17,7 @@ from augur.features.definitions import FEATURE_NAMES, FEATURE_SET_VERSION, featu
 from augur.training import registry
 from augur.training.churn import bgnbd
 from augur.training.churn.evaluate import churn_metrics, plot_all
-from augur.training.churn.labels import Frame, labelled_frame, plan_cutoffs
+from augur.training.churn.labels import CutoffPlan, Frame, labelled_frame, plan_cutoffs
 from augur.training.data.loader import DataError, load_dataset
 from augur.training.offline.stream import stream_features
 
@@ -29,13 +29,16 @@ class ChurnConfig:
     """Training settings (all logged as MLflow params)."""
 
     horizon_days: int = 90
-    train_cutoffs: int = 4
-    cutoff_step_days: int = 30
-    num_leaves: int = 31
-    learning_rate: float = 0.1
-    max_rounds: int = 400
-    early_stopping_rounds: int = 50
+    train_cutoffs: int = 0  # 0: every cutoff the data's span allows (at most 12)
+    cutoff_step_days: int = 0  # 0: a third of the horizon, 7 to 30 days
+    num_leaves: int = 15
+    learning_rate: float = 0.05
+    max_rounds: int = 1000
+    min_rounds: int = 50
+    early_stopping_rounds: int = 100
     min_data_in_leaf: int = 40
+    min_trees: int = 10  # the gate refuses a model with fewer trees ...
+    min_probability_levels: int = 20  # ... or fewer distinct probabilities on the test
     feature_fraction: float = 0.9
     reason_bins: int = 16
     risk_medium: float = 0.3
@@ -45,10 +48,19 @@ class ChurnConfig:
     dask: str = ""  # "" single machine; "local:N" or a scheduler address: LightGBM on Dask
 
 
+TEST_SHARE = 0.25  # customers held out for the test when the data has no test horizon
+
+
+def _held_out(frame: Frame, salt: str, share: float) -> np.ndarray:
+    """A deterministic share of the frame's customers (by a hash of their id)."""
+    h = np.array([zlib.crc32(f"{salt}:{c}".encode()) % 1000 for c in frame.customer_ids])
+    return h < share * 1000
+
+
 def _split_by_customer(frame: Frame, salt: str) -> tuple[Frame, Frame]:
     """Deterministic half/half split of a frame by customer id."""
-    h = np.array([zlib.crc32(f"{salt}:{c}".encode()) % 2 for c in frame.customer_ids])
-    return frame.select(h == 0), frame.select(h == 1)
+    half = _held_out(frame, salt, 0.5)
+    return frame.select(~half), frame.select(half)
 
 
 def _reason_tables(booster: lgb.Booster, X: np.ndarray, bins: int) -> dict[str, ReasonTable]:
@@ -86,8 +98,23 @@ def _top3_agreement(model: ChurnModel, X: np.ndarray) -> float:
     return hits / (3 * len(X))
 
 
-def _flat(planned: tuple[list[pd.Timestamp], pd.Timestamp]) -> list[pd.Timestamp]:
-    return [*planned[0], planned[1]]
+def _degenerate(trees: int, levels: int, cfg: ChurnConfig) -> str | None:
+    """Why the model is too coarse to serve, or None."""
+    if trees < cfg.min_trees:
+        return (
+            f"degenerate model: {trees} trees kept (at least {cfg.min_trees} needed); early "
+            "stopping found nothing to learn beyond the first rounds"
+        )
+    if levels < cfg.min_probability_levels:
+        return (
+            f"degenerate model: {levels} distinct probabilities on the test customers (at "
+            f"least {cfg.min_probability_levels} needed); the list cannot be ranked"
+        )
+    return None
+
+
+def _flat(planned: CutoffPlan) -> list[pd.Timestamp]:
+    return sorted({*planned.train, planned.test})
 
 
 def train_churn(
@@ -101,23 +128,36 @@ def train_churn(
     cfg = cfg or ChurnConfig()
     started = time.perf_counter()
 
-    def plan(end: pd.Timestamp) -> tuple[list[pd.Timestamp], pd.Timestamp]:
-        return plan_cutoffs(end, cfg.horizon_days, cfg.train_cutoffs, cfg.cutoff_step_days)
+    def plan(start: float, end: float) -> CutoffPlan:
+        try:
+            return plan_cutoffs(
+                pd.Timestamp(start, unit="s", tz="UTC"),
+                pd.Timestamp(end, unit="s", tz="UTC"),
+                cfg.horizon_days,
+                cfg.train_cutoffs,
+                cfg.cutoff_step_days,
+            )
+        except ValueError as exc:
+            raise DataError(data, str(exc)) from None
 
     # one streamed pass over the event log gives the features at every cutoff
     streamed = stream_features(
-        data,
-        lambda end: [c.timestamp() for c in _flat(plan(pd.Timestamp(end, unit="s", tz="UTC")))],
-        progress=progress,
+        data, lambda start, end: [c.timestamp() for c in _flat(plan(start, end))], progress=progress
     )
     data_end = pd.Timestamp(streamed.data_end, unit="s", tz="UTC")
-    train_cutoffs, test_cutoff = plan(data_end)
+    planned = plan(streamed.data_start, streamed.data_end)
+    train_cutoffs, test_cutoff = planned.train, planned.test
     customers = load_dataset(data, only=("customers",)).customers
     frames = [
         labelled_frame(features, after, customers, cfg.horizon_days)
         for features, after in zip(streamed.frames, streamed.next_order, strict=True)
     ]
-    *train_frames, test = frames
+    if planned.by_customer:  # the test cutoff is the last training one: hold customers out
+        held = _held_out(frames[-1], "test", TEST_SHARE)
+        test = frames[-1].select(held)
+        train_frames = [f.select(~np.isin(f.customer_ids, test.customer_ids)) for f in frames]
+    else:
+        *train_frames, test = frames
     fit = Frame.concat(train_frames[:-1])
     stop_set, calib_set = _split_by_customer(train_frames[-1], "calibration")
     if min(len(fit), len(stop_set), len(calib_set), len(test)) < 50:
@@ -127,14 +167,16 @@ def train_churn(
             f"(data ends {data_end.date()}, horizon {cfg.horizon_days} days; each of the fit, "
             "early-stopping, calibration and test sets needs at least 50)",
         )
-    pos = max(float(fit.y.mean()), 1e-6)
+    # The plain log-loss: training and early stopping optimise the same objective (with a
+    # positive-class weight the unweighted stopping log-loss stopped a real shop's model at
+    # round 1), and the probabilities need no re-weighting before calibration.
     params = {
         "objective": "binary",
+        "metric": "binary_logloss",
         "learning_rate": cfg.learning_rate,
         "num_leaves": cfg.num_leaves,
         "min_data_in_leaf": cfg.min_data_in_leaf,
         "feature_fraction": cfg.feature_fraction,
-        "scale_pos_weight": (1 - pos) / pos,
         "seed": cfg.seed,
         "deterministic": True,
         "num_threads": 2,
@@ -161,6 +203,10 @@ def train_churn(
             callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)],
         )
         booster.free_dataset()
+        # never fewer than min_rounds trees (the rounds after the best one were grown anyway)
+        booster.best_iteration = min(
+            max(booster.best_iteration, cfg.min_rounds), booster.current_iteration()
+        )
     raw_calib = booster.predict(calib_set.X, num_threads=2)
     iso = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(raw_calib, calib_set.y)
     rfm = bgnbd.rfm_from_features(train_frames[-1].X)
@@ -182,25 +228,38 @@ def train_churn(
     p_test = model.probability(test.X)
     raw_test = model.raw_probability(test.X)
     recency = np.nan_to_num(test.X[:, feature_index("days_since_last_order")], nan=1e6)
-    p_alive = bg.p_alive(*bgnbd.rfm_from_features(test.X))
-    scores = {"model": p_test, "recency": recency, "bg/nbd": 1 - p_alive}
+    frequency = -np.nan_to_num(test.X[:, feature_index("orders_total")])
+    test_rfm = bgnbd.rfm_from_features(test.X)
+    p_alive = bg.p_alive(*test_rfm)
+    bg_expected = -bg.expected_purchases(cfg.horizon_days, *test_rfm)
+    scores = {"model": p_test, "recency": recency, "bg/nbd": bg_expected}
     metrics = {f"model_{k}": v for k, v in churn_metrics(test.y, p_test).items()}
     metrics["model_brier_uncalibrated"] = churn_metrics(test.y, raw_test)["brier"]
     metrics.update({f"recency_{k}": v for k, v in churn_metrics(test.y, recency, False).items()})
-    metrics.update({f"bgnbd_{k}": v for k, v in churn_metrics(test.y, 1 - p_alive).items()})
+    metrics.update(
+        {f"frequency_{k}": v for k, v in churn_metrics(test.y, frequency, False).items()}
+    )
+    # BG/NBD ranks by fewest expected purchases in the horizon; 1 - P(alive) (reported too)
+    # ranks one-time buyers as the safest
+    metrics.update({f"bgnbd_{k}": v for k, v in churn_metrics(test.y, bg_expected, False).items()})
+    metrics.update(
+        {f"bgnbd_palive_{k}": v for k, v in churn_metrics(test.y, 1 - p_alive, False).items()}
+    )
     active = np.nan_to_num(test.X[:, feature_index("days_since_last_order")], nan=1e6) <= 30
     if active.sum() > 20 and 0 < test.y[active].mean() < 1:
         metrics["active_model_roc_auc"] = churn_metrics(test.y[active], p_test[active])["roc_auc"]
         metrics["active_recency_roc_auc"] = churn_metrics(test.y[active], recency[active], False)[
             "roc_auc"
         ]
-        metrics["active_bgnbd_roc_auc"] = churn_metrics(test.y[active], 1 - p_alive[active])[
+        metrics["active_bgnbd_roc_auc"] = churn_metrics(test.y[active], bg_expected[active], False)[
             "roc_auc"
         ]
         metrics["active_customers"] = float(active.sum())
     metrics["reason_top3_agreement"] = _top3_agreement(model, test.X[:500])
     best = booster.best_iteration if booster.best_iteration > 0 else booster.current_iteration()
     metrics["best_iteration"] = float(best)
+    levels = len(np.unique(np.round(p_test, 6)))
+    metrics["probability_levels"] = float(levels)
     metrics["test_churn_rate"] = float(test.y.mean())
     metrics["feature_stream_seconds"] = streamed.seconds
     rows = {
@@ -216,7 +275,9 @@ def train_churn(
     champion_auc = None
     if champion is not None:
         old = ChurnModel.load(champion[1], servable=False)
-        if old.feature_set_version == FEATURE_SET_VERSION:  # else: not comparable, replaced
+        # a champion on another feature set or horizon answers another question: not
+        # comparable, replaced
+        if old.feature_set_version == FEATURE_SET_VERSION and old.horizon_days == cfg.horizon_days:
             champion_auc = churn_metrics(test.y, old.probability(test.X))["roc_auc"]
             metrics["champion_roc_auc_same_test"] = champion_auc
     return registry.publish(
@@ -224,13 +285,17 @@ def train_churn(
             kind=KIND,
             gate_metric="roc_auc",
             value=metrics["model_roc_auc"],
-            baseline=metrics["recency_roc_auc"],
+            baseline=max(
+                metrics["recency_roc_auc"], metrics["frequency_roc_auc"], metrics["bgnbd_roc_auc"]
+            ),
+            refusal=_degenerate(best, levels, cfg),
             champion=champion_auc,
             tolerance=cfg.gate_tolerance_auc,
             params={
                 **asdict(cfg),
                 "test_cutoff": str(test_cutoff.date()),
                 "train_cutoffs": ",".join(str(c.date()) for c in train_cutoffs),
+                "test_on": "held-out customers" if planned.by_customer else "later cutoff",
             },
             metrics=metrics,
             tags={"feature_set_version": str(FEATURE_SET_VERSION), **registry.data_tags(data)},

@@ -70,6 +70,7 @@ class Streamed:
     frames: list[FeatureFrame]
     next_order: list[np.ndarray]  # per frame, per row: first order after the cutoff (inf: none)
     data_end: float  # last order line, Unix s
+    data_start: float  # first order line, Unix s
     events: int
     seconds: float
 
@@ -178,23 +179,25 @@ class _Tables:
 
 def stream_features(
     source: Source,
-    cutoffs: Callable[[float], Sequence[float]],
+    cutoffs: Callable[[float, float], Sequence[float]],
     rows: int = CHUNK_ROWS,
     progress: bool = False,
 ) -> Streamed:
-    """Features of every customer known at each cutoff; ``cutoffs`` maps the data's end
-    (last order line) to the cutoffs wanted."""
+    """Features of every customer known at each cutoff; ``cutoffs`` maps the data's start and
+    end (first and last order line) to the cutoffs wanted."""
     started = time.perf_counter()
     tables = _Tables(source)
     bar = tqdm(desc="features (streamed)", unit=" events", unit_scale=True, disable=not progress)
     partials: list[pd.DataFrame] = []
-    data_end = -np.inf
+    data_start, data_end = np.inf, -np.inf
     for chunk in tables.chunks("orders", rows):
         if len(chunk):
             partials.append(order_summary(chunk))
-            data_end = max(data_end, float(np.nanmax(utc_seconds(chunk["timestamp"]))))
+            seconds = utc_seconds(chunk["timestamp"])
+            data_start = min(data_start, float(np.nanmin(seconds)))
+            data_end = max(data_end, float(np.nanmax(seconds)))
     summary = combine_orders(partials) if partials else None
-    buckets = _Buckets(sorted(cutoffs(data_end)))
+    buckets = _Buckets(sorted(cutoffs(data_start, data_end)))
     codes = CustomerCodes()
 
     def add(parts: list[Part]) -> None:
@@ -218,7 +221,9 @@ def stream_features(
         add([signup_part(customers)])
     bar.close()
     frames, after = buckets.result(codes)
-    return Streamed(frames, after, data_end, buckets.events, time.perf_counter() - started)
+    return Streamed(
+        frames, after, data_end, data_start, buckets.events, time.perf_counter() - started
+    )
 
 
 def compute_features(
@@ -232,4 +237,4 @@ def compute_features(
         if not isinstance(as_of, float)
         else as_of
     )
-    return stream_features(source, lambda end: [end if t is None else t], rows).frames[0]
+    return stream_features(source, lambda _, end: [end if t is None else t], rows).frames[0]
