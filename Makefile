@@ -71,6 +71,9 @@ MINUTES ?= 10
 soak: $(STAMP) redis ## Mixed load through the gateway for MINUTES (default 10): p50/p99 and memory per minute
 	$(AUGUR) soak --minutes $(MINUTES)
 
+eval: $(STAMP) redis ## Real public purchase logs (development half): figures into EVALUATION.md
+	$(AUGUR) eval
+
 demo: $(STAMP) ## The main job on embedded defaults: data -> features -> live ingestion -> serving
 	$(AUGUR) demo
 

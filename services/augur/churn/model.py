@@ -2,11 +2,13 @@
 
 Saved as plain files (``booster.txt`` + ``churn.json``), never pickled:
 
-* probability = isotonic calibration (piecewise linear, from held-out data)
-  of the booster's output;
-* reasons = a per-feature lookup of the mean exact SHAP contribution of the
-  bin the customer's value falls in, learnt at training time from exact
-  TreeSHAP. Exact SHAP per request costs ~7-10 ms here; the lookup costs
+* log-odds = the linear prior (``augur.churn.prior``) + the boosted trees
+  trained on top of it (none when held-out customers showed they add nothing);
+* probability = calibration (piecewise linear, from held-out customers) of
+  the sigmoid of the log-odds;
+* reasons = a per-feature lookup of the mean exact contribution (the prior's
+  linear terms plus TreeSHAP of the trees) of the bin the customer's value
+  falls in, learnt at training time. Exact SHAP per request costs ~7-10 ms here; the lookup costs
   microseconds, and its agreement with exact SHAP is measured and logged at
   training time (``reason_top3_agreement``);
 * expected value over 12 months for a retained customer = 365 x BG/NBD
@@ -25,6 +27,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
+from augur.churn.prior import LinearPrior
 from augur.churn.reasons import reason_text
 from augur.features.definitions import FEATURE_NAMES, FEATURE_SET_VERSION, feature_index
 
@@ -62,7 +65,8 @@ class Reason:
 class ChurnModel:
     """Everything serving needs to score, explain and value one customer."""
 
-    booster: lgb.Booster
+    booster: lgb.Booster | None
+    """Trees on top of the prior; None when they added nothing on held-out customers."""
     calibration_x: np.ndarray
     calibration_y: np.ndarray
     reason_tables: dict[str, ReasonTable]
@@ -74,6 +78,7 @@ class ChurnModel:
     feature_names: tuple[str, ...] = FEATURE_NAMES
     feature_set_version: int = FEATURE_SET_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
+    prior: LinearPrior | None = None
 
     def __post_init__(self) -> None:
         """Pack the reason tables into matrices so a lookup is a few numpy operations, and
@@ -81,14 +86,25 @@ class ChurnModel:
         which costs more than the prediction itself for one row (~130 us against ~45 us)."""
         self._predictor: Any = None
         self._bulk_predictor: Any = None
+        if self.booster is not None:
+            self._predictors(self.booster)
+        self._pack_reasons()
+
+    @property
+    def trees(self) -> int:
+        return 0 if self.booster is None else int(self.booster.current_iteration())
+
+    def _predictors(self, booster: lgb.Booster) -> None:
         try:
             from lightgbm.basic import _InnerPredictor
 
-            self._predictor = _InnerPredictor.from_booster(self.booster, {"num_threads": 1})
+            self._predictor = _InnerPredictor.from_booster(booster, {"num_threads": 1})
             # bulk scoring (ScoreBatch, snapshots) may use both cores
-            self._bulk_predictor = _InnerPredictor.from_booster(self.booster, {"num_threads": 2})
+            self._bulk_predictor = _InnerPredictor.from_booster(booster, {"num_threads": 2})
         except (ImportError, AttributeError, TypeError):  # a LightGBM without it
             self._predictor = None
+
+    def _pack_reasons(self) -> None:
         width = max((len(t.edges) for t in self.reason_tables.values()), default=0)
         n = len(self.feature_names)
         self._edges = np.full((n, width), np.inf)
@@ -111,12 +127,19 @@ class ChurnModel:
         return np.where(np.isnan(x), self._nan, out)
 
     # ------------------------------------------------------------ predictions
-    def raw_probability(self, X: np.ndarray) -> np.ndarray:
+    def log_odds(self, X: np.ndarray) -> np.ndarray:
+        """Uncalibrated log-odds: the prior plus the trees' raw score."""
         X = np.atleast_2d(X)
+        out = self.prior.logit(X) if self.prior is not None else np.zeros(len(X))
+        if self.booster is None:
+            return out
         if self._predictor is not None:
             predictor = self._bulk_predictor if len(X) >= 256 else self._predictor
-            return np.asarray(predictor.predict(X), dtype=float)
-        return np.asarray(self.booster.predict(X, num_threads=1), dtype=float)
+            return out + np.asarray(predictor.predict(X, raw_score=True), dtype=float)
+        return out + np.asarray(self.booster.predict(X, raw_score=True, num_threads=1))
+
+    def raw_probability(self, X: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.log_odds(X)))
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
         return np.interp(raw, self.calibration_x, self.calibration_y)
@@ -163,9 +186,11 @@ class ChurnModel:
     # ------------------------------------------------------------ files
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        self.booster.save_model(str(directory / BOOSTER_FILE))
+        if self.booster is not None:
+            self.booster.save_model(str(directory / BOOSTER_FILE))
         meta = {
-            "format": 1,
+            "format": 2,
+            "prior": None if self.prior is None else self.prior.to_dict(),
             "calibration_x": self.calibration_x.tolist(),
             "calibration_y": self.calibration_y.tolist(),
             "reason_tables": {
@@ -192,7 +217,8 @@ class ChurnModel:
         """Load a saved model; ``servable`` refuses one trained on another feature set
         (its vectors would not line up with the stored ones)."""
         meta = json.loads((directory / META_FILE).read_text())
-        booster = lgb.Booster(model_file=str(directory / BOOSTER_FILE))
+        trees = directory / BOOSTER_FILE
+        booster = lgb.Booster(model_file=str(trees)) if trees.exists() else None
         tables = {
             n: ReasonTable(
                 np.array(t["edges"], dtype=float),
@@ -221,6 +247,7 @@ class ChurnModel:
             feature_names=names,
             feature_set_version=version,
             extra=meta.get("extra", {}),
+            prior=LinearPrior.from_dict(meta["prior"]) if meta.get("prior") else None,
         )
 
 

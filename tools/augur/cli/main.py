@@ -324,6 +324,12 @@ def _bench(args: argparse.Namespace) -> int:
     return run_bench(duration=args.duration, only=args.only)
 
 
+def _eval(args: argparse.Namespace) -> int:
+    from augur.devtools.evaluation.run import run_eval
+
+    return run_eval(_model_settings().redis_url, only=args.only)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="augur", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -447,6 +453,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=5.0, help="seconds per open-loop scenario")
     p.add_argument("--only", default=None, help="comma-separated scenario names")
     p.set_defaults(func=_bench)
+
+    p = sub.add_parser(
+        "eval", help="real public purchase logs (development half): Augur against baselines"
+    )
+    p.add_argument(
+        "--only",
+        action="append",
+        choices=["complete-journey", "cdnow"],
+        help="one data set (repeatable); EVALUATION.md is written by a whole run only",
+    )
+    p.set_defaults(func=_eval)
     return parser
 
 

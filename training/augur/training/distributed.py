@@ -54,8 +54,10 @@ def fit_booster(
     feature_names: list[str] | None = None,
     stop: tuple[np.ndarray, np.ndarray] | None = None,
     categorical: list[int] | None = None,
+    init: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> lgb.Booster:
-    """``rounds`` rounds on the cluster; with a ``stop`` set, cut to the best round on it."""
+    """``rounds`` rounds on the cluster; with a ``stop`` set, cut to the best round on it.
+    ``init``: the log-odds to boost from, of the rows of X and of the stop set."""
     import dask.array as da
     from lightgbm import DaskLGBMClassifier
 
@@ -78,19 +80,35 @@ def fit_booster(
             extra["feature_name"] = feature_names
         if categorical:
             extra["categorical_feature"] = categorical
+        if init is not None:
+            extra["init_score"] = da.from_array(
+                np.asarray(init[0], dtype=np.float64), chunks=(rows,)
+            )
         model.fit(dX, dy, **extra)
         booster: lgb.Booster = model.booster_
-    best = best_rounds(booster, *stop) if stop is not None else booster.current_iteration()
+    best = (
+        best_rounds(booster, *stop, init=None if init is None else init[1])
+        if stop is not None
+        else booster.current_iteration()
+    )
     return lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
 
 
-def best_rounds(booster: lgb.Booster, X: np.ndarray, y: np.ndarray, step: int = 10) -> int:
-    """The round count with the lowest logloss on (X, y), checked every ``step`` rounds."""
+def best_rounds(
+    booster: lgb.Booster,
+    X: np.ndarray,
+    y: np.ndarray,
+    step: int = 10,
+    init: np.ndarray | None = None,
+) -> int:
+    """The round count with the lowest logloss on (X, y), checked every ``step`` rounds
+    (``init``: log-odds the trees add to)."""
     total = booster.current_iteration()
     best, best_loss = total, math.inf
+    base = np.zeros(len(y)) if init is None else np.asarray(init, dtype=float)
     for k in [*range(step, total, step), total]:
-        p = np.clip(booster.predict(X, num_iteration=k, raw_score=False), 1e-7, 1 - 1e-7)
-        loss = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+        logit = base + booster.predict(X, num_iteration=k, raw_score=True)
+        loss = float(np.mean(np.logaddexp(0.0, logit) - y * logit))
         if loss < best_loss - 1e-9:
             best, best_loss = k, loss
     return best

@@ -87,12 +87,18 @@ def render(results: list[Result], command: str, seconds: float) -> str:
 
 def update(path: Path, results: list[Result], command: str, seconds: float) -> bool:
     """Replace the figures section of ``path``; False when the file has no markers."""
+    return write_between(path, BEGIN, END, render(results, command, seconds))
+
+
+def write_between(path: Path, begin: str, end: str, section: str) -> bool:
+    """Replace the text from ``begin`` to ``end`` in ``path`` by ``section`` (which starts with
+    ``begin`` and ends with ``end``), keeping the prose around it; False without the markers."""
     if not path.exists():
         return False
     text = path.read_text()
-    if BEGIN not in text or END not in text:
+    if begin not in text or end not in text:
         return False
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    path.write_text(head + render(results, command, seconds) + tail)
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(head + section + tail)
     return True

@@ -39,8 +39,9 @@ def print_churn_report(report: TrainReport) -> None:
         f"reason codes agree with exact SHAP on {m['reason_top3_agreement']:.0%} of top-3"
     )
     print(
-        f"trees kept {m['best_iteration']:.0f}; {m['probability_levels']:.0f} distinct "
-        "probabilities on the test customers"
+        f"linear prior + {m['trees']:.0f} trees (validation log-loss "
+        f"{m['validation_logloss_prior']:.4f} prior alone -> {m['validation_logloss']:.4f}); "
+        f"{m['probability_levels']:.0f} distinct probabilities on the test customers"
     )
     verdict = "promoted to champion" if report.promoted else "kept as challenger"
     print(f"quality gate: {verdict}: {report.gate_reason}")

@@ -7,16 +7,22 @@ import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.isotonic import IsotonicRegression
 
-from augur.churn.model import ChurnModel, ReasonTable
+from augur.churn.model import ChurnModel
 from augur.features.definitions import FEATURE_NAMES, FEATURE_SET_VERSION, feature_index
 from augur.training import registry
 from augur.training.churn import bgnbd
 from augur.training.churn.evaluate import churn_metrics, plot_all
+from augur.training.churn.fit import (
+    distinct_levels,
+    fit_prior,
+    fit_residual,
+    platt,
+    reason_tables,
+    top3_agreement,
+)
 from augur.training.churn.labels import CutoffPlan, Frame, labelled_frame, plan_cutoffs
 from augur.training.data.loader import DataError, load_dataset
 from augur.training.offline.stream import stream_features
@@ -31,15 +37,16 @@ class ChurnConfig:
     horizon_days: int = 90
     train_cutoffs: int = 0  # 0: every cutoff the data's span allows (at most 12)
     cutoff_step_days: int = 0  # 0: a third of the horizon, 7 to 30 days
-    num_leaves: int = 15
-    learning_rate: float = 0.05
+    prior_strength: float = 0.3  # inverse L2 strength of the linear prior
+    num_leaves: int = 7
+    learning_rate: float = 0.03
     max_rounds: int = 1000
-    min_rounds: int = 50
-    early_stopping_rounds: int = 100
-    min_data_in_leaf: int = 40
-    min_trees: int = 10  # the gate refuses a model with fewer trees ...
-    min_probability_levels: int = 20  # ... or fewer distinct probabilities on the test
-    feature_fraction: float = 0.9
+    early_stopping_rounds: int = 50
+    min_data_in_leaf: int = 100
+    feature_fraction: float = 0.7
+    lambda_l2: float = 10.0
+    validation_share: float = 0.25  # customers held out to stop the trees and calibrate
+    min_probability_levels: int = 20  # the gate refuses a model with fewer on the test
     reason_bins: int = 16
     risk_medium: float = 0.3
     risk_high: float = 0.6
@@ -57,54 +64,8 @@ def _held_out(frame: Frame, salt: str, share: float) -> np.ndarray:
     return h < share * 1000
 
 
-def _split_by_customer(frame: Frame, salt: str) -> tuple[Frame, Frame]:
-    """Deterministic half/half split of a frame by customer id."""
-    half = _held_out(frame, salt, 0.5)
-    return frame.select(~half), frame.select(half)
-
-
-def _reason_tables(booster: lgb.Booster, X: np.ndarray, bins: int) -> dict[str, ReasonTable]:
-    """Mean exact SHAP contribution per quantile bin of each feature."""
-    contrib = np.asarray(booster.predict(X, pred_contrib=True, num_threads=1))[:, : X.shape[1]]
-    tables = {}
-    for j, name in enumerate(FEATURE_NAMES):
-        values = X[:, j].astype(float)
-        finite = ~np.isnan(values)
-        edges = (
-            np.unique(np.quantile(values[finite], np.linspace(0, 1, bins + 1)[1:-1]))
-            if finite.any()
-            else np.array([])
-        )
-        idx = np.searchsorted(edges, values, side="right")
-        means = np.zeros(len(edges) + 1)
-        for b in range(len(edges) + 1):
-            mask = finite & (idx == b)
-            means[b] = contrib[mask, j].mean() if mask.any() else 0.0
-        nan_mean = float(contrib[~finite, j].mean()) if (~finite).any() else 0.0
-        tables[name] = ReasonTable(edges, means, nan_mean)
-    return tables
-
-
-def _top3_agreement(model: ChurnModel, X: np.ndarray) -> float:
-    """Share of the exact-SHAP top-3 reasons (ranked as served: risk-raising first) that the
-    lookup's top-3 also names."""
-    exact = np.asarray(model.booster.predict(X, pred_contrib=True, num_threads=1))
-    exact = exact[:, : X.shape[1]]
-    hits = 0
-    for i in range(len(X)):
-        a = set(np.lexsort((-np.abs(exact[i]), exact[i] <= 0))[:3])
-        b = {model.feature_names.index(r.feature) for r in model.reasons(X[i], 3)}
-        hits += len(a & b)
-    return hits / (3 * len(X))
-
-
-def _degenerate(trees: int, levels: int, cfg: ChurnConfig) -> str | None:
+def _degenerate(levels: int, cfg: ChurnConfig) -> str | None:
     """Why the model is too coarse to serve, or None."""
-    if trees < cfg.min_trees:
-        return (
-            f"degenerate model: {trees} trees kept (at least {cfg.min_trees} needed); early "
-            "stopping found nothing to learn beyond the first rounds"
-        )
     if levels < cfg.min_probability_levels:
         return (
             f"degenerate model: {levels} distinct probabilities on the test customers (at "
@@ -158,18 +119,24 @@ def train_churn(
         train_frames = [f.select(~np.isin(f.customer_ids, test.customer_ids)) for f in frames]
     else:
         *train_frames, test = frames
-    fit = Frame.concat(train_frames[:-1])
-    stop_set, calib_set = _split_by_customer(train_frames[-1], "calibration")
-    if min(len(fit), len(stop_set), len(calib_set), len(test)) < 50:
+    # customers, not rows, are held out: a customer's rows at several cutoffs are alike, and a
+    # choice made on rows of customers the fit also saw flatters it
+    everyone = Frame.concat(train_frames)
+    valid_rows = _held_out(everyone, "validation", cfg.validation_share)
+    fit, valid = everyone.select(~valid_rows), everyone.select(valid_rows)
+    if min(len(fit), len(valid), len(test)) < 50 or min(fit.y.sum(), valid.y.sum()) < 5:
         raise DataError(
             data,
             "not enough customers at the cutoffs to train a churn model "
-            f"(data ends {data_end.date()}, horizon {cfg.horizon_days} days; each of the fit, "
-            "early-stopping, calibration and test sets needs at least 50)",
+            f"(data ends {data_end.date()}, horizon {cfg.horizon_days} days; the fit, "
+            "validation and test sets need at least 50 customers each and the fit and "
+            f"validation sets 5 leavers each; they have {len(fit)}, {len(valid)} and "
+            f"{len(test)} customers and {int(fit.y.sum())} and {int(valid.y.sum())} leavers)",
         )
-    # The plain log-loss: training and early stopping optimise the same objective (with a
-    # positive-class weight the unweighted stopping log-loss stopped a real shop's model at
-    # round 1), and the probabilities need no re-weighting before calibration.
+    prior = fit_prior(fit.X, fit.y, cfg.prior_strength)
+    # Trees on top of the prior, with the plain log-loss as objective and stopping metric
+    # (with a positive-class weight, the unweighted stopping log-loss stopped a real shop's
+    # model at round 1).
     params = {
         "objective": "binary",
         "metric": "binary_logloss",
@@ -177,53 +144,38 @@ def train_churn(
         "num_leaves": cfg.num_leaves,
         "min_data_in_leaf": cfg.min_data_in_leaf,
         "feature_fraction": cfg.feature_fraction,
+        "lambda_l2": cfg.lambda_l2,
         "seed": cfg.seed,
         "deterministic": True,
         "num_threads": 2,
         "verbose": -1,
     }
-    if cfg.dask:
-        from augur.training.distributed import fit_booster
-
-        booster = fit_booster(
-            cfg.dask,
-            params,
-            fit.X,
-            fit.y.astype(float),
-            cfg.max_rounds,
-            list(FEATURE_NAMES),
-            stop=(stop_set.X, stop_set.y.astype(float)),
-        )
-    else:
-        booster = lgb.train(
-            params,
-            lgb.Dataset(fit.X, fit.y.astype(float), feature_name=list(FEATURE_NAMES)),
-            num_boost_round=cfg.max_rounds,
-            valid_sets=[lgb.Dataset(stop_set.X, stop_set.y.astype(float))],
-            callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)],
-        )
-        booster.free_dataset()
-        # never fewer than min_rounds trees (the rounds after the best one were grown anyway)
-        booster.best_iteration = min(
-            max(booster.best_iteration, cfg.min_rounds), booster.current_iteration()
-        )
-    raw_calib = booster.predict(calib_set.X, num_threads=2)
-    iso = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(raw_calib, calib_set.y)
+    residual = fit_residual(
+        params,
+        (fit.X, fit.y, prior.logit(fit.X)),
+        (valid.X, valid.y, prior.logit(valid.X)),
+        cfg.max_rounds,
+        cfg.early_stopping_rounds,
+        cfg.dask,
+    )
     rfm = bgnbd.rfm_from_features(train_frames[-1].X)
     bg = bgnbd.fit(*rfm)
     aov = train_frames[-1].X[:, feature_index("avg_order_value")]
     model = ChurnModel(
-        booster=booster,
-        calibration_x=np.asarray(iso.X_thresholds_, dtype=float),
-        # never claim certainty: a calibration bin of all-churners still maps below 1
-        calibration_y=np.clip(np.asarray(iso.y_thresholds_, dtype=float), 0.001, 0.999),
-        reason_tables=_reason_tables(booster, fit.X[:4000], cfg.reason_bins),
+        booster=residual.booster,
+        calibration_x=np.array([0.0, 1.0]),
+        calibration_y=np.array([0.0, 1.0]),
+        reason_tables={},
         bgnbd=bg.to_dict(),
         aov_prior=float(np.nanmedian(aov)),
         aov_prior_weight=2.0,
         horizon_days=cfg.horizon_days,
         risk_thresholds=(cfg.risk_medium, cfg.risk_high),
+        prior=prior,
     )
+    model.calibration_x, model.calibration_y = platt(model.log_odds(valid.X), valid.y)
+    model.reason_tables = reason_tables(model, fit.X[:4000], cfg.reason_bins)
+    model._pack_reasons()
     # evaluation on the test cutoff, same customers for every scorer
     p_test = model.probability(test.X)
     raw_test = model.raw_probability(test.X)
@@ -234,7 +186,9 @@ def train_churn(
     bg_expected = -bg.expected_purchases(cfg.horizon_days, *test_rfm)
     scores = {"model": p_test, "recency": recency, "bg/nbd": bg_expected}
     metrics = {f"model_{k}": v for k, v in churn_metrics(test.y, p_test).items()}
-    metrics["model_brier_uncalibrated"] = churn_metrics(test.y, raw_test)["brier"]
+    uncalibrated = churn_metrics(test.y, raw_test)
+    metrics["model_brier_uncalibrated"] = uncalibrated["brier"]
+    metrics["model_roc_auc_uncalibrated"] = uncalibrated["roc_auc"]
     metrics.update({f"recency_{k}": v for k, v in churn_metrics(test.y, recency, False).items()})
     metrics.update(
         {f"frequency_{k}": v for k, v in churn_metrics(test.y, frequency, False).items()}
@@ -255,18 +209,18 @@ def train_churn(
             "roc_auc"
         ]
         metrics["active_customers"] = float(active.sum())
-    metrics["reason_top3_agreement"] = _top3_agreement(model, test.X[:500])
-    best = booster.best_iteration if booster.best_iteration > 0 else booster.current_iteration()
-    metrics["best_iteration"] = float(best)
-    levels = len(np.unique(np.round(p_test, 6)))
+    metrics["reason_top3_agreement"] = top3_agreement(model, test.X[:500])
+    metrics["trees"] = float(residual.trees)
+    metrics["validation_logloss_prior"] = residual.prior_loss
+    metrics["validation_logloss"] = residual.loss
+    levels = distinct_levels(p_test)
     metrics["probability_levels"] = float(levels)
     metrics["test_churn_rate"] = float(test.y.mean())
     metrics["feature_stream_seconds"] = streamed.seconds
     rows = {
         "events": streamed.events,
         "train": len(fit),
-        "early_stopping": len(stop_set),
-        "calibration": len(calib_set),
+        "validation": len(valid),
         "test": len(test),
     }
 
@@ -288,7 +242,7 @@ def train_churn(
             baseline=max(
                 metrics["recency_roc_auc"], metrics["frequency_roc_auc"], metrics["bgnbd_roc_auc"]
             ),
-            refusal=_degenerate(best, levels, cfg),
+            refusal=_degenerate(levels, cfg),
             champion=champion_auc,
             tolerance=cfg.gate_tolerance_auc,
             params={

@@ -1,0 +1,1 @@
+"""`make eval`: Augur measured on real public purchase logs (development half only)."""

@@ -1,0 +1,169 @@
+"""The churn protocols: Augur's own path (train on the orders before the cutoff, materialise
+the features as of the cutoff into Redis, score every customer through the running churn
+service's ScoreBatch) against the baselines, on the customers with an order before the cutoff,
+labelled churned when they order nothing in [cutoff, cutoff + H)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pandas as pd
+import redis
+
+from augur.churn.main import build_spec
+from augur.churn.v1 import churn_pb2, churn_pb2_grpc
+from augur.common.server import AugurServer
+from augur.common.settings import ChurnSettings, load_settings
+from augur.devtools.evaluation import baselines
+from augur.devtools.evaluation.datasets import Shop
+from augur.features.store import RedisFeatureStore
+from augur.training import registry
+from augur.training.churn.evaluate import churn_metrics
+from augur.training.churn.train import ChurnConfig, train_churn
+from augur.training.offline.materialise import load_online
+
+DAY = pd.Timedelta(days=1)
+BATCH = 10_000
+
+
+@dataclass(frozen=True)
+class Protocol:
+    shop: str
+    cutoff: str
+    horizon_days: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.shop} {self.cutoff} H={self.horizon_days}"
+
+
+PROTOCOLS = (
+    Protocol("complete-journey", "2017-10-01", 30),
+    Protocol("complete-journey", "2017-10-01", 91),
+    Protocol("complete-journey", "2017-07-01", 30),
+    Protocol("complete-journey", "2017-08-01", 30),
+    Protocol("complete-journey", "2017-09-01", 30),
+    Protocol("cdnow", "1998-01-01", 90),
+    Protocol("cdnow", "1998-01-01", 180),
+)
+MEAN_OF = ("2017-07-01", "2017-08-01", "2017-09-01", "2017-10-01")  # complete-journey, H=30
+
+
+@dataclass
+class Outcome:
+    """One protocol's figures: per scorer, the metrics on the same customers and labels."""
+
+    protocol: Protocol
+    customers: int
+    churn_rate: float
+    scores: dict[str, dict[str, float]]
+    trees: int
+    gate: str
+    promoted: bool
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+    training: dict[str, float] = field(default_factory=dict)
+    """The training report's own figures (its test cutoff lies inside the training data)."""
+
+
+def metrics(y: np.ndarray, score: np.ndarray, probability: bool) -> dict[str, float]:
+    out = churn_metrics(y, score, probability)
+    out["levels"] = float(len(np.unique(np.round(score, 6))))
+    return out
+
+
+async def score_through_service(settings: ChurnSettings, customers: list[str]) -> dict[str, float]:
+    """Probabilities from a running churn service (real gRPC over a socket), by ScoreBatch."""
+    server = AugurServer(settings, await build_spec(settings))
+    port = await server.start(serve_metrics_endpoint=False)
+    out: dict[str, float] = {}
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = churn_pb2_grpc.ChurnServiceStub(channel)
+            for start in range(0, len(customers), BATCH):
+                request = churn_pb2.ScoreBatchRequest(customer_ids=customers[start : start + BATCH])
+                async for chunk in stub.ScoreBatch(request, timeout=120):
+                    for item in chunk.items:
+                        if item.HasField("score"):
+                            out[item.customer_id] = item.score.probability
+    finally:
+        await server.stop(0)
+    return out
+
+
+def _forget(client: redis.Redis, prefix: str) -> None:
+    keys = list(client.scan_iter(match=f"{prefix}*", count=10_000))
+    for start in range(0, len(keys), 10_000):
+        client.delete(*keys[start : start + 10_000])
+
+
+async def run(shop: Shop, protocol: Protocol, work: Path, redis_url: str) -> Outcome:
+    began = time.perf_counter()
+    cutoff = pd.Timestamp(protocol.cutoff, tz="UTC")
+    H = protocol.horizon_days
+    folder = work / f"{protocol.shop}-{protocol.cutoff}-H{H}"
+    shutil.rmtree(folder, ignore_errors=True)
+    data = shop.write(folder / "data", before=cutoff)
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    state = folder / "state"
+    report = train_churn(data, uri, state, ChurnConfig(horizon_days=H), progress=False)
+    if not report.promoted:  # measured all the same; the table says what the gate decided
+        registry.promote(registry.model_name("churn"), report.version)
+    prefix = f"augur-eval-{uuid.uuid4().hex[:8]}"
+    settings = load_settings(
+        ChurnSettings,
+        redis_url=redis_url,
+        redis_prefix=prefix,
+        grpc_port=0,
+        metrics_port=0,
+        mlflow_tracking_uri=uri,
+        state_dir=state,
+    )
+    client = redis.Redis.from_url(redis_url)
+    try:
+        store = RedisFeatureStore.from_settings(settings)
+        load_online(data, store, as_of=cutoff)
+        store.close()
+        past = baselines.baskets(shop.orders[shop.orders["timestamp"] < cutoff])
+        features = baselines.rfm(past, cutoff)
+        customers = features.index
+        served = await score_through_service(settings, list(customers))
+    finally:
+        _forget(client, prefix)
+        client.close()
+    later = shop.orders[
+        (shop.orders["timestamp"] >= cutoff) & (shop.orders["timestamp"] < cutoff + H * DAY)
+    ]
+    y = ~customers.isin(later["customer_id"].unique())
+    missing = [c for c in customers if c not in served]
+    notes = [f"{len(missing)} customers not scored by the service"] if missing else []
+    augur = np.array([served.get(c, np.nan) for c in customers])
+    gbm, gbm_trees = baselines.lightgbm_rfm(past, cutoff, H, customers)
+    scored = ~np.isnan(augur)
+    y_s = y[scored]
+    scores = {
+        "Augur": metrics(y_s, augur[scored], True),
+        "recency": metrics(y_s, baselines.recency(features)[scored], False),
+        "-frequency": metrics(y_s, baselines.minus_frequency(features)[scored], False),
+        "BG/NBD -E[purchases]": metrics(y_s, baselines.bg_nbd(features, H)[scored], False),
+        "LightGBM on RFM": metrics(y_s, gbm[scored], True),
+    }
+    scores["LightGBM on RFM"]["trees"] = float(gbm_trees)
+    return Outcome(
+        protocol,
+        int(scored.sum()),
+        float(y_s.mean()),
+        scores,
+        int(report.metrics.get("trees", 0)),
+        report.gate_reason,
+        report.promoted,
+        time.perf_counter() - began,
+        notes,
+        report.metrics,
+    )

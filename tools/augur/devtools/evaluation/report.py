@@ -1,0 +1,112 @@
+"""The figures section of EVALUATION.md, written by `make eval` from the run's own results."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from augur.devtools.bench.report import machine, write_between
+from augur.devtools.evaluation.churn import MEAN_OF, Outcome
+
+BEGIN = "<!-- figures: written by make eval; do not edit by hand -->"
+END = "<!-- end of figures -->"
+COLUMNS = (
+    ("roc_auc", "ROC-AUC", "{:.3f}"),
+    ("pr_auc", "PR-AUC", "{:.3f}"),
+    ("recall_top20", "leavers in top 20 %", "{:.2f}"),
+    ("lift_top10", "top-decile lift", "{:.2f}"),
+    ("brier", "Brier", "{:.4f}"),
+    ("ece", "ECE", "{:.3f}"),
+    ("levels", "probability levels", "{:.0f}"),
+)
+
+
+def _cell(metrics: dict[str, float], key: str, fmt: str) -> str:
+    value = metrics.get(key)
+    return "-" if value is None or value != value else fmt.format(value)
+
+
+def _table(scores: dict[str, dict[str, float]]) -> list[str]:
+    out = [
+        "| scorer | " + " | ".join(c[1] for c in COLUMNS) + " |",
+        "|---" * (len(COLUMNS) + 1) + "|",
+    ]
+    for scorer, metrics in scores.items():
+        cells = " | ".join(_cell(metrics, key, fmt) for key, _, fmt in COLUMNS)
+        out.append(f"| {scorer} | {cells} |")
+    return out
+
+
+def _verdict(o: Outcome) -> str:
+    augur = o.scores["Augur"]
+    rivals = {k: v for k, v in o.scores.items() if k != "Augur"}
+    best_auc = max(rivals, key=lambda k: rivals[k]["roc_auc"])
+    best_pr = max(rivals, key=lambda k: rivals[k]["pr_auc"])
+    return (
+        f"Augur against the best baseline: ROC-AUC "
+        f"{augur['roc_auc'] - rivals[best_auc]['roc_auc']:+.3f} "
+        f"(vs {best_auc}), PR-AUC {augur['pr_auc'] - rivals[best_pr]['pr_auc']:+.3f} "
+        f"(vs {best_pr})."
+    )
+
+
+def mean_outcome(outcomes: list[Outcome]) -> dict[str, dict[str, float]]:
+    """Per scorer, the mean of each metric over the protocols given."""
+    scorers = outcomes[0].scores.keys()
+    return {
+        s: {k: float(np.mean([o.scores[s][k] for o in outcomes])) for k in outcomes[0].scores[s]}
+        for s in scorers
+    }
+
+
+def render(outcomes: list[Outcome], command: str, seconds: float) -> str:
+    out = [
+        BEGIN,
+        "",
+        f"Run on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {machine()}: "
+        f"`{command}`, {seconds / 60:.1f} min in all. Development half only (even customer "
+        "ids).",
+        "",
+        "### Churn",
+        "",
+    ]
+    for o in outcomes:
+        p = o.protocol
+        served = "promoted" if o.promoted else "refused by the gate, promoted by hand to measure it"
+        out += [
+            f"#### {p.shop}, cutoff {p.cutoff}, H = {p.horizon_days} days",
+            "",
+            f"{o.customers:,} customers with an order before the cutoff, {o.churn_rate:.1%} "
+            f"churned. Augur: linear prior + {o.trees} trees; gate: {served} ({o.gate}); "
+            f"{o.seconds:.0f} s train + materialise + score.",
+            "",
+            *_table(o.scores),
+            "",
+            _verdict(o),
+            *(f"Note: {n}" for n in o.notes),
+            "",
+        ]
+    means = [
+        o
+        for o in outcomes
+        if o.protocol.shop == "complete-journey"
+        and o.protocol.horizon_days == 30
+        and o.protocol.cutoff in MEAN_OF
+    ]
+    if len(means) == len(MEAN_OF):
+        out += [
+            f"#### complete-journey, H = 30 days, mean over cutoffs {', '.join(MEAN_OF)}",
+            "",
+            *_table(mean_outcome(means)),
+            "",
+        ]
+    out.append(END)
+    return "\n".join(out)
+
+
+def write(path: Path, outcomes: list[Outcome], command: str, seconds: float) -> None:
+    section = render(outcomes, command, seconds)
+    if not write_between(path, BEGIN, END, section):
+        path.write_text(section + "\n")

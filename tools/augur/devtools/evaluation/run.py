@@ -1,0 +1,31 @@
+"""`augur eval` / `make eval`: fetch the public logs, run every protocol, print the tables and
+write EVALUATION.md (a whole run only)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from augur.devtools.evaluation import churn, datasets, report
+
+EVALUATION = Path("EVALUATION.md")
+WORK = Path(".augur") / "eval"
+
+
+def run_eval(redis_url: str, only: list[str] | None = None) -> int:
+    began = time.perf_counter()
+    protocols = [p for p in churn.PROTOCOLS if not only or p.shop in only]
+    shops = {name: datasets.SHOPS[name]() for name in sorted({p.shop for p in protocols})}
+    outcomes = []
+    for protocol in protocols:
+        print(f"churn: {protocol.name} ...", flush=True)
+        outcome = asyncio.run(churn.run(shops[protocol.shop], protocol, WORK, redis_url))
+        outcomes.append(outcome)
+        print("\n".join(report._table(outcome.scores)), flush=True)
+        print(report._verdict(outcome), flush=True)
+    seconds = time.perf_counter() - began
+    if not only:
+        report.write(EVALUATION, outcomes, "make eval", seconds)
+        print(f"figures written into {EVALUATION}")
+    return 0
