@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -123,22 +124,33 @@ def test_model_beats_both_baselines_and_is_calibrated(first: TrainReport) -> Non
 
 
 def test_gate_refuses_a_worse_model_and_rollback_works(
-    first: TrainReport, shop_data: Path, mlflow_store: tuple[str, Path]
+    first: TrainReport,
+    shop_data: Path,
+    mlflow_store: tuple[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     uri, root = mlflow_store
+    import augur.training.churn.train as trainer
+
+    fitted = trainer.fit_prior
+
+    def blind(X: np.ndarray, y: np.ndarray, strength: float) -> Any:
+        prior = fitted(X, y, strength)
+        prior.coef = np.zeros_like(prior.coef)  # a prior that knows nothing
+        return prior
+
+    monkeypatch.setattr(trainer, "fit_prior", blind)
     weak = ChurnConfig(
         max_rounds=1,
-        min_rounds=1,
         num_leaves=2,
         early_stopping_rounds=1,
         min_data_in_leaf=500,
-        min_trees=1,
         min_probability_levels=1,
     )
     worse = train_churn(shop_data, uri, root, weak, progress=False)
     assert not worse.promoted
     assert "baseline" in worse.gate_reason or "champion" in worse.gate_reason
-    assert worse.metrics["best_iteration"] == 1
+    assert worse.metrics["trees"] <= 1
     name = registry.model_name("churn")
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     assert str(client.get_model_version_by_alias(name, "champion").version) == first.version

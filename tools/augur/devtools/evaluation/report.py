@@ -79,7 +79,8 @@ def render(outcomes: list[Outcome], command: str, seconds: float) -> str:
             f"#### {p.shop}, cutoff {p.cutoff}, H = {p.horizon_days} days",
             "",
             f"{o.customers:,} customers with an order before the cutoff, {o.churn_rate:.1%} "
-            f"churned. Augur: linear prior + {o.trees} trees; gate: {served} ({o.gate}); "
+            f"churned. Augur: {'linear prior + ' if o.training.get('linear_prior') else ''}"
+            f"{o.trees} trees; gate: {served} ({o.gate}); "
             f"{o.seconds:.0f} s train + materialise + score.",
             "",
             *_table(o.scores),

@@ -39,8 +39,8 @@ def print_churn_report(report: TrainReport) -> None:
         f"reason codes agree with exact SHAP on {m['reason_top3_agreement']:.0%} of top-3"
     )
     print(
-        f"linear prior + {m['trees']:.0f} trees (validation log-loss "
-        f"{m['validation_logloss_prior']:.4f} prior alone -> {m['validation_logloss']:.4f}); "
+        f"{'linear prior + ' if m['linear_prior'] else ''}{m['trees']:.0f} trees (validation "
+        f"log-loss {m['validation_logloss']:.4f}; the other structure did worse); "
         f"{m['probability_levels']:.0f} distinct probabilities on the test customers"
     )
     verdict = "promoted to champion" if report.promoted else "kept as challenger"

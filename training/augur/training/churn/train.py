@@ -38,13 +38,13 @@ class ChurnConfig:
     train_cutoffs: int = 0  # 0: every cutoff the data's span allows (at most 12)
     cutoff_step_days: int = 0  # 0: a third of the horizon, 7 to 30 days
     prior_strength: float = 0.3  # inverse L2 strength of the linear prior
-    num_leaves: int = 7
-    learning_rate: float = 0.03
+    num_leaves: int = 15
+    learning_rate: float = 0.05
     max_rounds: int = 1000
     early_stopping_rounds: int = 50
-    min_data_in_leaf: int = 100
-    feature_fraction: float = 0.7
-    lambda_l2: float = 10.0
+    min_data_in_leaf: int = 40
+    feature_fraction: float = 0.9
+    lambda_l2: float = 1.0
     validation_share: float = 0.25  # customers held out to stop the trees and calibrate
     min_probability_levels: int = 20  # the gate refuses a model with fewer on the test
     reason_bins: int = 16
@@ -158,6 +158,20 @@ def train_churn(
         cfg.early_stopping_rounds,
         cfg.dask,
     )
+    # Trees alone, from the base rate: with enough leavers they may need no prior, and then
+    # the reasons are theirs alone. The validation customers decide.
+    base = float(np.log(fit.y.mean() / (1 - fit.y.mean())))
+    alone = fit_residual(
+        params,
+        (fit.X, fit.y, np.full(len(fit), base)),
+        (valid.X, valid.y, np.full(len(valid), base)),
+        cfg.max_rounds,
+        cfg.early_stopping_rounds,
+        cfg.dask,
+    )
+    use_prior = alone.booster is None or residual.loss <= alone.loss
+    if not use_prior:
+        residual = alone
     rfm = bgnbd.rfm_from_features(train_frames[-1].X)
     bg = bgnbd.fit(*rfm)
     aov = train_frames[-1].X[:, feature_index("avg_order_value")]
@@ -171,9 +185,10 @@ def train_churn(
         aov_prior_weight=2.0,
         horizon_days=cfg.horizon_days,
         risk_thresholds=(cfg.risk_medium, cfg.risk_high),
-        prior=prior,
+        prior=prior if use_prior else None,
     )
-    model.calibration_x, model.calibration_y = platt(model.log_odds(valid.X), valid.y)
+    recent = valid.select(valid.cutoffs == valid.cutoffs.max())
+    model.calibration_x, model.calibration_y = platt(model.log_odds(recent.X), recent.y)
     model.reason_tables = reason_tables(model, fit.X[:4000], cfg.reason_bins)
     model._pack_reasons()
     # evaluation on the test cutoff, same customers for every scorer
@@ -211,7 +226,8 @@ def train_churn(
         metrics["active_customers"] = float(active.sum())
     metrics["reason_top3_agreement"] = top3_agreement(model, test.X[:500])
     metrics["trees"] = float(residual.trees)
-    metrics["validation_logloss_prior"] = residual.prior_loss
+    metrics["linear_prior"] = float(use_prior)
+    metrics["validation_logloss_start"] = residual.prior_loss
     metrics["validation_logloss"] = residual.loss
     levels = distinct_levels(p_test)
     metrics["probability_levels"] = float(levels)
