@@ -19,6 +19,7 @@ from augur.common.models import FixedModel, Loaded
 from augur.common.settings import ChurnSettings, load_settings
 from augur.features.definitions import FEATURE_NAMES, feature_index
 from augur.features.store import InMemoryFeatureStore
+from augur.training.churn.fit import reason_tables
 
 RECENCY = feature_index("days_since_last_order")
 
@@ -35,9 +36,12 @@ def model() -> ChurnModel:
         num_boost_round=30,
     )
     grid = np.linspace(0, 1, 11)
-    return ChurnModel(
+    model = ChurnModel(
         booster, grid, grid, {}, {"r": 1.0, "alpha": 30.0}, 50.0, 1.0, horizon_days=60
     )
+    model.reason_tables = reason_tables(model, X[:500], 8)
+    model._pack_reasons()
+    return model
 
 
 def _core(model: ChurnModel, **overrides: float) -> tuple[ChurnCore, InMemoryFeatureStore]:

@@ -79,6 +79,11 @@ class ChurnModel:
     feature_set_version: int = FEATURE_SET_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
     prior: LinearPrior | None = None
+    reason_direction: dict[str, float] = field(default_factory=dict)
+    """Per feature: +1 when higher values raise the risk (over the training customers), -1
+    when they lower it, 0 when neither; with ``reason_median`` it keeps a reason's direction
+    consistent with how the feature moves risk."""
+    reason_median: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Pack the reason tables into matrices so a lookup is a few numpy operations, and
@@ -105,6 +110,8 @@ class ChurnModel:
             self._predictor = None
 
     def _pack_reasons(self) -> None:
+        self._direction = np.array([self.reason_direction.get(f, 0.0) for f in self.feature_names])
+        self._median = np.array([self.reason_median.get(f, 0.0) for f in self.feature_names])
         width = max((len(t.edges) for t in self.reason_tables.values()), default=0)
         n = len(self.feature_names)
         self._edges = np.full((n, width), np.inf)
@@ -172,7 +179,13 @@ class ChurnModel:
         first, then what lowers it, so an agent reads why the customer may leave."""
         x = np.asarray(x, dtype=float).ravel()
         contrib = self.contributions(x)
-        order = np.lexsort((-np.abs(contrib), contrib <= 0))[:k]
+        # a missing value explains nothing to an agent, and a reason must read the way the
+        # feature moves risk ("few orders" raises it, "many orders" does not)
+        side = (x - self._median) * self._direction
+        usable = ~np.isnan(x) & ((self._direction == 0) | (np.sign(side) == np.sign(contrib)))
+        usable &= contrib != 0
+        candidates = np.flatnonzero(usable)
+        order = candidates[np.lexsort((-np.abs(contrib[candidates]), contrib[candidates] <= 0))][:k]
         return [
             Reason(
                 self.feature_names[i],
@@ -191,6 +204,8 @@ class ChurnModel:
         meta = {
             "format": 2,
             "prior": None if self.prior is None else self.prior.to_dict(),
+            "reason_direction": self.reason_direction,
+            "reason_median": self.reason_median,
             "calibration_x": self.calibration_x.tolist(),
             "calibration_y": self.calibration_y.tolist(),
             "reason_tables": {
@@ -248,6 +263,8 @@ class ChurnModel:
             feature_set_version=version,
             extra=meta.get("extra", {}),
             prior=LinearPrior.from_dict(meta["prior"]) if meta.get("prior") else None,
+            reason_direction=meta.get("reason_direction", {}),
+            reason_median=meta.get("reason_median", {}),
         )
 
 

@@ -20,8 +20,8 @@ and underflowed to NaN for data before about 1995). Every decayed quantity is no
 empty sum is L = -inf.
 
 Version history: 3 stores the decayed sums in the log domain (exact from 1970 to 2100 and
-beyond); 2 added the per-category unit-price sums and
-``category_price_change`` (a rise in the price paid within a category, the
+beyond) and counts the usual gap between orders as at least a day; 2 added the per-category
+unit-price sums and ``category_price_change`` (a rise in the price paid within a category, the
 observable side of a price increase on a customer's usual items).
 """
 
@@ -444,7 +444,9 @@ def finalize(acc: np.ndarray, as_of: np.ndarray | float) -> np.ndarray:
     start = np.minimum(acc[:, A_SIGNUP], acc[:, A_FIRST_EVENT])
     n_orders = acc[:, A_N_ORDERS]
     span = (acc[:, A_LAST_ORDER] - acc[:, A_FIRST_ORDER]) / DAY
-    mean_gap = np.where(n_orders >= 2, _ratio(span, n_orders - 1), np.nan)
+    # at least a day: several baskets on one day are one shopping trip, and a gap of minutes
+    # made the overdue ratio explode (205,787x the usual gap)
+    mean_gap = np.where(n_orders >= 2, np.maximum(_ratio(span, n_orders - 1), 1.0), np.nan)
     since_last_order = _days_since(acc[:, A_LAST_ORDER], t)
     contacts30, resp30 = d[A_CONTACTS[30]], d[A_RESPONSES[30]]
     spend = np.stack([d[A_CAT + k] for k in range(N_CATEGORY_SLOTS)], axis=1)

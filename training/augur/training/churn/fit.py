@@ -136,13 +136,37 @@ def reason_tables(model: ChurnModel, X: np.ndarray, bins: int) -> dict[str, Reas
     return tables
 
 
+def reason_directions(
+    model: ChurnModel, X: np.ndarray
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Per feature, whether higher values raise (+1) or lower (-1) the risk over these
+    customers (rank correlation of value and exact contribution beyond ±0.1; else 0), and the
+    median value."""
+    from scipy.stats import spearmanr
+
+    contrib = exact_contributions(model, X)
+    direction, median = {}, {}
+    for j, name in enumerate(FEATURE_NAMES):
+        values = X[:, j].astype(float)
+        finite = np.isfinite(values)
+        if finite.sum() < 10 or np.ptp(values[finite]) == 0 or np.ptp(contrib[finite, j]) == 0:
+            direction[name], median[name] = 0.0, 0.0
+            continue
+        rho = float(spearmanr(values[finite], contrib[finite, j]).statistic)
+        direction[name] = float(np.sign(rho)) if abs(rho) > 0.1 else 0.0
+        median[name] = float(np.median(values[finite]))
+    return direction, median
+
+
 def top3_agreement(model: ChurnModel, X: np.ndarray) -> float:
-    """Share of the exact top-3 reasons (ranked as served: risk-raising first) that the
-    lookup's top-3 also names."""
+    """Share of the exact top-3 reasons (ranked as served: risk-raising first, among the
+    features with a known value) that the lookup's top-3 also names."""
     exact = exact_contributions(model, X)
     hits = 0
     for i in range(len(X)):
-        a = set(np.lexsort((-np.abs(exact[i]), exact[i] <= 0))[:3])
+        known = np.flatnonzero(~np.isnan(X[i]))
+        e = exact[i, known]
+        a = set(known[np.lexsort((-np.abs(e), e <= 0))][:3])
         b = {model.feature_names.index(r.feature) for r in model.reasons(X[i], 3)}
         hits += len(a & b)
     return hits / (3 * max(len(X), 1))

@@ -20,6 +20,7 @@ from augur.training.churn.fit import (
     fit_prior,
     fit_residual,
     platt,
+    reason_directions,
     reason_tables,
     top3_agreement,
 )
@@ -190,6 +191,7 @@ def train_churn(
     recent = valid.select(valid.cutoffs == valid.cutoffs.max())
     model.calibration_x, model.calibration_y = platt(model.log_odds(recent.X), recent.y)
     model.reason_tables = reason_tables(model, fit.X[:4000], cfg.reason_bins)
+    model.reason_direction, model.reason_median = reason_directions(model, fit.X[:4000])
     model._pack_reasons()
     # evaluation on the test cutoff, same customers for every scorer
     p_test = model.probability(test.X)
