@@ -17,19 +17,23 @@ import numpy as np
 
 from augur.features.definitions import feature_index
 
-PRIOR_FEATURES = (
-    "days_since_last_order",
-    "orders_total",
-    "orders_hl7",
-    "orders_hl30",
-    "orders_hl90",
-    "orders_hl365",
-    "days_since_first_order",
-    "order_overdue_ratio",
-    "revenue_hl90",
-    "avg_order_value",
-    "revenue_trend",
-)
+PRIOR_SIGNS = {
+    # +1: can only raise the risk as it grows; -1: can only lower it; 0: either. The signs are
+    # what every shop shares; without them correlated inputs trade places (a real shop's
+    # prior had risk falling with the days since the last order, and spend carrying it).
+    "days_since_last_order": 1,
+    "orders_total": -1,
+    "orders_hl7": -1,
+    "orders_hl30": -1,
+    "orders_hl90": -1,
+    "orders_hl365": -1,
+    "days_since_first_order": 0,
+    "order_overdue_ratio": 1,
+    "revenue_hl90": -1,
+    "avg_order_value": 0,
+    "revenue_trend": -1,
+}
+PRIOR_FEATURES = tuple(PRIOR_SIGNS)
 Z_LIMIT = 5.0  # standardised inputs are clipped: one extreme ratio cannot dominate
 
 

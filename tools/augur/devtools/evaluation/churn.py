@@ -70,6 +70,8 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     training: dict[str, float] = field(default_factory=dict)
     """The training report's own figures (its test cutoff lies inside the training data)."""
+    reasons: dict[str, float] = field(default_factory=dict)
+    """How the served reasons read (``read_reasons``)."""
 
 
 def metrics(y: np.ndarray, score: np.ndarray, probability: bool) -> dict[str, float]:
@@ -78,20 +80,39 @@ def metrics(y: np.ndarray, score: np.ndarray, probability: bool) -> dict[str, fl
     return out
 
 
-async def score_through_service(settings: ChurnSettings, customers: list[str]) -> dict[str, float]:
-    """Probabilities from a running churn service (real gRPC over a socket), by ScoreBatch."""
+REASONS = 5
+SILENT_DAYS = 90.0
+RECENCY_REASONS = {"days_since_last_order", "order_overdue_ratio", "orders_hl7", "orders_hl30"}
+
+
+@dataclass
+class Served:
+    probability: float
+    reasons: list[tuple[str, float, str]]  # (feature, contribution, text)
+
+
+async def score_through_service(settings: ChurnSettings, customers: list[str]) -> dict[str, Served]:
+    """Scores and top reasons from a running churn service (real gRPC over a socket), by
+    ScoreBatch."""
     server = AugurServer(settings, await build_spec(settings))
     port = await server.start(serve_metrics_endpoint=False)
-    out: dict[str, float] = {}
+    out: dict[str, Served] = {}
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = churn_pb2_grpc.ChurnServiceStub(channel)
             for start in range(0, len(customers), BATCH):
-                request = churn_pb2.ScoreBatchRequest(customer_ids=customers[start : start + BATCH])
-                async for chunk in stub.ScoreBatch(request, timeout=120):
+                request = churn_pb2.ScoreBatchRequest(
+                    customer_ids=customers[start : start + BATCH],
+                    include_reasons=True,
+                    max_reasons=REASONS,
+                )
+                async for chunk in stub.ScoreBatch(request, timeout=300):
                     for item in chunk.items:
                         if item.HasField("score"):
-                            out[item.customer_id] = item.score.probability
+                            out[item.customer_id] = Served(
+                                item.score.probability,
+                                [(r.feature, r.contribution, r.text) for r in item.score.reasons],
+                            )
     finally:
         await server.stop(0)
     return out
@@ -143,7 +164,8 @@ async def run(shop: Shop, protocol: Protocol, work: Path, redis_url: str) -> Out
     y = ~customers.isin(later["customer_id"].unique())
     missing = [c for c in customers if c not in served]
     notes = [f"{len(missing)} customers not scored by the service"] if missing else []
-    augur = np.array([served.get(c, np.nan) for c in customers])
+    augur = np.array([served[c].probability if c in served else np.nan for c in customers])
+    reading = read_reasons(served, features)
     gbm, gbm_trees = baselines.lightgbm_rfm(past, cutoff, H, customers)
     scored = ~np.isnan(augur)
     y_s = y[scored]
@@ -166,4 +188,29 @@ async def run(shop: Shop, protocol: Protocol, work: Path, redis_url: str) -> Out
         time.perf_counter() - began,
         notes,
         report.metrics,
+        reading,
     )
+
+
+def read_reasons(served: dict[str, Served], features: pd.DataFrame) -> dict[str, float]:
+    """How the served reasons read over every customer: missing-value texts, unclean numbers,
+    and whether a customer silent for long (>= 90 days and >= 3x their usual gap, or a
+    one-time buyer) is told so among the risk-raising reasons."""
+    texts = [t for s in served.values() for _, _, t in s.reasons]
+    gap = features["mean_gap_days"].fillna(np.inf).clip(lower=1.0)
+    silent = features.index[
+        (features["recency_days"] >= SILENT_DAYS)
+        & ((features["recency_days"] >= 3 * gap) | (features["orders"] == 1))
+    ]
+    told = [
+        any(f in RECENCY_REASONS and c > 0 for f, c, _ in served[c_id].reasons)
+        for c_id in silent
+        if c_id in served
+    ]
+    return {
+        "reasons": float(len(texts)),
+        "no_data": float(sum(t.startswith("No data") for t in texts)),
+        "minus_zero": float(sum("-0 " in t or t.endswith("-0") or "-0." in t for t in texts)),
+        "silent": float(len(told)),
+        "silent_told": float(sum(told)),
+    }

@@ -52,6 +52,20 @@ def _verdict(o: Outcome) -> str:
     )
 
 
+def _reasons(o: Outcome) -> str:
+    r = o.reasons
+    if not r:
+        return ""
+    silent = r["silent"]
+    share = f"{r['silent_told'] / silent:.0%}" if silent else "-"
+    return (
+        f"Reasons (top 5 per customer, {r['reasons']:,.0f} in all): {r['no_data']:.0f} say "
+        f"'No data', {r['minus_zero']:.0f} print a '-0'; of {silent:,.0f} customers silent for "
+        f"90 days or more (and 3x their usual gap), {share} are told so by a risk-raising "
+        "reason (last order, overdue, recent orders)."
+    )
+
+
 def mean_outcome(outcomes: list[Outcome]) -> dict[str, dict[str, float]]:
     """Per scorer, the mean of each metric over the protocols given."""
     scorers = outcomes[0].scores.keys()
@@ -86,6 +100,8 @@ def render(outcomes: list[Outcome], command: str, seconds: float) -> str:
             *_table(o.scores),
             "",
             _verdict(o),
+            "",
+            _reasons(o),
             *(f"Note: {n}" for n in o.notes),
             "",
         ]

@@ -24,6 +24,7 @@ def run_eval(redis_url: str, only: list[str] | None = None) -> int:
         outcomes.append(outcome)
         print("\n".join(report._table(outcome.scores)), flush=True)
         print(report._verdict(outcome), flush=True)
+        print(report._reasons(outcome), flush=True)
     seconds = time.perf_counter() - began
     if not only:
         report.write(EVALUATION, outcomes, "make eval", seconds)

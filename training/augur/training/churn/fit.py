@@ -8,18 +8,20 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
+from scipy.optimize import minimize
 from sklearn.linear_model import LogisticRegression
 
 from augur.churn.model import ChurnModel, ReasonTable
-from augur.churn.prior import PRIOR_FEATURES, LinearPrior
+from augur.churn.prior import PRIOR_FEATURES, PRIOR_SIGNS, LinearPrior
 from augur.features.definitions import FEATURE_NAMES, feature_index
 
 CALIBRATION_GRID = np.linspace(-12.0, 12.0, 961)  # log-odds, every 0.025
 
 
 def fit_prior(X: np.ndarray, y: np.ndarray, strength: float) -> LinearPrior:
-    """L2-regularised logistic regression (inverse strength ``strength``) on the prior's
-    log-scaled, standardised inputs."""
+    """L2-regularised logistic regression (inverse strength ``strength``, as scikit-learn's
+    C) on the prior's log-scaled, standardised inputs, each coefficient kept to its sign in
+    ``PRIOR_SIGNS``."""
     columns = [feature_index(f) for f in PRIOR_FEATURES]
     logs = np.log1p(np.maximum(np.asarray(X, dtype=np.float64)[:, columns], 0.0))
     mean = np.nanmean(logs, axis=0)
@@ -28,9 +30,25 @@ def fit_prior(X: np.ndarray, y: np.ndarray, strength: float) -> LinearPrior:
     scale = np.where(np.isfinite(scale) & (scale > 1e-9), scale, 1.0)
     prior = LinearPrior(PRIOR_FEATURES, mean, scale, np.zeros(len(columns)), 0.0)
     z = prior.standardised(X)
-    lr = LogisticRegression(C=strength, max_iter=2000).fit(z, y.astype(int))
-    prior.coef = lr.coef_[0].astype(float)
-    prior.intercept = float(lr.intercept_[0])
+    t = y.astype(float)
+    n = len(t)
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        logit = w[0] + z @ w[1:]
+        p = 1.0 / (1.0 + np.exp(-logit))
+        value = log_loss(t, logit) + float(w[1:] @ w[1:]) / (2 * strength * n)
+        grad = np.concatenate([[np.mean(p - t)], z.T @ (p - t) / n + w[1:] / (strength * n)])
+        return value, grad
+
+    bounds = [(None, None)] + [
+        (0.0, None) if s > 0 else (None, 0.0) if s < 0 else (None, None)
+        for s in (PRIOR_SIGNS[f] for f in PRIOR_FEATURES)
+    ]
+    rate = min(max(float(t.mean()), 1e-6), 1 - 1e-6)
+    start = np.concatenate([[np.log(rate / (1 - rate))], np.zeros(len(columns))])
+    result = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds)
+    prior.intercept = float(result.x[0])
+    prior.coef = np.asarray(result.x[1:], dtype=float)
     return prior
 
 

@@ -190,8 +190,10 @@ def train_churn(
     )
     recent = valid.select(valid.cutoffs == valid.cutoffs.max())
     model.calibration_x, model.calibration_y = platt(model.log_odds(recent.X), recent.y)
-    model.reason_tables = reason_tables(model, fit.X[:4000], cfg.reason_bins)
-    model.reason_direction, model.reason_median = reason_directions(model, fit.X[:4000])
+    # reasons are learnt on customers from every cutoff (the first rows are the oldest one)
+    sample = fit.X[np.random.default_rng(cfg.seed).permutation(len(fit))[:4000]]
+    model.reason_tables = reason_tables(model, sample, cfg.reason_bins)
+    model.reason_direction, model.reason_median = reason_directions(model, sample)
     model._pack_reasons()
     # evaluation on the test cutoff, same customers for every scorer
     p_test = model.probability(test.X)
