@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 from mlflow import MlflowClient
 
 from augur.churn.model import META_FILE, ChurnModel
+from augur.cli import main as cli
 from augur.features.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
 from augur.training import registry
 from augur.training.churn.labels import churn_labels, labelled_frame
@@ -151,6 +154,15 @@ def test_gate_refuses_a_worse_model_and_rollback_works(
     assert not worse.promoted
     assert "baseline" in worse.gate_reason or "champion" in worse.gate_reason
     assert worse.metrics["trees"] <= 1
+    # the CLI marks both
+    monkeypatch.setenv("AUGUR_MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("AUGUR_STATE_DIR", str(root))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli.main(["models", "list", "churn"]) == 0
+    lines = {line.split()[1]: line for line in out.getvalue().splitlines()}
+    assert lines[f"v{first.version}"].endswith("<- champion")
+    assert "<- challenger" in lines[f"v{worse.version}"]
     name = registry.model_name("churn")
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     assert str(client.get_model_version_by_alias(name, "champion").version) == first.version

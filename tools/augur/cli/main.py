@@ -196,10 +196,14 @@ def _models(args: argparse.Namespace) -> int:
         from mlflow import MlflowClient
 
         champion = registry.champion_version(name)
+        challenger = registry.alias_version(name, registry.CHALLENGER)
         for v in sorted(
             MlflowClient().search_model_versions(f"name='{name}'"), key=lambda v: int(v.version)
         ):
-            mark = " <- champion" if str(v.version) == champion else ""
+            # MLflow gives the version as an int here and the alias lookup as a str
+            mark = " <- champion" if str(v.version) == str(champion) else ""
+            if not mark and str(v.version) == str(challenger):
+                mark = " <- challenger (refused by the gate)"
             print(f"{name} v{v.version}  {v.tags.get('gate', '')}{mark}")
     return 0
 

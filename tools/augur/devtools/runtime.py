@@ -33,8 +33,9 @@ GATEWAY_PORT = 50050
 GATEWAY_HTTP_PORT = 8080
 
 
-def champion_of(tracking_uri: str, name: str) -> str | None:
-    """The champion version of a registered model, or None (also when no store exists)."""
+def champion_of(tracking_uri: str, name: str, alias: str = "champion") -> str | None:
+    """The version a registered model's alias (champion, challenger) points to, or None (also
+    when no store exists)."""
     if (
         tracking_uri.startswith("sqlite:///")
         and not Path(tracking_uri.removeprefix("sqlite:///")).exists()
@@ -45,7 +46,7 @@ def champion_of(tracking_uri: str, name: str) -> str | None:
 
     try:
         client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-        return str(client.get_model_version_by_alias(name, "champion").version)
+        return str(client.get_model_version_by_alias(name, alias).version)
     except MlflowException:
         return None
 
@@ -327,9 +328,20 @@ class LocalStack:
                 else None
             )
             if version is None:
+                challenger = (
+                    champion_of(state.mlflow_tracking_uri, f"augur-{name}", "challenger")
+                    if name in SERVABLE
+                    else None
+                )
                 say(
                     f"{name:10s} not started: no champion model registered "
-                    f"(augur train {name} --data DIR)"
+                    + (
+                        f"(version {challenger} was refused by the quality gate: see `augur "
+                        f"models list {name}`; `augur models promote {name} --version "
+                        f"{challenger}` serves it anyway)"
+                        if challenger
+                        else f"(augur train {name} --data DIR)"
+                    )
                 )
                 continue
             used = {p.port for p in state.processes}

@@ -103,8 +103,13 @@ def data_fingerprint(directory: Path) -> str:
 
 
 def champion_version(name: str) -> str | None:
+    return alias_version(name, CHAMPION)
+
+
+def alias_version(name: str, alias: str) -> str | None:
+    """The version an alias of the registered model points to (always a str), or None."""
     try:
-        return str(MlflowClient().get_model_version_by_alias(name, CHAMPION).version)
+        return str(MlflowClient().get_model_version_by_alias(name, alias).version)
     except MlflowException:
         return None
 
