@@ -80,7 +80,7 @@ async def test_a_bad_event_rejects_the_whole_batch(
 ) -> None:
     now = pd.Timestamp.now(tz="UTC").timestamp()
     good = order("ok-1", "c1", now)
-    bad = order("bad-1", "c1", now, qty=0)
+    bad = order("bad-1", "c1", now, qty=2_000_000)
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.IngestEvents(features_pb2.IngestEventsRequest(events=[good, bad]), timeout=5)
     assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
