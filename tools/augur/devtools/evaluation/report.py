@@ -94,7 +94,7 @@ def render(outcomes: list[Outcome], command: str, seconds: float) -> str:
             "",
             f"{o.customers:,} customers with an order before the cutoff, {o.churn_rate:.1%} "
             f"churned. Augur: {'linear prior + ' if o.training.get('linear_prior') else ''}"
-            f"{o.trees} trees; gate: {served} ({o.gate}); "
+            f"{o.trees} tree{'' if o.trees == 1 else 's'}; gate: {served} ({o.gate}); "
             f"{o.seconds:.0f} s train + materialise + score.",
             "",
             *_table(o.scores),
