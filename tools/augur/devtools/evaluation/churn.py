@@ -118,7 +118,8 @@ async def score_through_service(settings: ChurnSettings, customers: list[str]) -
     return out
 
 
-def _forget(client: redis.Redis, prefix: str) -> None:
+def forget_prefix(client: redis.Redis, prefix: str) -> None:
+    """Delete every key under the prefix (the evaluation's own)."""
     keys = list(client.scan_iter(match=f"{prefix}*", count=10_000))
     for start in range(0, len(keys), 10_000):
         client.delete(*keys[start : start + 10_000])
@@ -156,7 +157,7 @@ async def run(shop: Shop, protocol: Protocol, work: Path, redis_url: str) -> Out
         customers = features.index
         served = await score_through_service(settings, list(customers))
     finally:
-        _forget(client, prefix)
+        forget_prefix(client, prefix)
         client.close()
     later = shop.orders[
         (shop.orders["timestamp"] >= cutoff) & (shop.orders["timestamp"] < cutoff + H * DAY)

@@ -9,6 +9,7 @@ import numpy as np
 
 from augur.devtools.bench.report import machine, write_between
 from augur.devtools.evaluation.churn import MEAN_OF, Outcome
+from augur.devtools.evaluation.recommend import K, RecOutcome
 
 BEGIN = "<!-- figures: written by make eval; do not edit by hand -->"
 END = "<!-- end of figures -->"
@@ -75,7 +76,49 @@ def mean_outcome(outcomes: list[Outcome]) -> dict[str, dict[str, float]]:
     }
 
 
-def render(outcomes: list[Outcome], command: str, seconds: float) -> str:
+REC_COLUMNS = (
+    ("all_precision", f"P@{K}"),
+    ("all_ndcg", f"NDCG@{K}"),
+    ("all_recall", f"recall@{K}"),
+    ("repeat_precision", f"repeat items P@{K}"),
+    ("repeat_ndcg", f"repeat NDCG@{K}"),
+    ("new_precision", f"new items P@{K}"),
+    ("new_ndcg", f"new NDCG@{K}"),
+    ("all_coverage", "coverage"),
+)
+
+
+def rec_table(o: RecOutcome) -> list[str]:
+    out = [
+        "| scorer | " + " | ".join(c[1] for c in REC_COLUMNS) + " |",
+        "|---" * (len(REC_COLUMNS) + 1) + "|",
+    ]
+    for scorer, m in o.scores.items():
+        cells = " | ".join(_cell(m, key, "{:.3f}") for key, _ in REC_COLUMNS)
+        out.append(f"| {scorer} | {cells} |")
+    return out
+
+
+def rec_section(o: RecOutcome) -> list[str]:
+    p = o.protocol
+    served = "promoted" if o.promoted else "refused by the gate, promoted by hand to measure it"
+    return [
+        f"#### {p.shop}, trained before {p.cutoff}, truth: the next {p.window_days} days",
+        "",
+        f"{o.customers:,} households with purchases before and after the cutoff, "
+        f"{o.items:,} items bought before it. Gate: {served} ({o.gate}); {o.seconds:.0f} s "
+        "train + materialise + BatchRecommend. New items: lists without the household's own "
+        "past items (Augur: `include_repeat=false`), truth restricted to items new to them.",
+        "",
+        *rec_table(o),
+        "",
+        *(f"Note: {n}" for n in o.notes),
+    ]
+
+
+def render(
+    outcomes: list[Outcome], command: str, seconds: float, recs: list[RecOutcome] | None = None
+) -> str:
     out = [
         BEGIN,
         "",
@@ -119,11 +162,21 @@ def render(outcomes: list[Outcome], command: str, seconds: float) -> str:
             *_table(mean_outcome(means)),
             "",
         ]
+    if recs:
+        out += ["### Recommendations", ""]
+        for r in recs:
+            out += rec_section(r)
     out.append(END)
     return "\n".join(out)
 
 
-def write(path: Path, outcomes: list[Outcome], command: str, seconds: float) -> None:
-    section = render(outcomes, command, seconds)
+def write(
+    path: Path,
+    outcomes: list[Outcome],
+    command: str,
+    seconds: float,
+    recs: list[RecOutcome] | None = None,
+) -> None:
+    section = render(outcomes, command, seconds, recs)
     if not write_between(path, BEGIN, END, section):
         path.write_text(section + "\n")

@@ -7,7 +7,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from augur.devtools.evaluation import churn, datasets, report
+from augur.devtools.evaluation import churn, datasets, recommend, report
 
 EVALUATION = Path("EVALUATION.md")
 WORK = Path(".augur") / "eval"
@@ -16,7 +16,9 @@ WORK = Path(".augur") / "eval"
 def run_eval(redis_url: str, only: list[str] | None = None) -> int:
     began = time.perf_counter()
     protocols = [p for p in churn.PROTOCOLS if not only or p.shop in only]
-    shops = {name: datasets.SHOPS[name]() for name in sorted({p.shop for p in protocols})}
+    rec_protocols = [p for p in recommend.REC_PROTOCOLS if not only or p.shop in only]
+    names = {p.shop for p in protocols} | {p.shop for p in rec_protocols}
+    shops = {name: datasets.SHOPS[name]() for name in sorted(names)}
     outcomes = []
     for protocol in protocols:
         print(f"churn: {protocol.name} ...", flush=True)
@@ -25,8 +27,14 @@ def run_eval(redis_url: str, only: list[str] | None = None) -> int:
         print("\n".join(report._table(outcome.scores)), flush=True)
         print(report._verdict(outcome), flush=True)
         print(report._reasons(outcome), flush=True)
+    recs = []
+    for rec in rec_protocols:
+        print(f"recommend: {rec.name} ...", flush=True)
+        done = asyncio.run(recommend.run(shops[rec.shop], rec, WORK, redis_url))
+        recs.append(done)
+        print("\n".join(report.rec_table(done)), flush=True)
     seconds = time.perf_counter() - began
     if not only:
-        report.write(EVALUATION, outcomes, "make eval", seconds)
+        report.write(EVALUATION, outcomes, "make eval", seconds, recs)
         print(f"figures written into {EVALUATION}")
     return 0

@@ -1,0 +1,225 @@
+"""The recommendation protocol: Augur's own path (train on the orders before the cutoff,
+materialise as of it, ask the running recommendation service's BatchRecommend for every
+customer) against popularity, buy-again and ALS, on what each household buys in the next 30
+days: overall, on items they bought before (repeat) and on items they never bought (new)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pandas as pd
+import redis
+import scipy.sparse as sp
+from implicit.als import AlternatingLeastSquares
+
+from augur.common.server import AugurServer
+from augur.common.settings import RecommendSettings, load_settings
+from augur.devtools.evaluation.churn import forget_prefix
+from augur.devtools.evaluation.datasets import Shop
+from augur.features.store import RedisFeatureStore
+from augur.recommend.main import build_spec
+from augur.recommend.v1 import recommend_pb2, recommend_pb2_grpc
+from augur.training import registry
+from augur.training.offline.materialise import load_online
+from augur.training.recommend.evaluate import coverage, ranking_metrics
+from augur.training.recommend.pipeline import train_recommend
+
+K = 10
+BATCH = 10_000
+DAY = pd.Timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class RecProtocol:
+    shop: str
+    cutoff: str
+    window_days: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.shop} {self.cutoff} next {self.window_days} days"
+
+
+REC_PROTOCOLS = (RecProtocol("complete-journey", "2017-10-01", 30),)
+
+Lists = dict[str, list[str]]
+
+
+@dataclass
+class RecOutcome:
+    protocol: RecProtocol
+    customers: int
+    items: int
+    scores: dict[str, dict[str, float]]
+    """Per scorer: P/R/NDCG@10 overall, on repeat items and on new items, and coverage."""
+    gate: str
+    promoted: bool
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+async def _through_service(
+    settings: RecommendSettings, customers: list[str], include_repeat: bool
+) -> Lists:
+    server = AugurServer(settings, await build_spec(settings))
+    port = await server.start(serve_metrics_endpoint=False)
+    out: Lists = {}
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = recommend_pb2_grpc.RecommendServiceStub(channel)
+            for start in range(0, len(customers), BATCH):
+                request = recommend_pb2.BatchRecommendRequest(
+                    customer_ids=customers[start : start + BATCH],
+                    n=K,
+                    include_repeat=include_repeat,
+                )
+                async for chunk in stub.BatchRecommend(request, timeout=300):
+                    for item in chunk.items:
+                        if item.HasField("recommendations"):
+                            out[item.customer_id] = [r.item_id for r in item.recommendations.items]
+    finally:
+        await server.stop(0)
+    return out
+
+
+def _popular(
+    past: pd.DataFrame, exclude: Mapping[str, set[str]], customers: Sequence[str]
+) -> Lists:
+    """The most bought items over the last 30 days before the cutoff (by buyers)."""
+    recent = past[past["timestamp"] >= past["timestamp"].max() - 30 * DAY]
+    ranked = recent.groupby("item_id")["customer_id"].nunique().sort_values(ascending=False)
+    top = list(ranked.index[: K + 500])
+    return {c: [i for i in top if i not in exclude.get(c, set())][:K] for c in customers}
+
+
+def _buy_again(past: pd.DataFrame, customers: Sequence[str]) -> Lists:
+    """Each customer's own most frequently bought items (orders), latest first on ties."""
+    g = (
+        past.groupby(["customer_id", "item_id"])
+        .agg(orders=("order_id", "nunique"), last=("timestamp", "max"))
+        .reset_index()
+        .sort_values(["customer_id", "orders", "last"], ascending=[True, False, False])
+    )
+    lists = g.groupby("customer_id")["item_id"].apply(lambda s: list(s[:K])).to_dict()
+    return {c: lists.get(c, []) for c in customers}
+
+
+def _als(past: pd.DataFrame, customers: Sequence[str], new_only: bool) -> Lists:
+    users = pd.Index(sorted(past["customer_id"].unique()))
+    items = pd.Index(sorted(past["item_id"].unique()))
+    counts = past.groupby(["customer_id", "item_id"])["order_id"].nunique().reset_index()
+    matrix = sp.csr_matrix(
+        (
+            np.log1p(counts["order_id"].to_numpy(dtype=np.float32)),
+            (users.get_indexer(counts["customer_id"]), items.get_indexer(counts["item_id"])),
+        ),
+        shape=(len(users), len(items)),
+    )
+    als = AlternatingLeastSquares(
+        factors=64, regularization=0.05, iterations=15, random_state=7, num_threads=2
+    )
+    als.fit(matrix, show_progress=False)
+    rows = users.get_indexer(list(customers))
+    known = rows >= 0
+    ids, _ = als.recommend(
+        rows[known], matrix[rows[known]], N=K, filter_already_liked_items=new_only
+    )
+    out: Lists = {c: [] for c in customers}
+    for c, ranked in zip(np.asarray(customers)[known], ids, strict=True):
+        out[str(c)] = [str(items[j]) for j in ranked if j >= 0]
+    return out
+
+
+def _item_sets(lines: pd.DataFrame) -> dict[str, set[str]]:
+    """Each customer's set of items in these lines."""
+    grouped = lines.groupby("customer_id")["item_id"]
+    return {str(c): set(items) for c, items in grouped}
+
+
+def _measure(lists: Lists, truth: Mapping[str, set[str]], catalogue: int) -> dict[str, float]:
+    m = ranking_metrics(lists, truth, K)
+    return {
+        "precision": m[f"precision@{K}"],
+        "recall": m[f"recall@{K}"],
+        "ndcg": m[f"ndcg@{K}"],
+        "coverage": coverage(lists, catalogue, K),
+    }
+
+
+async def run(shop: Shop, protocol: RecProtocol, work: Path, redis_url: str) -> RecOutcome:
+    began = time.perf_counter()
+    cutoff = pd.Timestamp(protocol.cutoff, tz="UTC")
+    folder = work / f"recommend-{protocol.shop}-{protocol.cutoff}"
+    shutil.rmtree(folder, ignore_errors=True)
+    data = shop.write(folder / "data", before=cutoff)
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    state = folder / "state"
+    report = train_recommend(data, uri, state, progress=False)
+    if not report.promoted:
+        registry.promote(registry.model_name("recommend"), report.version)
+    bought = shop.orders[shop.orders["quantity"] > 0]
+    past = bought[bought["timestamp"] < cutoff]
+    later = bought[
+        (bought["timestamp"] >= cutoff)
+        & (bought["timestamp"] < cutoff + protocol.window_days * DAY)
+    ]
+    before = _item_sets(past)
+    customers = sorted(set(past["customer_id"]) & set(later["customer_id"]))
+    truth_all = _item_sets(later)
+    truth = {c: truth_all[c] for c in customers}
+    repeat = {c: truth[c] & before.get(c, set()) for c in customers}
+    new = {c: truth[c] - before.get(c, set()) for c in customers}
+    prefix = f"augur-eval-{uuid.uuid4().hex[:8]}"
+    settings = load_settings(
+        RecommendSettings,
+        redis_url=redis_url,
+        redis_prefix=prefix,
+        grpc_port=0,
+        metrics_port=0,
+        mlflow_tracking_uri=uri,
+        state_dir=state,
+        recommend_as_of=cutoff.isoformat(),  # the repeat clock reads the cutoff, not today
+    )
+    client = redis.Redis.from_url(redis_url)
+    try:
+        store = RedisFeatureStore.from_settings(settings)
+        load_online(data, store, as_of=cutoff)
+        store.close()
+        augur_all = await _through_service(settings, customers, include_repeat=True)
+        augur_new = await _through_service(settings, customers, include_repeat=False)
+    finally:
+        forget_prefix(client, prefix)
+        client.close()
+    catalogue = past["item_id"].nunique()
+    candidates: dict[str, tuple[Lists, Lists | None]] = {
+        "Augur Recommend": (augur_all, augur_new),
+        "popularity": (_popular(past, {}, customers), _popular(past, before, customers)),
+        "buy again": (_buy_again(past, customers), None),
+        "ALS": (_als(past, customers, False), _als(past, customers, True)),
+    }
+    scores: dict[str, dict[str, float]] = {}
+    for name, (overall, explore) in candidates.items():
+        s = {f"all_{k}": v for k, v in _measure(overall, truth, catalogue).items()}
+        s.update({f"repeat_{k}": v for k, v in _measure(overall, repeat, catalogue).items()})
+        if explore is not None:
+            s.update({f"new_{k}": v for k, v in _measure(explore, new, catalogue).items()})
+        scores[name] = s
+    missing = [c for c in customers if c not in augur_all]
+    notes = [f"{len(missing)} customers got no list from the service"] if missing else []
+    return RecOutcome(
+        protocol,
+        len(customers),
+        catalogue,
+        scores,
+        report.gate_reason,
+        report.promoted,
+        time.perf_counter() - began,
+        notes,
+    )
