@@ -18,7 +18,7 @@ from augur.common.errors import InvalidArgument, NotFound, Unavailable
 from augur.common.ids import check_id
 from augur.common.models import Loaded, ModelWatcher
 from augur.common.settings import RecommendSettings
-from augur.features.store import RedisFeatureStore
+from augur.features.store import FeatureStore
 from augur.recommend.index import MAX_N, Answer, Due, Pick, Query, RecommendIndex, StockCheck
 
 MAX_CONTEXT = 100
@@ -58,7 +58,7 @@ class RecommendCore:
 
     def __init__(
         self,
-        store: RedisFeatureStore,
+        store: FeatureStore,
         watcher: ModelWatcher[RecommendIndex],
         settings: RecommendSettings,
     ) -> None:

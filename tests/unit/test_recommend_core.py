@@ -1,0 +1,92 @@
+"""RecommendCore on in-memory features with a model fitted here on the small synthetic shop:
+lists, stock, repeat exclusion, validation, batches and anticipation, no Redis or MLflow."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from augur.common.errors import InvalidArgument, NotFound
+from augur.common.models import FixedModel, Loaded
+from augur.common.settings import RecommendSettings, load_settings
+from augur.features.store import InMemoryFeatureStore
+from augur.recommend.core import RecommendCore
+from augur.recommend.index import RecommendIndex
+from augur.training.data.loader import load_dataset
+from augur.training.recommend.train import RecommendConfig, fit, to_model
+
+
+@pytest.fixture(scope="module")
+def fitted(small_data: Path) -> tuple[RecommendIndex, pd.DataFrame, pd.Timestamp]:
+    ds = load_dataset(small_data, only=("orders", "interactions", "items"))
+    end = ds.orders["timestamp"].max()
+    model = to_model(fit(ds, end.timestamp(), RecommendConfig(factors=8, iterations=3)))
+    return RecommendIndex(model), ds.orders, end
+
+
+def _core(
+    fitted: tuple[RecommendIndex, pd.DataFrame, pd.Timestamp],
+) -> tuple[RecommendCore, InMemoryFeatureStore]:
+    index, _, end = fitted
+    store = InMemoryFeatureStore()
+    settings = load_settings(RecommendSettings, recommend_as_of=end.isoformat())
+    loaded = Loaded(index, "augur-recommend", "3", "champion", 0.0, "registry")
+    return RecommendCore(store, FixedModel(loaded), settings), store
+
+
+def _buyer(orders: pd.DataFrame) -> str:
+    return str(orders["customer_id"].value_counts().index[0])
+
+
+def test_lists_honour_stock_and_repeat_exclusion(
+    fitted: tuple[RecommendIndex, pd.DataFrame, pd.Timestamp],
+) -> None:
+    core, store = _core(fitted)
+    index, orders, _ = fitted
+    customer = _buyer(orders)
+    answer, loaded = core.recommend(customer, 10)
+    items = [index.item_ids[p.item] for p in answer.picks]
+    assert len(items) == 10 and len(set(items)) == 10 and loaded.version == "3"
+    store.out_of_stock.add(items[0])
+    again = [index.item_ids[p.item] for p in core.recommend(customer, 10)[0].picks]
+    assert items[0] not in again and len(again) == 10
+    bought = set(orders.loc[orders["customer_id"] == customer, "item_id"])
+    new_only, _ = core.recommend(customer, 10, include_repeat=False)
+    assert new_only.picks and not {index.item_ids[p.item] for p in new_only.picks} & bought
+
+
+def test_bad_requests_are_refused_and_batches_keep_order(
+    fitted: tuple[RecommendIndex, pd.DataFrame, pd.Timestamp],
+) -> None:
+    core, _ = _core(fitted)
+    _, orders, _ = fitted
+    with pytest.raises(InvalidArgument, match="n must"):
+        core.recommend(_buyer(orders), 0)
+    with pytest.raises(InvalidArgument):
+        core.recommend("", 5)
+    with pytest.raises(InvalidArgument, match="customer_ids"):
+        core.batch([], 5)
+    ids = [_buyer(orders), "", "nobody-at-all"]
+    _, chunks = core.batch(ids, 5)
+    results = [r for chunk in chunks for r in chunk]
+    assert [r.customer_id for r in results] == ids
+    assert results[0].answer is not None and len(results[0].answer.picks) == 5
+    assert results[1].answer is None and results[1].error
+    assert results[2].answer is not None and results[2].answer.cold_start
+
+
+def test_anticipation_needs_a_history(
+    fitted: tuple[RecommendIndex, pd.DataFrame, pd.Timestamp],
+) -> None:
+    core, _ = _core(fitted)
+    _, orders, _ = fitted
+    due, _ = core.anticipate(_buyer(orders), 30, 5, None)
+    assert 0 < len(due) <= 5
+    assert all(a.expected_day <= b.expected_day for a, b in itertools.pairwise(due))
+    with pytest.raises(NotFound, match="no purchase history"):
+        core.anticipate("nobody-at-all", 30, 5, None)
+    with pytest.raises(InvalidArgument, match="horizon_days"):
+        core.anticipate(_buyer(orders), 0, 5, None)
