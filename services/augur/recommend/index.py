@@ -18,6 +18,7 @@ from enum import IntEnum
 import numpy as np
 
 from augur.recommend.model import RecommendModel
+from augur.recommend.ranker import RepeatRanker, repeat_features
 from augur.recommend.timing import conditional_quantiles, due_probability
 
 DAY = 86400.0
@@ -109,6 +110,12 @@ class RecommendIndex:
             k: self.popular[self.item_cat[self.popular] == k] for k in range(len(cats))
         }
         self._index_repeat(model)
+        self.ranker = RepeatRanker(model.repeat_ranker) if model.repeat_ranker else None
+        self.item_buyers = (
+            np.asarray(model.item_buyers, dtype=np.float64)
+            if len(model.item_buyers) == len(self.item_ids)
+            else np.zeros(len(self.item_ids))
+        )
 
     def _index_repeat(self, model: RecommendModel) -> None:
         items = np.array([self.item_pos.get(i, -1) for i in model.repeat_item.tolist()])
@@ -236,12 +243,25 @@ class RecommendIndex:
             p = due_probability(
                 elapsed, interval, self.rep_count[rows], m.repeat_sigma, m.horizon_days
             )
-            # inside its cycle and not due within the horizon (a durable, a staple just
-            # restocked): not shown by any component
-            blocked[bought[(p < m.min_due_probability) & (elapsed < interval)]] = True
+            if self.ranker is not None:  # the learnt order, which knows the cycle itself
+                score = self.ranker.score(
+                    repeat_features(
+                        self.rep_count[rows],
+                        elapsed,
+                        interval,
+                        m.repeat_sigma,
+                        m.horizon_days,
+                        self.item_buyers[bought],
+                    )
+                )
+            else:
+                score = p
+                # inside its cycle and not due within the horizon (a durable, a staple just
+                # restocked): not shown by any component
+                blocked[bought[(p < m.min_due_probability) & (elapsed < interval)]] = True
             if q.include_repeat:
                 ok = ~blocked[bought] & allowed[bought]
-                order = np.argsort(-p[ok], kind="stable")[:want]
+                order = np.argsort(-score[ok], kind="stable")[:want]
                 c.repeat = bought[ok][order]
                 for j, e, i, k in zip(
                     c.repeat,

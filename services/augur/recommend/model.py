@@ -10,14 +10,14 @@ stored as fixed-width unicode arrays; nothing is pickled.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 FILE = "recommend.npz"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 
 
 @dataclass
@@ -51,6 +51,9 @@ class RecommendModel:
     min_due_probability: float = 0.05
     trained_until: float = 0.0  # Unix seconds of the data cutoff
     recipe: str = "{}"  # JSON of the training settings, to refit the same method on new data
+    repeat_ranker: str = ""  # LightGBM text of the repeat ranker; "" orders by the repeat clock
+    item_buyers: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    """Customers who bought each item (aligned with items), a ranker feature."""
     format_version: int = FORMAT_VERSION
 
     def save(self, directory: Path) -> Path:

@@ -11,6 +11,7 @@ has seen the test would be judged unfairly well).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -75,6 +76,9 @@ def _plots(metrics: dict[str, float], k: int, directory: Path) -> list[Path]:
     return paths
 
 
+REPEAT_SHARES = (0.5, 0.7, 0.85, 1.0)
+
+
 def train_recommend(
     data: Path,
     tracking_uri: str,
@@ -83,7 +87,7 @@ def train_recommend(
     progress: bool = True,
 ) -> registry.TrainReport:
     """Evaluate, refit on everything, log, register; promote when the gate passes."""
-    cfg = cfg or RecommendConfig()
+    cfg = cfg if cfg is not None else RecommendConfig()
     started = time.perf_counter()
     steps = tqdm(total=4, desc="recommend", disable=not progress)
     ds = load_dataset(data, only=("orders", "interactions", "items"))  # what it reads
@@ -93,7 +97,20 @@ def train_recommend(
     fitted = fit(ds, cutoff, cfg)
     steps.update()
     steps.set_postfix_str("evaluate")
-    metrics, _ = evaluate(ds, fitted, cutoff, cfg)
+    # the shop's balance of repeat and explore: the share of repeat slots whose blend ranks
+    # best on the test window (grocery baskets want nearly all repeat, a fashion shop less)
+    tried: dict[float, dict[str, float]] = {}
+    base: RecommendConfig = cfg
+    for share in sorted({base.repeat_share, *REPEAT_SHARES}):
+        fitted.cfg = dataclasses.replace(base, repeat_share=share)
+        tried[share], _ = evaluate(ds, fitted, cutoff, fitted.cfg)
+    best_share = max(tried, key=lambda s: tried[s][f"blend_all_ndcg@{base.k}"])
+    cfg = fitted.cfg = dataclasses.replace(base, repeat_share=best_share)
+    metrics = tried[best_share]
+    metrics["repeat_share"] = best_share
+    metrics["repeat_ranker"] = float(bool(fitted.ranker))
+    for share, m in tried.items():
+        metrics[f"blend_ndcg_at_share_{share:.2f}"] = m[f"blend_all_ndcg@{cfg.k}"]
     metrics["als_fit_seconds_eval"] = fitted.fit_seconds
     steps.update()
     registry.configure(tracking_uri, state_dir, "augur-recommend")

@@ -23,5 +23,16 @@ def print_recommend_report(report: TrainReport, k: int = 10) -> None:
             f"{m[f'{s}_all_recall@{k}']:7.4f} {m[f'{s}_all_map@{k}']:7.4f} "
             f"{m[f'{s}_coverage@{k}']:7.3f}"
         )
+    if "repeat_share" in m:
+        shares = ", ".join(
+            f"{key.removeprefix('blend_ndcg_at_share_')}: {v:.4f}"
+            for key, v in m.items()
+            if key.startswith("blend_ndcg_at_share_")
+        )
+        print(
+            f"repeat slots: {m['repeat_share']:.0%} of each list, chosen on the test window "
+            f"(blend NDCG@{k} by share {shares}); repeat items ordered by "
+            + ("the learnt ranker" if m.get("repeat_ranker") else "the repeat clock")
+        )
     verdict = "promoted to champion" if report.promoted else "kept as challenger"
     print(f"quality gate: {verdict}: {report.gate_reason}")

@@ -26,6 +26,7 @@ from augur.recommend.model import RecommendModel
 from augur.training.data.loader import Dataset
 from augur.training.recommend.data import DAY, Weights, copurchase, interaction_matrix, purchases
 from augur.training.recommend.evaluate import coverage, ranking_metrics
+from augur.training.recommend.ranker import fit_repeat_ranker, item_buyers
 from augur.training.recommend.repeat import RepeatModel
 
 
@@ -47,6 +48,7 @@ class RecommendConfig:
     gate_tolerance_ndcg: float = 0.01
     similar_per_item: int = 50
     candidates_per_user: int = 64
+    repeat_ranker: bool = True  # learn the order of repeat items (else: the repeat clock)
     seed: int = 7
     weights: Weights = field(default_factory=Weights)
 
@@ -75,6 +77,7 @@ class Fitted:
     fit_seconds: float
     cutoff: float
     cfg: RecommendConfig
+    ranker: str = ""
 
 
 def fit(ds: Dataset, cutoff: float, cfg: RecommendConfig) -> Fitted:
@@ -98,18 +101,25 @@ def fit(ds: Dataset, cutoff: float, cfg: RecommendConfig) -> Fitted:
     category = (
         dict(zip(ds.items["item_id"], ds.items["category"], strict=True)) if len(ds.items) else {}
     )
+    repeat = RepeatModel.fit(history)
+    ranker = (
+        fit_repeat_ranker(ds, cutoff, cfg.test_days, repeat.sigma, cfg.seed)
+        if cfg.repeat_ranker
+        else ""
+    )
     return Fitted(
         als,
         matrix.users,
         matrix.items,
         weighted,
         copurchase(ds, cutoff, matrix.items),
-        RepeatModel.fit(history),
+        repeat,
         popular,
         category,
         fit_seconds,
         cutoff,
         cfg,
+        ranker,
     )
 
 
@@ -242,6 +252,8 @@ def to_model(fitted: Fitted, neighbours: bool = True) -> RecommendModel:
         min_due_probability=cfg.min_due_probability,
         trained_until=fitted.cutoff,
         recipe=json.dumps(asdict(cfg)),
+        repeat_ranker=fitted.ranker,
+        item_buyers=item_buyers(rep, fitted.items),
     )
 
 
@@ -279,4 +291,5 @@ def from_model(model: RecommendModel) -> Fitted:
         0.0,
         model.trained_until,
         cfg,
+        model.repeat_ranker,
     )
