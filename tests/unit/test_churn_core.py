@@ -40,7 +40,7 @@ def model() -> ChurnModel:
         booster, grid, grid, {}, {"r": 1.0, "alpha": 30.0}, 50.0, 1.0, horizon_days=60
     )
     model.reason_tables = reason_tables(model, X[:500], 8)
-    model._pack_reasons()
+    model.pack_reasons()
     return model
 
 

@@ -93,7 +93,7 @@ class ChurnModel:
         self._bulk_predictor: Any = None
         if self.booster is not None:
             self._predictors(self.booster)
-        self._pack_reasons()
+        self.pack_reasons()
 
     @property
     def trees(self) -> int:
@@ -109,7 +109,7 @@ class ChurnModel:
         except (ImportError, AttributeError, TypeError):  # a LightGBM without it
             self._predictor = None
 
-    def _pack_reasons(self) -> None:
+    def pack_reasons(self) -> None:
         self._direction = np.array([self.reason_direction.get(f, 0.0) for f in self.feature_names])
         self._median = np.array([self.reason_median.get(f, 0.0) for f in self.feature_names])
         width = max((len(t.edges) for t in self.reason_tables.values()), default=0)

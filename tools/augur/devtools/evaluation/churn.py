@@ -5,28 +5,22 @@ labelled churned when they order nothing in [cutoff, cutoff + H)."""
 
 from __future__ import annotations
 
-import shutil
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
 import numpy as np
 import pandas as pd
-import redis
 
 from augur.churn.main import build_spec
 from augur.churn.v1 import churn_pb2, churn_pb2_grpc
-from augur.common.server import AugurServer
-from augur.common.settings import ChurnSettings, load_settings
+from augur.common.settings import ChurnSettings
 from augur.devtools.evaluation import baselines
 from augur.devtools.evaluation.datasets import Shop
-from augur.features.store import RedisFeatureStore
-from augur.training import registry
+from augur.devtools.evaluation.served import running, serve_anyway, workspace
 from augur.training.churn.evaluate import churn_metrics
 from augur.training.churn.train import ChurnConfig, train_churn
-from augur.training.offline.materialise import load_online
 
 DAY = pd.Timedelta(days=1)
 BATCH = 10_000
@@ -91,74 +85,42 @@ class Served:
     reasons: list[tuple[str, float, str]]  # (feature, contribution, text)
 
 
-async def score_through_service(settings: ChurnSettings, customers: list[str]) -> dict[str, Served]:
-    """Scores and top reasons from a running churn service (real gRPC over a socket), by
-    ScoreBatch."""
-    server = AugurServer(settings, await build_spec(settings))
-    port = await server.start(serve_metrics_endpoint=False)
+async def score_through_service(
+    channel: grpc.aio.Channel, customers: list[str]
+) -> dict[str, Served]:
+    """Scores and top reasons from the running churn service, by ScoreBatch."""
+    stub = churn_pb2_grpc.ChurnServiceStub(channel)
     out: dict[str, Served] = {}
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = churn_pb2_grpc.ChurnServiceStub(channel)
-            for start in range(0, len(customers), BATCH):
-                request = churn_pb2.ScoreBatchRequest(
-                    customer_ids=customers[start : start + BATCH],
-                    include_reasons=True,
-                    max_reasons=REASONS,
-                )
-                async for chunk in stub.ScoreBatch(request, timeout=300):
-                    for item in chunk.items:
-                        if item.HasField("score"):
-                            out[item.customer_id] = Served(
-                                item.score.probability,
-                                [(r.feature, r.contribution, r.text) for r in item.score.reasons],
-                            )
-    finally:
-        await server.stop(0)
+    for start in range(0, len(customers), BATCH):
+        request = churn_pb2.ScoreBatchRequest(
+            customer_ids=customers[start : start + BATCH],
+            include_reasons=True,
+            max_reasons=REASONS,
+        )
+        async for chunk in stub.ScoreBatch(request, timeout=300):
+            for item in chunk.items:
+                if item.HasField("score"):
+                    out[item.customer_id] = Served(
+                        item.score.probability,
+                        [(r.feature, r.contribution, r.text) for r in item.score.reasons],
+                    )
     return out
-
-
-def forget_prefix(client: redis.Redis, prefix: str) -> None:
-    """Delete every key under the prefix (the evaluation's own)."""
-    keys = list(client.scan_iter(match=f"{prefix}*", count=10_000))
-    for start in range(0, len(keys), 10_000):
-        client.delete(*keys[start : start + 10_000])
 
 
 async def run(shop: Shop, protocol: Protocol, work: Path, redis_url: str) -> Outcome:
     began = time.perf_counter()
     cutoff = pd.Timestamp(protocol.cutoff, tz="UTC")
     H = protocol.horizon_days
-    folder = work / f"{protocol.shop}-{protocol.cutoff}-H{H}"
-    shutil.rmtree(folder, ignore_errors=True)
-    data = shop.write(folder / "data", before=cutoff)
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
-    state = folder / "state"
-    report = train_churn(data, uri, state, ChurnConfig(horizon_days=H), progress=False)
-    if not report.promoted:  # measured all the same; the table says what the gate decided
-        registry.promote(registry.model_name("churn"), report.version)
-    prefix = f"augur-eval-{uuid.uuid4().hex[:8]}"
-    settings = load_settings(
-        ChurnSettings,
-        redis_url=redis_url,
-        redis_prefix=prefix,
-        grpc_port=0,
-        metrics_port=0,
-        mlflow_tracking_uri=uri,
-        state_dir=state,
+    ws = workspace(shop, work / f"{protocol.shop}-{protocol.cutoff}-H{H}", cutoff)
+    report = train_churn(
+        ws.data, ws.tracking_uri, ws.state, ChurnConfig(horizon_days=H), progress=False
     )
-    client = redis.Redis.from_url(redis_url)
-    try:
-        store = RedisFeatureStore.from_settings(settings)
-        load_online(data, store, as_of=cutoff)
-        store.close()
-        past = baselines.baskets(shop.orders[shop.orders["timestamp"] < cutoff])
-        features = baselines.rfm(past, cutoff)
-        customers = features.index
-        served = await score_through_service(settings, list(customers))
-    finally:
-        forget_prefix(client, prefix)
-        client.close()
+    serve_anyway("churn", report)
+    past = baselines.baskets(shop.orders[shop.orders["timestamp"] < cutoff])
+    features = baselines.rfm(past, cutoff)
+    customers = features.index
+    async with running(ChurnSettings, build_spec, ws, redis_url, cutoff) as channel:
+        served = await score_through_service(channel, list(customers))
     later = shop.orders[
         (shop.orders["timestamp"] >= cutoff) & (shop.orders["timestamp"] < cutoff + H * DAY)
     ]

@@ -5,9 +5,7 @@ days: overall, on items they bought before (repeat) and on items they never boug
 
 from __future__ import annotations
 
-import shutil
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,19 +13,14 @@ from pathlib import Path
 import grpc
 import numpy as np
 import pandas as pd
-import redis
 import scipy.sparse as sp
 from implicit.als import AlternatingLeastSquares
 
-from augur.common.server import AugurServer
-from augur.common.settings import RecommendSettings, load_settings
-from augur.devtools.evaluation.churn import forget_prefix
+from augur.common.settings import RecommendSettings
 from augur.devtools.evaluation.datasets import Shop
-from augur.features.store import RedisFeatureStore
+from augur.devtools.evaluation.served import running, serve_anyway, workspace
 from augur.recommend.main import build_spec
 from augur.recommend.v1 import recommend_pb2, recommend_pb2_grpc
-from augur.training import registry
-from augur.training.offline.materialise import load_online
 from augur.training.recommend.evaluate import coverage, ranking_metrics
 from augur.training.recommend.pipeline import train_recommend
 
@@ -66,26 +59,19 @@ class RecOutcome:
 
 
 async def _through_service(
-    settings: RecommendSettings, customers: list[str], include_repeat: bool
+    channel: grpc.aio.Channel, customers: list[str], include_repeat: bool
 ) -> Lists:
-    server = AugurServer(settings, await build_spec(settings))
-    port = await server.start(serve_metrics_endpoint=False)
+    """Top-K lists from the running recommendation service, by BatchRecommend."""
+    stub = recommend_pb2_grpc.RecommendServiceStub(channel)
     out: Lists = {}
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = recommend_pb2_grpc.RecommendServiceStub(channel)
-            for start in range(0, len(customers), BATCH):
-                request = recommend_pb2.BatchRecommendRequest(
-                    customer_ids=customers[start : start + BATCH],
-                    n=K,
-                    include_repeat=include_repeat,
-                )
-                async for chunk in stub.BatchRecommend(request, timeout=300):
-                    for item in chunk.items:
-                        if item.HasField("recommendations"):
-                            out[item.customer_id] = [r.item_id for r in item.recommendations.items]
-    finally:
-        await server.stop(0)
+    for start in range(0, len(customers), BATCH):
+        request = recommend_pb2.BatchRecommendRequest(
+            customer_ids=customers[start : start + BATCH], n=K, include_repeat=include_repeat
+        )
+        async for chunk in stub.BatchRecommend(request, timeout=300):
+            for item in chunk.items:
+                if item.HasField("recommendations"):
+                    out[item.customer_id] = [r.item_id for r in item.recommendations.items]
     return out
 
 
@@ -156,14 +142,9 @@ def _measure(lists: Lists, truth: Mapping[str, set[str]], catalogue: int) -> dic
 async def run(shop: Shop, protocol: RecProtocol, work: Path, redis_url: str) -> RecOutcome:
     began = time.perf_counter()
     cutoff = pd.Timestamp(protocol.cutoff, tz="UTC")
-    folder = work / f"recommend-{protocol.shop}-{protocol.cutoff}"
-    shutil.rmtree(folder, ignore_errors=True)
-    data = shop.write(folder / "data", before=cutoff)
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
-    state = folder / "state"
-    report = train_recommend(data, uri, state, progress=False)
-    if not report.promoted:
-        registry.promote(registry.model_name("recommend"), report.version)
+    ws = workspace(shop, work / f"recommend-{protocol.shop}-{protocol.cutoff}", cutoff)
+    report = train_recommend(ws.data, ws.tracking_uri, ws.state, progress=False)
+    serve_anyway("recommend", report)
     bought = shop.orders[shop.orders["quantity"] > 0]
     past = bought[bought["timestamp"] < cutoff]
     later = bought[
@@ -176,27 +157,16 @@ async def run(shop: Shop, protocol: RecProtocol, work: Path, redis_url: str) -> 
     truth = {c: truth_all[c] for c in customers}
     repeat = {c: truth[c] & before.get(c, set()) for c in customers}
     new = {c: truth[c] - before.get(c, set()) for c in customers}
-    prefix = f"augur-eval-{uuid.uuid4().hex[:8]}"
-    settings = load_settings(
+    async with running(
         RecommendSettings,
-        redis_url=redis_url,
-        redis_prefix=prefix,
-        grpc_port=0,
-        metrics_port=0,
-        mlflow_tracking_uri=uri,
-        state_dir=state,
+        build_spec,
+        ws,
+        redis_url,
+        cutoff,
         recommend_as_of=cutoff.isoformat(),  # the repeat clock reads the cutoff, not today
-    )
-    client = redis.Redis.from_url(redis_url)
-    try:
-        store = RedisFeatureStore.from_settings(settings)
-        load_online(data, store, as_of=cutoff)
-        store.close()
-        augur_all = await _through_service(settings, customers, include_repeat=True)
-        augur_new = await _through_service(settings, customers, include_repeat=False)
-    finally:
-        forget_prefix(client, prefix)
-        client.close()
+    ) as channel:
+        augur_all = await _through_service(channel, customers, include_repeat=True)
+        augur_new = await _through_service(channel, customers, include_repeat=False)
     catalogue = past["item_id"].nunique()
     candidates: dict[str, tuple[Lists, Lists | None]] = {
         "Augur Recommend": (augur_all, augur_new),

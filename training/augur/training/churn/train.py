@@ -195,7 +195,7 @@ def train_churn(
     sample = fit.X[np.random.default_rng(cfg.seed).permutation(len(fit))[:4000]]
     model.reason_tables = reason_tables(model, sample, cfg.reason_bins)
     model.reason_direction, model.reason_median = reason_directions(model, sample)
-    model._pack_reasons()
+    model.pack_reasons()
     # evaluation on the test cutoff, same customers for every scorer
     p_test = model.probability(test.X)
     raw_test = model.raw_probability(test.X)
