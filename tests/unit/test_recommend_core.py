@@ -14,7 +14,7 @@ from augur.common.models import FixedModel, Loaded
 from augur.common.settings import RecommendSettings, load_settings
 from augur.features.store import InMemoryFeatureStore
 from augur.recommend.core import RecommendCore
-from augur.recommend.index import RecommendIndex
+from augur.recommend.index import Due, RecommendIndex
 from augur.training.data.loader import load_dataset
 from augur.training.recommend.train import RecommendConfig, fit, to_model
 
@@ -29,10 +29,12 @@ def fitted(small_data: Path) -> tuple[RecommendIndex, pd.DataFrame, pd.Timestamp
 
 def _core(
     fitted: tuple[RecommendIndex, pd.DataFrame, pd.Timestamp],
+    as_of: pd.Timestamp | None = None,
 ) -> tuple[RecommendCore, InMemoryFeatureStore]:
     index, _, end = fitted
     store = InMemoryFeatureStore()
-    settings = load_settings(RecommendSettings, recommend_as_of=end.isoformat())
+    when = end if as_of is None else as_of
+    settings = load_settings(RecommendSettings, recommend_as_of=when.isoformat())
     loaded = Loaded(index, "augur-recommend", "3", "champion", 0.0, "registry")
     return RecommendCore(store, FixedModel(loaded), settings), store
 
@@ -90,3 +92,42 @@ def test_anticipation_needs_a_history(
         core.anticipate("nobody-at-all", 30, 5, None)
     with pytest.raises(InvalidArgument, match="horizon_days"):
         core.anticipate(_buyer(orders), 0, 5, None)
+
+
+def test_a_live_purchase_restarts_the_clock_and_makes_a_history(
+    fitted: tuple[RecommendIndex, pd.DataFrame, pd.Timestamp],
+) -> None:
+    core, store = _core(fitted)
+    index, orders, end = fitted
+    customer = _buyer(orders)
+    today = int(end.timestamp() // 86400)
+
+    def due(cid: str) -> dict[str, Due]:
+        return {index.item_ids[d.item]: d for d in core.anticipate(cid, 30, 100, None)[0]}
+
+    before = due(customer)
+    staple = max(before, key=lambda i: before[i].probability)
+    store.record_purchases({customer: {staple: {today}}})
+    after = due(customer)
+    # just restocked: no longer due (below the floor), or due later with the clock restarted
+    assert staple not in after or (
+        after[staple].last_day == today > before[staple].last_day
+        and after[staple].probability < before[staple].probability
+    )
+    assert {i: d.probability for i, d in after.items() if i != staple} == {
+        i: d.probability for i, d in before.items() if i != staple
+    }
+    read = store.recent_purchases([customer])[0]
+    store.record_purchases({customer: {staple: {today}}})  # a replay adds nothing
+    assert list(store.recent_purchases([customer])[0][staple]) == list(read[staple]) == [today]
+    # a customer the model never saw, a fortnight after its cutoff: the purchases since are a
+    # history of their own
+    later, store = _core(fitted, end + pd.Timedelta(days=15))
+    newcomer = "live-newcomer"
+    with pytest.raises(NotFound):
+        later.anticipate(newcomer, 30, 5, None)
+    store.record_purchases({newcomer: {staple: {today + 1, today + 8}}})
+    found = {index.item_ids[d.item]: d for d in later.anticipate(newcomer, 30, 5, None)[0]}
+    assert list(found) == [staple] and found[staple].last_day == today + 8
+    answer, _ = later.recommend(newcomer, 10)
+    assert answer.cold_start and staple in {index.item_ids[p.item] for p in answer.picks}

@@ -29,6 +29,10 @@ class Keys:
         """A customer's online record: feature vector + accumulator (see ``codec``)."""
         return f"{self.prefix}:feat:v{self.version}:{{c:{customer_id}}}"
 
+    def purchases(self, customer_id: str) -> str:
+        """Hash of a customer's latest purchase days per item (``features.purchases``)."""
+        return f"{self.prefix}:bought:{{c:{customer_id}}}"
+
     def meta(self) -> str:
         """Hash describing the materialised feature set (names, version, time)."""
         return f"{self.prefix}:fmeta:v{self.version}"

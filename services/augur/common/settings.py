@@ -231,6 +231,14 @@ class RecommendSettings(ModelServiceSettings):
         "Redis is unreachable the answer is marked degraded with reason STOCK_UNKNOWN.",
     )
 
+    recommend_live_purchases: bool = Field(
+        True,
+        description="Read each customer's purchases since the model's cutoff from Redis on "
+        "every call (recorded by the ingestion consumer), so that a purchase restarts the "
+        "item's repeat clock in the next answer; when Redis is unreachable the model's own "
+        "history answers.",
+    )
+
     @field_validator("recommend_as_of")
     @classmethod
     def _check_time(cls, value: str) -> str:

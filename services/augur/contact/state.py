@@ -331,6 +331,7 @@ class ContactState:
         experiments = [e.decode() for e in exps_raw]
         groups: dict[str, list[str]] = {
             "features": [k.features(c)],
+            "purchases": [k.purchases(c)],
             "consent": [k.contact(c, "consent")],
             "contact-profile": [k.contact(c, "profile")],
             "contact-counters": [k.contact(c, "sent"), k.contact(c, "ids")],

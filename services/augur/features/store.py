@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, cast
 
 import hiredis
@@ -29,6 +29,7 @@ from redis.connection import AbstractConnection
 from augur.common.errors import Unavailable
 from augur.common.keys import Keys
 from augur.common.settings import FeatureSettings
+from augur.features import purchases
 from augur.features.codec import (
     FeatureVector,
     decode_accs,
@@ -66,6 +67,10 @@ class FeatureStore(Protocol):
         features: np.ndarray,
         as_of: np.ndarray | float,
     ) -> int: ...
+
+    def recent_purchases(self, customer_ids: Sequence[str]) -> list[dict[str, np.ndarray]]: ...
+
+    def record_purchases(self, days: Mapping[str, Mapping[str, Iterable[int]]]) -> None: ...
 
     def ping(self) -> bool: ...
 
@@ -112,6 +117,7 @@ class RedisFeatureStore:
         self.ttl = ttl_seconds
         self.breaker = Breaker()
         self._local = threading.local()
+        self._record: Any = None
 
     @classmethod
     def from_settings(cls, settings: FeatureSettings) -> RedisFeatureStore:
@@ -284,6 +290,28 @@ class RedisFeatureStore:
         raws = cast(list[bytes | None], self._direct("HMGET", self.keys.item_stock(), *item_ids))
         return np.array([r != b"0" for r in raws], dtype=bool)
 
+    def recent_purchases(self, customer_ids: Sequence[str]) -> list[dict[str, np.ndarray]]:
+        """Each customer's purchase days per item since the hash was started (one pipelined
+        HGETALL per customer, on the hot path's connection)."""
+        replies = self.exchange([("HGETALL", self.keys.purchases(c)) for c in customer_ids])
+        return [purchases.decode(r) for r in replies]
+
+    def record_purchases(self, days: Mapping[str, Mapping[str, Iterable[int]]]) -> None:
+        """Adds purchase days: customer -> item -> days (idempotent: a set union)."""
+        if not days:
+            return
+        if self._record is None:
+            self._record = self.client.register_script(purchases.RECORD_LUA)
+        pipe = self.client.pipeline(transaction=False)
+        head = [int(purchases.TTL_DAYS * purchases.DAY), purchases.DAYS_KEPT]
+        for customer, items in days.items():
+            self._record(
+                keys=[self.keys.purchases(customer)],
+                args=head + purchases.record_args(items),
+                client=pipe,
+            )
+        self._call(pipe.execute)
+
     def ping(self) -> bool:
         try:
             return bool(self.client.ping())
@@ -305,6 +333,7 @@ class InMemoryFeatureStore:
         self.accs: dict[str, np.ndarray] = {}
         self.categories: dict[str, str] = {}
         self.out_of_stock: set[str] = set()
+        self.bought: dict[str, dict[str, set[int]]] = {}
 
     def get(self, customer_id: str) -> FeatureVector | None:
         return self.vectors.get(customer_id)
@@ -348,6 +377,21 @@ class InMemoryFeatureStore:
 
     def item_categories(self, item_ids: Sequence[str]) -> list[str]:
         return [self.categories.get(i, "") for i in item_ids]
+
+    def recent_purchases(self, customer_ids: Sequence[str]) -> list[dict[str, np.ndarray]]:
+        return [
+            {
+                item: np.asarray(sorted(d)[-purchases.DAYS_KEPT :], dtype=float)
+                for item, d in self.bought.get(c, {}).items()
+            }
+            for c in customer_ids
+        ]
+
+    def record_purchases(self, days: Mapping[str, Mapping[str, Iterable[int]]]) -> None:
+        for customer, items in days.items():
+            mine = self.bought.setdefault(customer, {})
+            for item, d in items.items():
+                mine.setdefault(item, set()).update(d)
 
     def ping(self) -> bool:
         return True

@@ -25,6 +25,7 @@ from augur.common.errors import Unavailable
 from augur.common.keys import Keys, shard_of
 from augur.common.settings import FeatureSettings
 from augur.contact.experiment_store import ExperimentStore
+from augur.features import purchases
 from augur.features.definitions import (
     A_STREAM_MS,
     A_STREAM_SEQ,
@@ -228,6 +229,8 @@ class Consumer:
                     if e.WhichOneof("payload") == "order"
                 ]
             )
+            # what was bought, for the recommender's live read; idempotent like the above
+            self.store.record_purchases(purchase_days(fresh))
             latest = max(event_time(e) for e in fresh)
             as_of = max(time.time(), latest)
             values = finalize(new_acc, as_of)
@@ -320,3 +323,17 @@ class Consumer:
                 log.warning("stream or consumer group was deleted; recreating it")
                 self.ensure_group()
                 self._recovering = True
+
+
+def purchase_days(events: list[features_pb2.Event]) -> dict[str, dict[str, set[int]]]:
+    """customer -> item -> the days the orders among ``events`` bought it (voided lines of
+    quantity 0 are no purchase)."""
+    out: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
+    for e in events:
+        if e.WhichOneof("payload") != "order":
+            continue
+        day = purchases.day_of(event_time(e))
+        for line in e.order.lines:
+            if line.quantity > 0:
+                out[e.customer_id][line.item_id].add(day)
+    return {c: dict(items) for c, items in out.items()}

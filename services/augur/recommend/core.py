@@ -3,7 +3,9 @@
 Every request reads the served model once (``watcher.require()``), so a hot
 swap never mixes two models in one answer. Stock is read from Redis for the
 candidate items of each call (one HMGET), so an item marked out of stock
-through IngestEvents disappears from the next answer.
+through IngestEvents disappears from the next answer; so are the customer's
+purchases since the model's cutoff (one HGETALL; a batch pipelines them), so a
+purchase restarts that item's repeat clock in the next answer.
 """
 
 from __future__ import annotations
@@ -19,7 +21,16 @@ from augur.common.ids import check_id
 from augur.common.models import Loaded, ModelWatcher
 from augur.common.settings import RecommendSettings
 from augur.features.store import FeatureStore
-from augur.recommend.index import MAX_N, Answer, Due, Pick, Query, RecommendIndex, StockCheck
+from augur.recommend.index import (
+    MAX_N,
+    Answer,
+    Bought,
+    Due,
+    Pick,
+    Query,
+    RecommendIndex,
+    StockCheck,
+)
 
 MAX_CONTEXT = 100
 MAX_EXCLUDE = 1000
@@ -53,6 +64,14 @@ def _check_ids(values: Sequence[str], what: str, limit: int) -> list[str]:
     return list(values)
 
 
+def _valid(customer_id: str) -> bool:
+    try:
+        check_id(customer_id, "customer_id")
+    except InvalidArgument:
+        return False
+    return True
+
+
 class RecommendCore:
     """Recommend, SimilarItems, AnticipateNext and BatchRecommend over the served model."""
 
@@ -83,6 +102,16 @@ class RecommendCore:
 
         return check
 
+    def _bought(self, customer_ids: Sequence[str]) -> list[Bought | None]:
+        """The live read of the customers' purchases; None each when it is off or Redis is
+        unreachable (the model's own history still answers)."""
+        if not self.settings.recommend_live_purchases:
+            return [None] * len(customer_ids)
+        try:
+            return list(self.store.recent_purchases(customer_ids))
+        except Unavailable:
+            return [None] * len(customer_ids)
+
     def _query(
         self,
         customer_id: str,
@@ -101,6 +130,7 @@ class RecommendCore:
             _check_ids(exclude, "exclude_item_ids", MAX_EXCLUDE),
             _check_ids(categories, "categories", MAX_CATEGORIES),
             include_repeat,
+            self._bought([customer_id])[0],
         )
 
     def recommend(
@@ -135,11 +165,12 @@ class RecommendCore:
         n = _check_n(n, DEFAULT_ANTICIPATE)
         loaded = self.watcher.require()
         index = loaded.model
-        if customer_id not in index.rep_slice:
-            raise NotFound(f"customer {customer_id!r} has no purchase history in the served model")
         when = self.now() if now is None else now
         floor = index.model.min_due_probability
-        due = [d for d in index.due(customer_id, when, horizon_days) if d.probability >= floor]
+        history = index.due(customer_id, when, horizon_days, self._bought([customer_id])[0])
+        if not history:
+            raise NotFound(f"customer {customer_id!r} has no purchase history in the served model")
+        due = [d for d in history if d.probability >= floor]
         due.sort(key=lambda d: (d.expected_day, -d.probability))
         return due[:n], loaded
 
@@ -162,17 +193,19 @@ class RecommendCore:
         stock = self._stock(index)
         now = self.now()
 
-        def one(cid: str) -> BatchResult:
+        def one(cid: str, bought: Bought | None) -> BatchResult:
             try:
                 check_id(cid, "customer_id")
             except InvalidArgument as exc:
                 return BatchResult(cid, None, exc.message)
-            return BatchResult(
-                cid, index.recommend(Query(cid, n, now, (), (), cats, include_repeat), stock)
-            )
+            query = Query(cid, n, now, (), (), cats, include_repeat, bought)
+            return BatchResult(cid, index.recommend(query, stock))
 
         def chunks() -> Iterator[list[BatchResult]]:
             for start in range(0, len(customer_ids), BATCH_CHUNK):
-                yield [one(c) for c in customer_ids[start : start + BATCH_CHUNK]]
+                chunk = customer_ids[start : start + BATCH_CHUNK]
+                valid = [c for c in chunk if _valid(c)]
+                bought = dict(zip(valid, self._bought(valid), strict=True))
+                yield [one(c, bought.get(c)) for c in chunk]
 
         return loaded, chunks()

@@ -11,7 +11,7 @@ serves requests, offline evaluation and the MLflow pyfunc.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -24,6 +24,9 @@ from augur.recommend.timing import conditional_quantiles, due_probability
 DAY = 86400.0
 MAX_N = 100
 SESSION_POPULAR = 200  # popular items added to a session's candidate pool
+SHRINK = 2.0  # weight of the item's population cycle in a customer's interval, in purchases
+# purchases since the model's cutoff, as read live: item id -> its purchase days (ascending)
+Bought = Mapping[str, np.ndarray]
 # in-stock test of item indices -> boolean mask, or None when stock is unknown
 StockCheck = Callable[[np.ndarray], np.ndarray | None]
 
@@ -46,6 +49,7 @@ class Query:
     exclude: Sequence[str] = ()
     categories: Sequence[str] = ()
     include_repeat: bool = True
+    bought: Bought | None = None  # the live read of the customer's purchases
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,16 @@ class Due:
     window_end_day: float
     last_day: float
     interval_days: float
+
+
+@dataclass
+class _Repeat:
+    """A customer's past items with the repeat clock's statistics, live purchases merged."""
+
+    item: np.ndarray
+    count: np.ndarray  # distinct purchase days
+    last: np.ndarray  # day of the latest purchase
+    interval: np.ndarray  # expected days between purchases
 
 
 @dataclass
@@ -110,6 +124,14 @@ class RecommendIndex:
             k: self.popular[self.item_cat[self.popular] == k] for k in range(len(cats))
         }
         self._index_repeat(model)
+        self.trained_day = model.trained_until / DAY
+        # an item's population cycle: the interval of a one-purchase row is exactly that
+        once = self.rep_count == 1
+        self.item_cycle = np.full(
+            len(self.item_ids),
+            float(np.median(self.rep_interval)) if len(self.rep_interval) else 30.0,
+        )
+        self.item_cycle[self.rep_item[once]] = self.rep_interval[once]
         self.ranker = RepeatRanker(model.repeat_ranker) if model.repeat_ranker else None
         self.item_buyers = (
             np.asarray(model.item_buyers, dtype=np.float64)
@@ -135,6 +157,7 @@ class RecommendIndex:
 
     # ---------------------------------------------------------------- lookups
     def known(self, customer_id: str) -> bool:
+        """Known to the model (live purchases alone do not make a customer known)."""
         return customer_id in self.user_pos or customer_id in self.rep_slice
 
     def indices(self, item_ids: Sequence[str]) -> np.ndarray:
@@ -157,20 +180,62 @@ class RecommendIndex:
         k = self.rep_slice.get(customer_id)
         return slice(0, 0) if k is None else slice(self.rep_start[k], self.rep_end[k])
 
-    def due(self, customer_id: str, now: float, horizon_days: float) -> list[Due]:
-        """Every item the customer bought before with P(buy again within the horizon)."""
+    def repeat(self, customer_id: str, bought: Bought | None = None) -> _Repeat:
+        """The customer's past items as of the model, with ``bought`` (purchase days read
+        live) merged in: a later purchase day restarts the item's clock, adds to its count and
+        updates its interval; an item first bought since the cutoff joins with the item's
+        population cycle."""
         rows = self._repeat_rows(customer_id)
-        now_day = now / DAY
-        elapsed = now_day - self.rep_last[rows]
-        interval = self.rep_interval[rows]
+        r = _Repeat(
+            self.rep_item[rows], self.rep_count[rows], self.rep_last[rows], self.rep_interval[rows]
+        )
+        if not bought:
+            return r
+        r = _Repeat(r.item, r.count.copy(), r.last.copy(), r.interval.copy())
+        where = {j: k for k, j in enumerate(r.item.tolist())}
+        cutoff = float(np.floor(self.trained_day))
+        extra: list[tuple[int, float, float, float]] = []
+        for item_id, days in bought.items():
+            j = self.item_pos.get(item_id)
+            if j is None:
+                continue
+            k = where.get(j)
+            new = days[days > r.last[k]] if k is not None else days[days >= cutoff]
+            if not len(new):
+                continue
+            if k is None:
+                span, n = float(new[-1] - new[0]), len(new)
+                cycle = (span + SHRINK * self.item_cycle[j]) / (n - 1 + SHRINK)
+                extra.append((j, float(n), float(new[-1]), max(cycle, 1.0)))
+                continue
+            gaps = r.count[k] - 1 + SHRINK
+            span = float(new[-1] - r.last[k])
+            r.interval[k] = max((r.interval[k] * gaps + span) / (gaps + len(new)), 1.0)
+            r.count[k] += len(new)
+            r.last[k] = new[-1]
+        if extra:
+            cols = np.array(extra, dtype=np.float64)
+            r = _Repeat(
+                np.concatenate([r.item, cols[:, 0].astype(np.int64)]),
+                np.concatenate([r.count, cols[:, 1]]),
+                np.concatenate([r.last, cols[:, 2]]),
+                np.concatenate([r.interval, cols[:, 3]]),
+            )
+        return r
+
+    def due(
+        self, customer_id: str, now: float, horizon_days: float, bought: Bought | None = None
+    ) -> list[Due]:
+        """Every item the customer bought before with P(buy again within the horizon)."""
+        r = self.repeat(customer_id, bought)
+        elapsed = now / DAY - r.last
         sigma = self.model.repeat_sigma
-        p = due_probability(elapsed, interval, self.rep_count[rows], sigma, horizon_days)
-        q16, q50, q84 = conditional_quantiles(elapsed, interval, sigma, (0.16, 0.5, 0.84))
-        last = self.rep_last[rows]
+        p = due_probability(elapsed, r.interval, r.count, sigma, horizon_days)
+        q16, q50, q84 = conditional_quantiles(elapsed, r.interval, sigma, (0.16, 0.5, 0.84))
         return [
             Due(int(j), float(pi), float(lj + a), float(lj + b), float(lj + c), float(lj), float(i))
             for j, pi, a, b, c, lj, i in zip(
-                self.rep_item[rows], p, q50, q16, q84, last, interval, strict=True
+                r.item, p, q50, q16, q84, r.last, r.interval, strict=True
             )
         ]
 
@@ -235,18 +300,16 @@ class RecommendIndex:
         m = self.model
         c = _Candidates()
         want = 2 * q.n + 10
-        rows = self._repeat_rows(q.customer_id)
-        bought = self.rep_item[rows]
+        r = self.repeat(q.customer_id, q.bought)
+        bought = r.item
         if len(bought):
-            elapsed = q.now / DAY - self.rep_last[rows]
-            interval = self.rep_interval[rows]
-            p = due_probability(
-                elapsed, interval, self.rep_count[rows], m.repeat_sigma, m.horizon_days
-            )
+            elapsed = q.now / DAY - r.last
+            interval = r.interval
+            p = due_probability(elapsed, interval, r.count, m.repeat_sigma, m.horizon_days)
             if self.ranker is not None:  # the learnt order, which knows the cycle itself
                 score = self.ranker.score(
                     repeat_features(
-                        self.rep_count[rows],
+                        r.count,
                         elapsed,
                         interval,
                         m.repeat_sigma,
@@ -267,7 +330,7 @@ class RecommendIndex:
                     c.repeat,
                     elapsed[ok][order],
                     interval[ok][order],
-                    self.rep_count[rows][ok][order],
+                    r.count[ok][order],
                     strict=True,
                 ):
                     c.repeat_reason[int(j)] = _repeat_reason(e, i, k)
