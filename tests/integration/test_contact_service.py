@@ -445,6 +445,7 @@ async def test_forget_customer_leaves_no_trace_but_a_tombstone(
     assert result.tombstoned and result.removed_keys >= 8
     for kind in (
         "features",
+        "purchases",
         "consent",
         "contact-profile",
         "contact-records",
