@@ -342,7 +342,7 @@ async def test_a_purchase_ingested_changes_the_next_answers(
     for item in bought:  # just restocked: not due any more, or due later from today
         assert item not in after or (
             after[item].last_purchased_at.seconds // 86400 == now.seconds // 86400
-            and after[item].probability < before[item].probability
+            and after[item].expected_at.seconds > before[item].expected_at.seconds
         )
     assert any(item not in after for item in bought) or after != before
     again = await stub.Recommend(R.RecommendRequest(customer_id=customer, n=10), timeout=5)

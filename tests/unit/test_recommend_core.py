@@ -112,7 +112,7 @@ def test_a_live_purchase_restarts_the_clock_and_makes_a_history(
     # just restocked: no longer due (below the floor), or due later with the clock restarted
     assert staple not in after or (
         after[staple].last_day == today > before[staple].last_day
-        and after[staple].probability < before[staple].probability
+        and after[staple].expected_day > before[staple].expected_day
     )
     assert {i: d.probability for i, d in after.items() if i != staple} == {
         i: d.probability for i, d in before.items() if i != staple

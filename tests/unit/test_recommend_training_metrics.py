@@ -4,6 +4,9 @@ tests/integration/test_recommend_service.py and its filters in test_recommend_fi
 
 from __future__ import annotations
 
+import itertools
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -40,3 +43,28 @@ def test_repeat_model_learns_planted_cycles() -> None:
     p = model.due_probability(last["weekly"] + 6, 3)
     due = dict(zip(model.customer, p, strict=True))
     assert due["weekly"] > 0.5 > due["monthly"]
+
+
+def test_anticipation_calibration_maps_the_clock_to_observed_rates(small_data: Path) -> None:
+    from augur.recommend.timing import calibrated
+    from augur.training.data.loader import load_dataset
+    from augur.training.recommend.anticipation import HORIZONS, fit_due_calibration
+    from augur.training.reliability import reliability_by_decile
+
+    p = np.array([0.01, 0.2, 0.6, 0.9])
+    count = np.array([1.0, 2.0, 5.0, 9.0])
+    assert calibrated(p, count, 30, np.zeros((0, 4))) is p  # no table: the clock as is
+    table = np.array([[7.0, 1.0, 0.0, -1.0], [30.0, 1.0, 0.0, -2.0]])
+    at7, at30, at90 = (calibrated(p, count, h, table) for h in (7, 30, 90))
+    assert np.all(np.diff(at30) > 0) and np.all(at30 < at7)  # the fitted shifts, in order
+    assert np.allclose(at90, at30)  # beyond the last fitted horizon: the last fit
+
+    ds = load_dataset(small_data, only=("orders", "interactions", "items"))
+    cutoff = ds.orders["timestamp"].max().timestamp()
+    fitted, metrics = fit_due_calibration(ds, cutoff, 0.35, 30.0)
+    assert fitted.shape[1] == 4 and set(fitted[:, 0]) <= set(HORIZONS) and len(fitted)
+    assert metrics["anticipate_ece"] <= metrics["anticipate_ece_clock"]
+    y = np.array([0, 0, 1, 1, 1, 0, 1, 1, 1, 1, 0, 1])
+    bins = reliability_by_decile(y, np.linspace(0.05, 0.95, len(y)))
+    assert len(bins) == 10 and sum(b.count for b in bins) == len(y)
+    assert all(a.high <= b.low for a, b in itertools.pairwise(bins))

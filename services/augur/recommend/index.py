@@ -19,7 +19,7 @@ import numpy as np
 
 from augur.recommend.model import RecommendModel
 from augur.recommend.ranker import RepeatRanker, repeat_features
-from augur.recommend.timing import conditional_quantiles, due_probability
+from augur.recommend.timing import calibrated, conditional_quantiles, due_probability
 
 DAY = 86400.0
 MAX_N = 100
@@ -226,11 +226,13 @@ class RecommendIndex:
     def due(
         self, customer_id: str, now: float, horizon_days: float, bought: Bought | None = None
     ) -> list[Due]:
-        """Every item the customer bought before with P(buy again within the horizon)."""
+        """Every item the customer bought before with P(buy again within the horizon), the
+        clock's probability calibrated on the training's validation window."""
         r = self.repeat(customer_id, bought)
         elapsed = now / DAY - r.last
         sigma = self.model.repeat_sigma
         p = due_probability(elapsed, r.interval, r.count, sigma, horizon_days)
+        p = calibrated(p, r.count, horizon_days, self.model.due_calibration)
         q16, q50, q84 = conditional_quantiles(elapsed, r.interval, sigma, (0.16, 0.5, 0.84))
         return [
             Due(int(j), float(pi), float(lj + a), float(lj + b), float(lj + c), float(lj), float(i))

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 FILE = "recommend.npz"
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
+READS = (5, 6)  # format 5 lacks the anticipation calibration: its clock answers uncalibrated
 
 
 @dataclass
@@ -54,6 +55,8 @@ class RecommendModel:
     repeat_ranker: str = ""  # LightGBM text of the repeat ranker; "" orders by the repeat clock
     item_buyers: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     """Customers who bought each item (aligned with items), a ranker feature."""
+    due_calibration: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    """AnticipateNext's calibration table (``augur.recommend.timing.calibrated``)."""
     format_version: int = FORMAT_VERSION
 
     def save(self, directory: Path) -> Path:
@@ -73,10 +76,12 @@ class RecommendModel:
         with np.load(directory / FILE, allow_pickle=False) as data:
             values = {name: data[name] for name in data.files}
         version = int(values.get("format_version", 1))
-        if version != FORMAT_VERSION:
+        if version not in READS:
             raise ValueError(
-                f"{directory / FILE} has model format {version}; this build reads {FORMAT_VERSION}"
+                f"{directory / FILE} has model format {version}; this build reads "
+                f"{', '.join(map(str, READS))}"
             )
+        values["format_version"] = FORMAT_VERSION
         for f in dataclasses.fields(cls):
             if f.type in ("float", "int", "str"):
                 values[f.name] = {"float": float, "int": int, "str": str}[f.type](values[f.name])

@@ -47,3 +47,28 @@ def conditional_quantiles(
         z = ndtri(np.clip(f_now + (1.0 - f_now) * q, 1e-12, 1.0 - 1e-9))
         out.append(np.maximum(np.exp(np.log(interval) + sigma * z), elapsed))
     return out
+
+
+CALIBRATION_CLIP = 1e-4
+
+
+def calibration_inputs(p: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """The calibration's inputs: the clock's logit and the habit's strength."""
+    q = np.clip(p, CALIBRATION_CLIP, 1.0 - CALIBRATION_CLIP)
+    return np.column_stack([np.log(q / (1.0 - q)), np.log1p(count)])
+
+
+def calibrated(
+    p: np.ndarray, count: np.ndarray, horizon_days: float, table: np.ndarray
+) -> np.ndarray:
+    """The clock's probabilities mapped to observed rates: ``table`` rows are (horizon days,
+    weight of the logit, weight of log(1 + purchase days), intercept), fitted at training on a
+    validation window; between fitted horizons the weights are interpolated in log days,
+    beyond them the nearest is used. An empty table leaves ``p`` as it is."""
+    if not len(table) or not len(p):
+        return p
+    at = np.log(max(horizon_days, 1e-3))
+    h = np.log(table[:, 0])
+    a, b, c = (np.interp(at, h, table[:, k]) for k in (1, 2, 3))
+    x = calibration_inputs(p, count)
+    return np.asarray(1.0 / (1.0 + np.exp(-(a * x[:, 0] + b * x[:, 1] + c))))

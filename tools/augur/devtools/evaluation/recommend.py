@@ -14,6 +14,7 @@ import grpc
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from google.protobuf.timestamp_pb2 import Timestamp
 from implicit.als import AlternatingLeastSquares
 
 from augur.common.settings import RecommendSettings
@@ -23,6 +24,7 @@ from augur.recommend.main import build_spec
 from augur.recommend.v1 import recommend_pb2, recommend_pb2_grpc
 from augur.training.recommend.evaluate import coverage, ranking_metrics
 from augur.training.recommend.pipeline import train_recommend
+from augur.training.reliability import Bin, expected_calibration_error, reliability_by_decile
 
 K = 10
 BATCH = 10_000
@@ -56,6 +58,20 @@ class RecOutcome:
     promoted: bool
     seconds: float
     notes: list[str] = field(default_factory=list)
+    anticipation: Anticipation | None = None
+
+
+@dataclass
+class Anticipation:
+    """AnticipateNext (horizon = the window) for every customer with a past purchase, each
+    listed item labelled bought in the window or not."""
+
+    customers: int
+    listed: int
+    mean_probability: float
+    bought: float
+    ece: float
+    deciles: list[Bin]
 
 
 async def _through_service(
@@ -73,6 +89,45 @@ async def _through_service(
                 if item.HasField("recommendations"):
                     out[item.customer_id] = [r.item_id for r in item.recommendations.items]
     return out
+
+
+async def _anticipation(
+    channel: grpc.aio.Channel,
+    customers: Sequence[str],
+    truth: Mapping[str, set[str]],
+    cutoff: pd.Timestamp,
+    horizon_days: int,
+) -> Anticipation:
+    stub = recommend_pb2_grpc.RecommendServiceStub(channel)
+    now = Timestamp()
+    now.FromDatetime(cutoff.to_pydatetime())
+    p: list[float] = []
+    y: list[int] = []
+    asked = 0
+    for c in customers:
+        request = recommend_pb2.AnticipateNextRequest(
+            customer_id=c, horizon_days=horizon_days, n=100, now=now
+        )
+        try:
+            reply = await stub.AnticipateNext(request, timeout=10)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                continue
+            raise
+        asked += 1
+        bought = truth.get(c, set())
+        for item in reply.items:
+            p.append(item.probability)
+            y.append(int(item.item_id in bought))
+    pa, ya = np.asarray(p), np.asarray(y, dtype=float)
+    return Anticipation(
+        asked,
+        len(pa),
+        float(pa.mean()) if len(pa) else float("nan"),
+        float(ya.mean()) if len(ya) else float("nan"),
+        expected_calibration_error(ya, pa) if len(pa) else float("nan"),
+        reliability_by_decile(ya, pa),
+    )
 
 
 def _popular(
@@ -167,6 +222,9 @@ async def run(shop: Shop, protocol: RecProtocol, work: Path, redis_url: str) -> 
     ) as channel:
         augur_all = await _through_service(channel, customers, include_repeat=True)
         augur_new = await _through_service(channel, customers, include_repeat=False)
+        anticipation = await _anticipation(
+            channel, sorted(before), truth_all, cutoff, protocol.window_days
+        )
     catalogue = past["item_id"].nunique()
     candidates: dict[str, tuple[Lists, Lists | None]] = {
         "Augur Recommend": (augur_all, augur_new),
@@ -192,4 +250,5 @@ async def run(shop: Shop, protocol: RecProtocol, work: Path, redis_url: str) -> 
         report.promoted,
         time.perf_counter() - began,
         notes,
+        anticipation,
     )

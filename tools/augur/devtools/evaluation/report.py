@@ -112,8 +112,31 @@ def rec_section(o: RecOutcome) -> list[str]:
         "",
         *rec_table(o),
         "",
+        *anticipation_section(o),
         *(f"Note: {n}" for n in o.notes),
     ]
+
+
+def anticipation_section(o: RecOutcome) -> list[str]:
+    a = o.anticipation
+    if a is None or not a.listed:
+        return []
+    out = [
+        f"`AnticipateNext` ({o.protocol.window_days}-day horizon, up to 100 items, as of the "
+        f"cutoff) for the {a.customers:,} households with a purchase before it: {a.listed:,} "
+        f"items listed, mean probability {a.mean_probability:.3f}, {a.bought:.1%} bought in "
+        f"the window; ECE {a.ece:.3f} (10 equal-width bins). Reliability by decile of the "
+        "stated probability:",
+        "",
+        "| decile | probabilities | items | mean stated | share bought |",
+        "|---|---|---|---|---|",
+    ]
+    for k, b in enumerate(a.deciles, 1):
+        out.append(
+            f"| {k} | {b.low:.3f}-{b.high:.3f} | {b.count:,} | {b.predicted:.3f} | "
+            f"{b.observed:.3f} |"
+        )
+    return [*out, ""]
 
 
 def render(

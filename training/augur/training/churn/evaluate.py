@@ -17,17 +17,7 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-
-def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
-    """Weighted mean |observed rate - mean prediction| over equal-width probability bins."""
-    edges = np.linspace(0, 1, bins + 1)
-    idx = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
-    total = 0.0
-    for b in range(bins):
-        mask = idx == b
-        if mask.any():
-            total += mask.mean() * abs(y[mask].mean() - p[mask].mean())
-    return float(total)
+from augur.training.reliability import expected_calibration_error
 
 
 def top_share(y: np.ndarray, score: np.ndarray, share: float) -> tuple[float, float, float]:

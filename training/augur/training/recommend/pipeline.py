@@ -28,7 +28,15 @@ from augur.recommend.model import RecommendModel
 from augur.training import registry
 from augur.training.data.loader import Dataset, load_dataset
 from augur.training.recommend.data import DAY
-from augur.training.recommend.train import RecommendConfig, evaluate, fit, from_model, to_model
+from augur.training.recommend.train import (
+    CONFIDENCES,
+    RecommendConfig,
+    evaluate,
+    fit,
+    from_model,
+    to_model,
+    with_confidence,
+)
 
 KIND = "recommend"
 SCORERS = ("popularity", "buy_again", "als", "repeat", "explore", "blend")
@@ -97,10 +105,22 @@ def train_recommend(
     fitted = fit(ds, cutoff, cfg)
     steps.update()
     steps.set_postfix_str("evaluate")
+    # the shop's ALS confidence: the weighting whose explore list finds more of the items
+    # customers buy for the first time in the test window
+    by_confidence: dict[str, float] = {}
+    fits = {cfg.confidence: fitted}
+    for confidence in CONFIDENCES:
+        if confidence not in fits:
+            fits[confidence] = with_confidence(ds, fitted, confidence)
+        m, _ = evaluate(ds, fits[confidence], cutoff, fits[confidence].cfg)
+        by_confidence[confidence] = m[f"explore_new_ndcg@{cfg.k}"]
+    first = cfg.confidence
+    chosen = max(CONFIDENCES, key=lambda c: (by_confidence[c], c == first))
+    fitted = fits[chosen]
     # the shop's balance of repeat and explore: the share of repeat slots whose blend ranks
     # best on the test window (grocery baskets want nearly all repeat, a fashion shop less)
     tried: dict[float, dict[str, float]] = {}
-    base: RecommendConfig = cfg
+    base: RecommendConfig = fitted.cfg
     for share in sorted({base.repeat_share, *REPEAT_SHARES}):
         fitted.cfg = dataclasses.replace(base, repeat_share=share)
         tried[share], _ = evaluate(ds, fitted, cutoff, fitted.cfg)
@@ -112,6 +132,8 @@ def train_recommend(
     for share, m in tried.items():
         metrics[f"blend_ndcg_at_share_{share:.2f}"] = m[f"blend_all_ndcg@{cfg.k}"]
     metrics["als_fit_seconds_eval"] = fitted.fit_seconds
+    for confidence, value in by_confidence.items():
+        metrics[f"explore_new_ndcg_{confidence}"] = value
     steps.update()
     registry.configure(tracking_uri, state_dir, "augur-recommend")
     steps.set_postfix_str("champion on the same test")
@@ -122,6 +144,7 @@ def train_recommend(
     steps.set_postfix_str("refit on all data")
     final = fit(ds, data_end, cfg)
     metrics["als_fit_seconds"] = final.fit_seconds
+    metrics.update(final.calibration_metrics)  # AnticipateNext on the last validation window
     steps.update()
     steps.close()
     ndcg = f"ndcg@{cfg.k}"

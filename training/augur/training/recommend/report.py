@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from augur.training.recommend.anticipation import VALIDATION_DAYS
 from augur.training.recommend.pipeline import SCORERS
 from augur.training.registry import TrainReport
 
@@ -34,5 +35,26 @@ def print_recommend_report(report: TrainReport, k: int = 10) -> None:
             f"(blend NDCG@{k} by share {shares}); repeat items ordered by "
             + ("the learnt ranker" if m.get("repeat_ranker") else "the repeat clock")
         )
+    tried = {
+        k.removeprefix("explore_new_ndcg_"): v
+        for k, v in m.items()
+        if k.startswith("explore_new_ndcg_")
+    }
+    if tried:
+        print(
+            "ALS confidence chosen on the test window by explore NDCG on new items: "
+            + ", ".join(f"{name} {value:.4f}" for name, value in tried.items())
+        )
+    if "anticipate_ece" in m:
+        print(
+            f"AnticipateNext calibrated on the last {VALIDATION_DAYS} days of the data: at "
+            f"{m['anticipate_validation_rows']:,.0f} customer x item rows "
+            f"({m['anticipate_validation_bought']:.1%} bought), mean probability "
+            f"{m['anticipate_mean_probability_clock']:.3f} -> "
+            f"{m['anticipate_mean_probability']:.3f}, ECE {m['anticipate_ece_clock']:.3f} -> "
+            f"{m['anticipate_ece']:.3f}"
+        )
+    else:
+        print("AnticipateNext: too little data to calibrate; the repeat clock answers as is")
     verdict = "promoted to champion" if report.promoted else "kept as challenger"
     print(f"quality gate: {verdict}: {report.gate_reason}")

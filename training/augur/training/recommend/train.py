@@ -9,6 +9,7 @@ repeat model, ALS restricted to new items (explore) and the blend.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -24,6 +25,7 @@ from threadpoolctl import threadpool_limits
 from augur.recommend.index import Query, RecommendIndex
 from augur.recommend.model import RecommendModel
 from augur.training.data.loader import Dataset
+from augur.training.recommend.anticipation import fit_due_calibration
 from augur.training.recommend.data import DAY, Weights, copurchase, interaction_matrix, purchases
 from augur.training.recommend.evaluate import coverage, ranking_metrics
 from augur.training.recommend.ranker import fit_repeat_ranker, item_buyers
@@ -49,6 +51,9 @@ class RecommendConfig:
     similar_per_item: int = 50
     candidates_per_user: int = 64
     repeat_ranker: bool = True  # learn the order of repeat items (else: the repeat clock)
+    # ALS confidence: "bm25" (BM25-weighted, strong on browsing shops) or "log" (log(1 + decayed
+    # weight): on a grocer's baskets BM25 flattens the staples that predict new items)
+    confidence: str = "bm25"
     seed: int = 7
     weights: Weights = field(default_factory=Weights)
 
@@ -78,12 +83,29 @@ class Fitted:
     cutoff: float
     cfg: RecommendConfig
     ranker: str = ""
+    due_calibration: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    calibration_metrics: dict[str, float] = field(default_factory=dict)
 
 
-def fit(ds: Dataset, cutoff: float, cfg: RecommendConfig) -> Fitted:
-    """ALS on the BM25-weighted confidence matrix, repeat statistics, popularity."""
+CONFIDENCES = ("bm25", "log")
+
+
+def confidence_matrix(csr: sp.csr_matrix, cfg: RecommendConfig) -> sp.csr_matrix:
+    if cfg.confidence == "log":
+        out = csr.copy().astype(np.float32)
+        out.data = np.log1p(out.data)
+        return out
+    if cfg.confidence != "bm25":
+        raise ValueError(f"confidence must be one of {CONFIDENCES}, got {cfg.confidence!r}")
+    return bm25_weight(csr, K1=cfg.bm25_k1, B=cfg.bm25_b).tocsr().astype(np.float32)
+
+
+def fit_als(
+    ds: Dataset, cutoff: float, cfg: RecommendConfig
+) -> tuple[AlternatingLeastSquares, pd.Index, pd.Index, sp.csr_matrix, float]:
+    """(ALS, users, items, the confidence matrix it was fitted on, ALS seconds)."""
     matrix = interaction_matrix(ds, cutoff, cfg.weights)
-    weighted = bm25_weight(matrix.csr, K1=cfg.bm25_k1, B=cfg.bm25_b).tocsr().astype(np.float32)
+    weighted = confidence_matrix(matrix.csr, cfg)
     started = time.perf_counter()
     with threadpool_limits(1, "blas"):  # implicit parallelises itself; BLAS threads only hurt
         als = AlternatingLeastSquares(
@@ -94,7 +116,27 @@ def fit(ds: Dataset, cutoff: float, cfg: RecommendConfig) -> Fitted:
             num_threads=2,
         )
         als.fit(weighted, show_progress=False)
-    fit_seconds = time.perf_counter() - started
+    return als, matrix.users, matrix.items, weighted, time.perf_counter() - started
+
+
+def with_confidence(ds: Dataset, fitted: Fitted, confidence: str) -> Fitted:
+    """The same fit with the ALS refitted on another confidence weighting."""
+    cfg = dataclasses.replace(fitted.cfg, confidence=confidence)
+    als, users, items, weighted, seconds = fit_als(ds, fitted.cutoff, cfg)
+    return dataclasses.replace(
+        fitted,
+        als=als,
+        matrix_users=users,
+        items=items,
+        weighted=weighted,
+        fit_seconds=seconds,
+        cfg=cfg,
+    )
+
+
+def fit(ds: Dataset, cutoff: float, cfg: RecommendConfig) -> Fitted:
+    """ALS on the confidence matrix, repeat statistics, the repeat ranker, popularity."""
+    als, users, items, weighted, fit_seconds = fit_als(ds, cutoff, cfg)
     history = purchases(ds, -np.inf, cutoff)
     recent = history[history["day"] > cutoff / DAY - 90]
     popular = list(recent["item_id"].value_counts().index)
@@ -107,12 +149,13 @@ def fit(ds: Dataset, cutoff: float, cfg: RecommendConfig) -> Fitted:
         if cfg.repeat_ranker
         else ""
     )
+    table, calibration = fit_due_calibration(ds, cutoff, repeat.sigma, float(cfg.test_days))
     return Fitted(
         als,
-        matrix.users,
-        matrix.items,
+        users,
+        items,
         weighted,
-        copurchase(ds, cutoff, matrix.items),
+        copurchase(ds, cutoff, items),
         repeat,
         popular,
         category,
@@ -120,6 +163,8 @@ def fit(ds: Dataset, cutoff: float, cfg: RecommendConfig) -> Fitted:
         cutoff,
         cfg,
         ranker,
+        table,
+        calibration,
     )
 
 
@@ -254,6 +299,7 @@ def to_model(fitted: Fitted, neighbours: bool = True) -> RecommendModel:
         recipe=json.dumps(asdict(cfg)),
         repeat_ranker=fitted.ranker,
         item_buyers=item_buyers(rep, fitted.items),
+        due_calibration=fitted.due_calibration,
     )
 
 
@@ -292,4 +338,5 @@ def from_model(model: RecommendModel) -> Fitted:
         model.trained_until,
         cfg,
         model.repeat_ranker,
+        model.due_calibration,
     )
