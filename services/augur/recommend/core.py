@@ -64,12 +64,13 @@ def _check_ids(values: Sequence[str], what: str, limit: int) -> list[str]:
     return list(values)
 
 
-def _valid(customer_id: str) -> bool:
+def _id_error(customer_id: str) -> str:
+    """What is wrong with a batch's customer id ("" when nothing is)."""
     try:
         check_id(customer_id, "customer_id")
-    except InvalidArgument:
-        return False
-    return True
+    except InvalidArgument as exc:
+        return exc.message
+    return ""
 
 
 class RecommendCore:
@@ -193,19 +194,22 @@ class RecommendCore:
         stock = self._stock(index)
         now = self.now()
 
-        def one(cid: str, bought: Bought | None) -> BatchResult:
-            try:
-                check_id(cid, "customer_id")
-            except InvalidArgument as exc:
-                return BatchResult(cid, None, exc.message)
-            query = Query(cid, n, now, (), (), cats, include_repeat, bought)
-            return BatchResult(cid, index.recommend(query, stock))
-
         def chunks() -> Iterator[list[BatchResult]]:
             for start in range(0, len(customer_ids), BATCH_CHUNK):
                 chunk = customer_ids[start : start + BATCH_CHUNK]
-                valid = [c for c in chunk if _valid(c)]
+                errors = {c: _id_error(c) for c in chunk}
+                valid = [c for c in chunk if not errors[c]]
                 bought = dict(zip(valid, self._bought(valid), strict=True))
-                yield [one(c, bought.get(c)) for c in chunk]
+                yield [
+                    BatchResult(c, None, errors[c])
+                    if errors[c]
+                    else BatchResult(
+                        c,
+                        index.recommend(
+                            Query(c, n, now, (), (), cats, include_repeat, bought[c]), stock
+                        ),
+                    )
+                    for c in chunk
+                ]
 
         return loaded, chunks()
