@@ -40,6 +40,8 @@ def recommend_settings(
             "state_dir": tmp / "state",
             "model_poll_seconds": 0.2,
             "recommend_as_of": as_of,
+            # compiled in the background, the ranker would swap mid-test (its own test below)
+            "recommend_compile_ranker": False,
             **extra,
         },
     )

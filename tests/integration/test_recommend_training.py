@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from augur.recommend.index import Query, RecommendIndex
 from augur.recommend.model import RecommendModel
+from augur.recommend.ranker import REPEAT_ORDERS
 from augur.training.data.loader import load_dataset
 from augur.training.recommend.data import DAY, purchases
 from augur.training.recommend.train import RecommendConfig, evaluate, fit, from_model, to_model
@@ -52,6 +54,30 @@ def test_repeat_timing_error_is_within_a_fifth_of_the_planted_cycle(
         predicted = np.where(late, predicted + interval, predicted)
     error = np.abs(predicted - m["actual"].to_numpy()) / m["cycle_days"].to_numpy()
     assert len(m) > 500 and np.median(error) <= 0.2
+
+
+def test_the_repeat_order_never_loses_to_buy_again_on_its_validation_window(trained) -> None:  # type: ignore[no-untyped-def]
+    _, _, fitted, _ = trained
+    order, p = fitted.order, fitted.order.metrics
+    assert order.order in REPEAT_ORDERS and p["repeat_validation_customers"] > 500
+    assert {"ranker", "frequency", "clock"} <= {k.rsplit("_", 1)[1] for k in p if "_p10_" in k}
+    assert p[f"repeat_validation_p10_{order.order}"] >= p["repeat_validation_p10_frequency"]
+    assert (order.order == "ranker") == bool(order.ranker)
+    if order.order == "ranker":  # it must beat buy again outright, not tie
+        assert p["repeat_validation_p10_ranker"] > p["repeat_validation_p10_frequency"]
+
+
+def test_the_compiled_ranker_answers_as_lightgbm(trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _, cutoff, fitted, _ = trained
+    if fitted.order.order != "ranker":
+        pytest.skip("the ranker lost on this shop's validation window: nothing to compile")
+    index = RecommendIndex(to_model(fitted, neighbours=False))
+    customers = sorted(index.rep_slice)[:200]
+    before = [index.recommend(Query(c, 10, cutoff)).picks for c in customers]
+    assert index.compile_ranker(tmp_path, background=False)
+    assert index.ranker is not None and index.ranker.trees.compiled
+    assert [index.recommend(Query(c, 10, cutoff)).picks for c in customers] == before
+    assert list(tmp_path.glob("compiled-*.so"))  # cached beside the model
 
 
 def test_native_save_and_load_round_trip(trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

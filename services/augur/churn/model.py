@@ -29,6 +29,7 @@ import numpy as np
 
 from augur.churn.prior import LinearPrior
 from augur.churn.reasons import reason_text
+from augur.common.trees import Trees
 from augur.features.definitions import FEATURE_NAMES, FEATURE_SET_VERSION, feature_index
 
 BOOSTER_FILE = "booster.txt"
@@ -87,27 +88,13 @@ class ChurnModel:
 
     def __post_init__(self) -> None:
         """Pack the reason tables into matrices so a lookup is a few numpy operations, and
-        keep one LightGBM predictor: ``Booster.predict`` builds a new one on every call,
-        which costs more than the prediction itself for one row (~130 us against ~45 us)."""
-        self._predictor: Any = None
-        self._bulk_predictor: Any = None
-        if self.booster is not None:
-            self._predictors(self.booster)
+        keep the booster's predictors (``augur.common.trees``)."""
+        self._trees = Trees(self.booster) if self.booster is not None else None
         self.pack_reasons()
 
     @property
     def trees(self) -> int:
         return 0 if self.booster is None else int(self.booster.current_iteration())
-
-    def _predictors(self, booster: lgb.Booster) -> None:
-        try:
-            from lightgbm.basic import _InnerPredictor
-
-            self._predictor = _InnerPredictor.from_booster(booster, {"num_threads": 1})
-            # bulk scoring (ScoreBatch, snapshots) may use both cores
-            self._bulk_predictor = _InnerPredictor.from_booster(booster, {"num_threads": 2})
-        except (ImportError, AttributeError, TypeError):  # a LightGBM without it
-            self._predictor = None
 
     def pack_reasons(self) -> None:
         self._direction = np.array([self.reason_direction.get(f, 0.0) for f in self.feature_names])
@@ -138,12 +125,9 @@ class ChurnModel:
         """Uncalibrated log-odds: the prior plus the trees' raw score."""
         X = np.atleast_2d(X)
         out = self.prior.logit(X) if self.prior is not None else np.zeros(len(X))
-        if self.booster is None:
+        if self._trees is None:
             return out
-        if self._predictor is not None:
-            predictor = self._bulk_predictor if len(X) >= 256 else self._predictor
-            return out + np.asarray(predictor.predict(X, raw_score=True), dtype=float)
-        return out + np.asarray(self.booster.predict(X, raw_score=True, num_threads=1))
+        return out + self._trees.predict(X, raw_score=True)
 
     def raw_probability(self, X: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-self.log_odds(X)))

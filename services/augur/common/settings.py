@@ -238,6 +238,12 @@ class RecommendSettings(ModelServiceSettings):
         "item's repeat clock in the next answer; when Redis is unreachable the model's own "
         "history answers.",
     )
+    recommend_compile_ranker: bool = Field(
+        True,
+        description="Compile the repeat ranker's trees to native code (lleaves) in the "
+        "background after a model loads, cached beside the model; LightGBM's predictor answers "
+        "until it is ready (a 200-tree ranker compiles in about 15 s on 2 cores).",
+    )
 
     @field_validator("recommend_as_of")
     @classmethod

@@ -14,11 +14,12 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from pathlib import Path
 
 import numpy as np
 
 from augur.recommend.model import RecommendModel
-from augur.recommend.ranker import RepeatRanker, repeat_features
+from augur.recommend.ranker import RepeatRanker, frequency_score, repeat_features
 from augur.recommend.timing import calibrated, conditional_quantiles, due_probability
 
 DAY = 86400.0
@@ -132,12 +133,37 @@ class RecommendIndex:
             float(np.median(self.rep_interval)) if len(self.rep_interval) else 30.0,
         )
         self.item_cycle[self.rep_item[once]] = self.rep_interval[once]
-        self.ranker = RepeatRanker(model.repeat_ranker) if model.repeat_ranker else None
+        self.repeat_order = model.repeat_order or ("ranker" if model.repeat_ranker else "clock")
+        self.ranker = (
+            RepeatRanker(model.repeat_ranker)
+            if self.repeat_order == "ranker" and model.repeat_ranker
+            else None
+        )
         self.item_buyers = (
             np.asarray(model.item_buyers, dtype=np.float64)
             if len(model.item_buyers) == len(self.item_ids)
             else np.zeros(len(self.item_ids))
         )
+
+    def compile_ranker(self, directory: Path, background: bool = True) -> bool:
+        """The repeat ranker compiled to native code (in a daemon thread with ``background``;
+        True once compiled when not), checked on the model's own repeat rows as of its cutoff
+        (``augur.common.trees``)."""
+        if self.ranker is None or not len(self.rep_item):
+            return False
+        m, rows = self.model, slice(0, min(2000, len(self.rep_item)))
+        probe = repeat_features(
+            self.rep_count[rows],
+            self.trained_day - self.rep_last[rows],
+            self.rep_interval[rows],
+            m.repeat_sigma,
+            m.horizon_days,
+            self.item_buyers[self.rep_item[rows]],
+        )
+        if not background:
+            return self.ranker.trees.compile(directory, probe, "repeat ranker")
+        self.ranker.trees.compile_in_background(directory, probe, "repeat ranker")
+        return False
 
     def _index_repeat(self, model: RecommendModel) -> None:
         items = np.array([self.item_pos.get(i, -1) for i in model.repeat_item.tolist()])
@@ -269,12 +295,19 @@ class RecommendIndex:
         lo, hi = m.confidence_indptr[row], m.confidence_indptr[row + 1]
         return np.asarray(m.confidence_indices[lo:hi])
 
-    def _because(self, item: int, anchors: np.ndarray) -> int:
-        """The anchor item (other than ``item``) that contributes most to ``item``'s score."""
-        anchors = anchors[anchors != item]
+    def _because(self, items: Sequence[int], anchors: np.ndarray) -> list[int]:
+        """Per item, the anchor item (other than itself) that contributes most to its score;
+        the item itself when it has no other anchor. One product for all the items."""
+        if not len(items):
+            return []
         if not len(anchors):
-            return item
-        return int(anchors[int(np.argmax(self.Y[anchors] @ self.Y[item]))])
+            return list(items)
+        picks = np.asarray(items, dtype=np.int64)
+        scores = self.Y[anchors] @ self.Y[picks].T  # anchors x items
+        scores[anchors[:, None] == picks[None, :]] = -np.inf
+        best = np.argmax(scores, axis=0)
+        found = np.isfinite(scores[best, np.arange(len(picks))])
+        return [int(a) if ok else j for a, ok, j in zip(anchors[best], found, items, strict=True)]
 
     # -------------------------------------------------------------------- blend
     def recommend(self, q: Query, stock: StockCheck | None = None) -> Answer:
@@ -317,8 +350,11 @@ class RecommendIndex:
                         m.repeat_sigma,
                         m.horizon_days,
                         self.item_buyers[bought],
+                        due=p,
                     )
                 )
+            elif self.repeat_order == "frequency":  # buy again beat the ranker on validation
+                score = frequency_score(r.count, elapsed)
             else:
                 score = p
                 # inside its cycle and not due within the horizon (a durable, a staple just
@@ -402,7 +438,7 @@ class RecommendIndex:
         out_of_stock, stock_known = _out_of_stock(pool, stock)
         taken: set[int] = set(out_of_stock)
         per_cat: dict[int, int] = {}
-        picks: list[tuple[int, Source, str]] = []
+        picks: list[tuple[int, Source]] = []
         cap = m.max_per_category if not q.categories or len(q.categories) > 1 else q.n
 
         def take(items: np.ndarray, source: Source, limit: int, capped: bool) -> None:
@@ -416,7 +452,7 @@ class RecommendIndex:
                     continue
                 taken.add(j)
                 per_cat[cat] = per_cat.get(cat, 0) + 1
-                picks.append((j, source, self._reason(j, source, q, c, context)))
+                picks.append((j, source))
 
         n_repeat = math.floor(m.repeat_share * q.n + 0.5) if len(c.personal) else q.n
         take(c.repeat, Source.REPEAT, n_repeat, True)
@@ -429,25 +465,45 @@ class RecommendIndex:
             (c.popular, Source.POPULAR),
         ):
             take(items, source, q.n, False)  # the diversity cap yields to a full list
+        reasons = self._reasons(picks, q, c, context)
         return Answer(
-            [Pick(j, 1.0 - r / q.n, s, text) for r, (j, s, text) in enumerate(picks)],
+            [
+                Pick(j, 1.0 - r / q.n, s, text)
+                for r, ((j, s), text) in enumerate(zip(picks, reasons, strict=True))
+            ],
             cold,
             stock_known,
         )
 
-    def _reason(self, j: int, source: Source, q: Query, c: _Candidates, context: np.ndarray) -> str:
-        if source is Source.REPEAT:
-            return c.repeat_reason[j]
-        if source is Source.SESSION:
-            return f"Goes with {self.item_ids[self._because(j, context)]} in your basket"
-        if source is Source.EXPLORE:
-            history = self._history(q.customer_id)
-            anchor = self._because(j, history)
-            if anchor != j:
-                return f"Customers who buy {self.item_ids[anchor]} also buy this"
-            return "Picked for your taste"
-        category = self.category_of(j)
-        return f"Popular in {category}" if category else "Popular right now"
+    def _reasons(
+        self, picks: list[tuple[int, Source]], q: Query, c: _Candidates, context: np.ndarray
+    ) -> list[str]:
+        """The reason of every pick; the anchors of all the session and explore picks are
+        found with one product each."""
+        ids = self.item_ids
+        anchor: dict[int, int] = {}
+        for source, anchors in ((Source.SESSION, context), (Source.EXPLORE, None)):
+            items = [j for j, s in picks if s is source]
+            if items:
+                pool = anchors if anchors is not None else self._history(q.customer_id)
+                anchor.update(zip(items, self._because(items, pool), strict=True))
+        out = []
+        for j, source in picks:
+            if source is Source.REPEAT:
+                out.append(c.repeat_reason[j])
+            elif source is Source.SESSION:
+                out.append(f"Goes with {ids[anchor[j]]} in your basket")
+            elif source is Source.EXPLORE:
+                a = anchor[j]
+                out.append(
+                    f"Customers who buy {ids[a]} also buy this"
+                    if a != j
+                    else "Picked for your taste"
+                )
+            else:
+                category = self.category_of(j)
+                out.append(f"Popular in {category}" if category else "Popular right now")
+        return out
 
     # ---------------------------------------------------------------- similar
     def similar(

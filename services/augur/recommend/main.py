@@ -20,9 +20,13 @@ from augur.recommend.v1 import recommend_pb2_grpc
 MODEL_NAME = "augur-recommend"
 
 
-def load_index(path: Path) -> RecommendIndex:
-    """A registered model's artefact, ready to query."""
-    return RecommendIndex(RecommendModel.load(path))
+def load_index(path: Path, compile_ranker: bool = False) -> RecommendIndex:
+    """A registered model's artefact, ready to query (its ranker compiled to native code in
+    the background with ``compile_ranker``)."""
+    index = RecommendIndex(RecommendModel.load(path))
+    if compile_ranker:
+        index.compile_ranker(path)
+    return index
 
 
 async def build_spec(
@@ -30,7 +34,13 @@ async def build_spec(
 ) -> ServiceSpec:
     assert isinstance(settings, RecommendSettings)
     store = RedisFeatureStore.from_settings(settings)
-    watcher = ModelWatcher.for_service(MODEL_NAME, load_index, settings, "recommend", registry)
+    watcher = ModelWatcher.for_service(
+        MODEL_NAME,
+        lambda path: load_index(path, settings.recommend_compile_ranker),
+        settings,
+        "recommend",
+        registry,
+    )
     await watcher.refresh()
     servicer = RecommendServicer(RecommendCore(store, watcher, settings), watcher)
 

@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 
 FILE = "recommend.npz"
-FORMAT_VERSION = 6
-READS = (5, 6)  # format 5 lacks the anticipation calibration: its clock answers uncalibrated
+FORMAT_VERSION = 7
+# format 5 lacks the anticipation calibration (its clock answers uncalibrated); 5 and 6 lack
+# the repeat order chosen on validation (the ranker orders when there is one, else the clock)
+READS = (5, 6, 7)
 
 
 @dataclass
@@ -52,7 +54,8 @@ class RecommendModel:
     min_due_probability: float = 0.05
     trained_until: float = 0.0  # Unix seconds of the data cutoff
     recipe: str = "{}"  # JSON of the training settings, to refit the same method on new data
-    repeat_ranker: str = ""  # LightGBM text of the repeat ranker; "" orders by the repeat clock
+    repeat_ranker: str = ""  # LightGBM text of the repeat ranker
+    repeat_order: str = ""  # one of augur.recommend.ranker.REPEAT_ORDERS; "" before format 7
     item_buyers: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     """Customers who bought each item (aligned with items), a ranker feature."""
     due_calibration: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
@@ -83,6 +86,6 @@ class RecommendModel:
             )
         values["format_version"] = FORMAT_VERSION
         for f in dataclasses.fields(cls):
-            if f.type in ("float", "int", "str"):
+            if f.type in ("float", "int", "str") and f.name in values:
                 values[f.name] = {"float": float, "int": int, "str": str}[f.type](values[f.name])
         return cls(**values)

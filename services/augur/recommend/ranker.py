@@ -10,11 +10,10 @@ customers buy it. The features are computed here, once, for training and for ser
 
 from __future__ import annotations
 
-from typing import Any
-
 import lightgbm as lgb
 import numpy as np
 
+from augur.common.trees import Trees
 from augur.recommend.timing import due_probability
 
 RANKER_FEATURES = (
@@ -27,6 +26,9 @@ RANKER_FEATURES = (
     "share_of_customer",
     "item_buyers_log",
 )
+# how the repeat list is ordered: the learnt ranker, "buy again" (purchase days, then recency)
+# or the repeat clock (most due first); training chooses on a validation window
+REPEAT_ORDERS = ("ranker", "frequency", "clock")
 
 
 def repeat_features(
@@ -37,16 +39,17 @@ def repeat_features(
     horizon_days: float,
     item_buyers: np.ndarray,
     customer_totals: np.ndarray | None = None,
+    due: np.ndarray | None = None,
 ) -> np.ndarray:
     """One row per past item. Without ``customer_totals`` the rows are ONE customer's (the
     customer columns sum over them); with it, any customers' rows, each with its customer's
-    total purchase days."""
+    total purchase days. ``due``: the rows' due probability when the caller has it."""
     total = (
         customer_totals
         if customer_totals is not None
         else np.full(len(count), float(count.sum()) if len(count) else 0.0)
     )
-    p = due_probability(elapsed, interval, count, sigma, horizon_days)
+    p = due if due is not None else due_probability(elapsed, interval, count, sigma, horizon_days)
     return np.column_stack(
         [
             count,
@@ -61,22 +64,18 @@ def repeat_features(
     ).astype(np.float64)
 
 
+def frequency_score(count: np.ndarray, elapsed: np.ndarray) -> np.ndarray:
+    """Buy-again's order: most purchase days first, the latest bought first among equals."""
+    return count + 1.0 / (2.0 + np.maximum(elapsed, 0.0))
+
+
 class RepeatRanker:
     """A lambdarank booster over ``RANKER_FEATURES``; higher scores rank first."""
 
     def __init__(self, model_string: str) -> None:
-        self.booster = lgb.Booster(model_str=model_string)
-        self._predictor: Any = None
-        try:
-            from lightgbm.basic import _InnerPredictor
-
-            self._predictor = _InnerPredictor.from_booster(self.booster, {"num_threads": 1})
-        except (ImportError, AttributeError, TypeError):  # a LightGBM without it
-            self._predictor = None
+        self.trees = Trees(lgb.Booster(model_str=model_string))
 
     def score(self, features: np.ndarray) -> np.ndarray:
         if not len(features):
             return np.zeros(0)
-        if self._predictor is not None:
-            return np.asarray(self._predictor.predict(features), dtype=float)
-        return np.asarray(self.booster.predict(features, num_threads=1), dtype=float)
+        return self.trees.predict(features, threads=1)

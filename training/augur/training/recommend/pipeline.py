@@ -128,7 +128,6 @@ def train_recommend(
     cfg = fitted.cfg = dataclasses.replace(base, repeat_share=best_share)
     metrics = tried[best_share]
     metrics["repeat_share"] = best_share
-    metrics["repeat_ranker"] = float(bool(fitted.ranker))
     for share, m in tried.items():
         metrics[f"blend_ndcg_at_share_{share:.2f}"] = m[f"blend_all_ndcg@{cfg.k}"]
     metrics["als_fit_seconds_eval"] = fitted.fit_seconds
@@ -144,6 +143,10 @@ def train_recommend(
     steps.set_postfix_str("refit on all data")
     final = fit(ds, data_end, cfg)
     metrics["als_fit_seconds"] = final.fit_seconds
+    # the repeat order served is the one chosen on the final fit's own validation window
+    metrics.update(final.order.metrics)
+    metrics["repeat_order_ranker"] = float(final.order.order == "ranker")
+    metrics["repeat_order_frequency"] = float(final.order.order == "frequency")
     metrics.update(final.calibration_metrics)  # AnticipateNext on the last validation window
     steps.update()
     steps.close()

@@ -1,20 +1,44 @@
 """Training the repeat ranker on validation windows cut from the training data: at each
 window start t the repeat statistics are those of the purchases before t, and an item is
-relevant when the customer buys it in [t, t + H)."""
+relevant when the customer buys it in [t, t + H).
+
+The ranker learns on the older windows and is judged on the latest one against the two fixed
+orders it must beat, "buy again" (the customer's most often bought items) and the repeat clock
+(most due first). The best of the three orders the repeat list, so the learnt order is never
+served where it is worse than buy-again on the shop's own validation window.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from augur.recommend.ranker import RANKER_FEATURES, repeat_features
+from augur.recommend.ranker import (
+    RANKER_FEATURES,
+    RepeatRanker,
+    frequency_score,
+    repeat_features,
+)
 from augur.training.data.loader import Dataset
 from augur.training.recommend.data import DAY, purchases
 from augur.training.recommend.repeat import RepeatModel
 
-WINDOWS = 3  # window starts H, H + 30 and H + 60 days before the cutoff
+WINDOWS = 3  # window starts H, H + 30 and H + 60 days before the cutoff; the first judges
 MIN_GROUPS = 50  # customers with a repeat purchase in the windows, or no ranker
+K = 10  # the list length the orders are judged at
+
+
+@dataclass
+class RepeatOrder:
+    """How the repeat list is ordered, and the precision of each order on the judging
+    window (same customers, same rows)."""
+
+    order: str  # one of REPEAT_ORDERS
+    ranker: str = ""  # LightGBM text when order == "ranker"
+    metrics: dict[str, float] = field(default_factory=dict)
 
 
 def item_buyers(repeat: RepeatModel, items: pd.Index) -> np.ndarray:
@@ -55,17 +79,56 @@ def window_rows(
     return X, relevant[order], sizes
 
 
-def fit_repeat_ranker(
-    ds: Dataset, cutoff: float, horizon_days: float, sigma: float, seed: int
-) -> str:
-    """The ranker's LightGBM text, or "" when the windows hold too few repeat buyers."""
+def precision_at(score: np.ndarray, relevant: np.ndarray, sizes: np.ndarray, k: int) -> float:
+    """Mean over groups (rows grouped by customer, in order) of the relevant share of the
+    ``k`` best-scored rows of the group."""
+    if not len(sizes):
+        return 0.0
+    group = np.repeat(np.arange(len(sizes)), sizes)
+    order = np.lexsort((-score, group))  # by group, best first; groups stay in row order
+    starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
+    rank = np.arange(len(order)) - starts  # position of each sorted row within its group
+    hits = np.bincount(group[order], weights=relevant[order] * (rank < k), minlength=len(sizes))
+    return float(np.mean(hits / k))
+
+
+def fit_repeat_order(
+    ds: Dataset, cutoff: float, horizon_days: float, sigma: float, seed: int, learn: bool = True
+) -> RepeatOrder:
+    """The order of the repeat list judged on the latest window: the ranker (learnt on the
+    older windows) when it beats buy-again there, else the better of buy-again and the clock."""
     parts = [
         window_rows(ds, cutoff - (horizon_days + 30 * k) * DAY, horizon_days, sigma)
         for k in range(WINDOWS)
     ]
-    groups = np.concatenate([g for _, _, g in parts])
-    if len(groups) < MIN_GROUPS:
-        return ""
+    (X, y, sizes), older = parts[0], parts[1:]
+    if len(sizes) < MIN_GROUPS // 2:
+        return RepeatOrder("clock", metrics={"repeat_validation_customers": float(len(sizes))})
+    columns = {name: i for i, name in enumerate(RANKER_FEATURES)}
+    count, elapsed = X[:, columns["purchase_days"]], X[:, columns["days_since_last"]]
+    scores = {
+        "frequency": frequency_score(count, elapsed),
+        "clock": X[:, columns["due_probability"]],
+    }
+    groups = np.concatenate([g for _, _, g in older])
+    ranker = ""
+    if learn and len(groups) >= MIN_GROUPS:
+        ranker = _train(
+            np.vstack([x for x, _, _ in older]),
+            np.concatenate([r for _, r, _ in older]),
+            groups,
+            seed,
+        )
+        scores["ranker"] = RepeatRanker(ranker).score(X)
+    precision = {name: precision_at(s, y, sizes, K) for name, s in scores.items()}
+    # the best order; buy-again wins every tie (the ranker must beat it outright)
+    best = max(precision, key=lambda o: (precision[o], o == "frequency"))
+    metrics = {f"repeat_validation_p{K}_{name}": value for name, value in precision.items()}
+    metrics["repeat_validation_customers"] = float(len(sizes))
+    return RepeatOrder(best, ranker if best == "ranker" else "", metrics)
+
+
+def _train(X: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int) -> str:
     params = {
         "objective": "lambdarank",
         "learning_rate": 0.05,
@@ -77,7 +140,5 @@ def fit_repeat_ranker(
         "num_threads": 2,
         "verbose": -1,
     }
-    data = lgb.Dataset(
-        np.vstack([x for x, _, _ in parts]), np.concatenate([y for _, y, _ in parts]), group=groups
-    )
+    data = lgb.Dataset(X, y, group=groups)
     return str(lgb.train(params, data, num_boost_round=200).model_to_string())

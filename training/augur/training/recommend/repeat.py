@@ -34,24 +34,32 @@ class RepeatModel:
 
     @classmethod
     def fit(cls, history: pd.DataFrame, shrink: float = 2.0, sigma: float = 0.35) -> RepeatModel:
-        """``history``: (customer_id, item_id, day) purchase days up to the cutoff."""
-        h = history.sort_values(["customer_id", "item_id", "day"])
-        h = h.assign(gap=h.groupby(["customer_id", "item_id"])["day"].diff())
-        per_item = h.dropna(subset=["gap"]).groupby("item_id")["gap"].median()
+        """``history``: (customer_id, item_id, day) purchase days up to the cutoff. Rows come
+        out sorted by customer, then item. Ids are factorised once and the rest is integer
+        work (sorting the id strings themselves cost most of the training's time)."""
+        customers, customer_ids = pd.factorize(history["customer_id"], sort=True)
+        items, item_ids = pd.factorize(history["item_id"], sort=True)
+        day = history["day"].to_numpy(dtype=float)
+        order = np.lexsort((day, items, customers))
+        c, i, d = customers[order], items[order], day[order]
+        first = np.ones(len(c), dtype=bool)  # the first purchase day of a customer x item
+        first[1:] = (c[1:] != c[:-1]) | (i[1:] != i[:-1])
+        gap = np.diff(d, prepend=np.nan)
+        gap[first] = np.nan
+        starts = np.flatnonzero(first)
+        ends = np.append(starts[1:], len(c))
+        seen = ~np.isnan(gap)
+        per_item = pd.Series(gap[seen]).groupby(i[seen]).median()
         global_gap = float(per_item.median()) if len(per_item) else 30.0
-        g = h.groupby(["customer_id", "item_id"]).agg(
-            count=("day", "size"), last=("day", "max"), gaps=("gap", "sum")
-        )
-        g = g.reset_index()
-        item_gap = g["item_id"].map(per_item).fillna(global_gap).to_numpy()
-        own = g["gaps"].to_numpy()  # sum of own gaps (count - 1 of them)
-        n_gaps = g["count"].to_numpy() - 1
-        interval = (own + shrink * item_gap) / (n_gaps + shrink)
+        item_gap = per_item.reindex(i[starts]).fillna(global_gap).to_numpy()
+        own = np.add.reduceat(np.where(seen, gap, 0.0), starts) if len(starts) else np.zeros(0)
+        count = (ends - starts).astype(float)
+        interval = (own + shrink * item_gap) / (count - 1 + shrink)
         return cls(
-            g["customer_id"].to_numpy(dtype=object),
-            g["item_id"].to_numpy(dtype=object),
-            g["count"].to_numpy(dtype=float),
-            g["last"].to_numpy(dtype=float),
+            np.asarray(customer_ids, dtype=object)[c[starts]],
+            np.asarray(item_ids, dtype=object)[i[starts]],
+            count,
+            d[ends - 1] if len(starts) else np.zeros(0),
             np.maximum(interval, 1.0),
             sigma,
             shrink,

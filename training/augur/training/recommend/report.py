@@ -32,9 +32,9 @@ def print_recommend_report(report: TrainReport, k: int = 10) -> None:
         )
         print(
             f"repeat slots: {m['repeat_share']:.0%} of each list, chosen on the test window "
-            f"(blend NDCG@{k} by share {shares}); repeat items ordered by "
-            + ("the learnt ranker" if m.get("repeat_ranker") else "the repeat clock")
+            f"(blend NDCG@{k} by share {shares})"
         )
+    print(repeat_order_line(m))
     tried = {
         k.removeprefix("explore_new_ndcg_"): v
         for k, v in m.items()
@@ -58,3 +58,34 @@ def print_recommend_report(report: TrainReport, k: int = 10) -> None:
         print("AnticipateNext: too little data to calibrate; the repeat clock answers as is")
     verdict = "promoted to champion" if report.promoted else "kept as challenger"
     print(f"quality gate: {verdict}: {report.gate_reason}")
+
+
+ORDER_NAMES = {"ranker": "the learnt ranker", "frequency": "buy again", "clock": "the repeat clock"}
+
+
+def repeat_order_line(m: dict[str, float]) -> str:
+    """Which order the repeat list is served in, and why (precision on the validation
+    window, same customers)."""
+    if m.get("repeat_order_ranker"):
+        order = "ranker"
+    elif m.get("repeat_order_frequency"):
+        order = "frequency"
+    else:
+        order = "clock"
+    tried = {
+        name: m[f"repeat_validation_p10_{name}"]
+        for name in ORDER_NAMES
+        if f"repeat_validation_p10_{name}" in m
+    }
+    if not tried:
+        return f"repeat items ordered by {ORDER_NAMES[order]} (too few repeat buyers to compare)"
+    said = ", ".join(f"{ORDER_NAMES[n]} {v:.4f}" for n, v in tried.items())
+    fallback = (
+        "; the ranker lost to buy again there, so buy again orders the list"
+        if "ranker" in tried and order != "ranker"
+        else ""
+    )
+    return (
+        f"repeat items ordered by {ORDER_NAMES[order]}, chosen on the last validation window "
+        f"({m.get('repeat_validation_customers', 0):,.0f} repeat buyers; P@10 {said}){fallback}"
+    )

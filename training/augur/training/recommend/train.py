@@ -28,7 +28,7 @@ from augur.training.data.loader import Dataset
 from augur.training.recommend.anticipation import fit_due_calibration
 from augur.training.recommend.data import DAY, Weights, copurchase, interaction_matrix, purchases
 from augur.training.recommend.evaluate import coverage, ranking_metrics
-from augur.training.recommend.ranker import fit_repeat_ranker, item_buyers
+from augur.training.recommend.ranker import RepeatOrder, fit_repeat_order, item_buyers
 from augur.training.recommend.repeat import RepeatModel
 
 
@@ -50,7 +50,9 @@ class RecommendConfig:
     gate_tolerance_ndcg: float = 0.01
     similar_per_item: int = 50
     candidates_per_user: int = 64
-    repeat_ranker: bool = True  # learn the order of repeat items (else: the repeat clock)
+    # learn the order of repeat items (else: the better of buy-again and the repeat clock on the
+    # validation window)
+    repeat_ranker: bool = True
     # ALS confidence: "bm25" (BM25-weighted, strong on browsing shops) or "log" (log(1 + decayed
     # weight): on a grocer's baskets BM25 flattens the staples that predict new items)
     confidence: str = "bm25"
@@ -82,7 +84,7 @@ class Fitted:
     fit_seconds: float
     cutoff: float
     cfg: RecommendConfig
-    ranker: str = ""
+    order: RepeatOrder = field(default_factory=lambda: RepeatOrder("clock"))
     due_calibration: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     calibration_metrics: dict[str, float] = field(default_factory=dict)
 
@@ -144,10 +146,8 @@ def fit(ds: Dataset, cutoff: float, cfg: RecommendConfig) -> Fitted:
         dict(zip(ds.items["item_id"], ds.items["category"], strict=True)) if len(ds.items) else {}
     )
     repeat = RepeatModel.fit(history)
-    ranker = (
-        fit_repeat_ranker(ds, cutoff, cfg.test_days, repeat.sigma, cfg.seed)
-        if cfg.repeat_ranker
-        else ""
+    order = fit_repeat_order(
+        ds, cutoff, cfg.test_days, repeat.sigma, cfg.seed, learn=cfg.repeat_ranker
     )
     table, calibration = fit_due_calibration(ds, cutoff, repeat.sigma, float(cfg.test_days))
     return Fitted(
@@ -162,7 +162,7 @@ def fit(ds: Dataset, cutoff: float, cfg: RecommendConfig) -> Fitted:
         fit_seconds,
         cutoff,
         cfg,
-        ranker,
+        order,
         table,
         calibration,
     )
@@ -297,7 +297,8 @@ def to_model(fitted: Fitted, neighbours: bool = True) -> RecommendModel:
         min_due_probability=cfg.min_due_probability,
         trained_until=fitted.cutoff,
         recipe=json.dumps(asdict(cfg)),
-        repeat_ranker=fitted.ranker,
+        repeat_ranker=fitted.order.ranker,
+        repeat_order=fitted.order.order,
         item_buyers=item_buyers(rep, fitted.items),
         due_calibration=fitted.due_calibration,
     )
@@ -337,6 +338,9 @@ def from_model(model: RecommendModel) -> Fitted:
         0.0,
         model.trained_until,
         cfg,
-        model.repeat_ranker,
+        RepeatOrder(
+            model.repeat_order or ("ranker" if model.repeat_ranker else "clock"),
+            model.repeat_ranker,
+        ),
         model.due_calibration,
     )
