@@ -131,3 +131,40 @@ def test_a_live_purchase_restarts_the_clock_and_makes_a_history(
     assert list(found) == [staple] and found[staple].last_day == today + 8
     answer, _ = later.recommend(newcomer, 10)
     assert answer.cold_start and staple in {index.item_ids[p.item] for p in answer.picks}
+
+
+class _Counting(InMemoryFeatureStore):
+    """Counts the store's live reads (each is one Redis round trip in production)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trips = 0
+
+    def live_state(self, customer_ids, item_ids):  # type: ignore[no-untyped-def]
+        self.trips += 1
+        return super().live_state(customer_ids, item_ids)
+
+    def in_stock(self, item_ids):  # type: ignore[no-untyped-def]
+        self.trips += 1
+        return super().in_stock(item_ids)
+
+
+def test_one_round_trip_reads_purchases_and_stock(
+    fitted: tuple[RecommendIndex, pd.DataFrame, pd.Timestamp],
+) -> None:
+    index, orders, end = fitted
+    store = _Counting()
+    settings = load_settings(RecommendSettings, recommend_as_of=end.isoformat())
+    loaded = Loaded(index, "augur-recommend", "3", "champion", 0.0, "registry")
+    core = RecommendCore(store, FixedModel(loaded), settings)
+    customers = orders["customer_id"].value_counts().index[:20].tolist()
+    for customer in customers:
+        before = store.trips
+        answer, _ = core.recommend(customer, 10)
+        assert store.trips - before == 1 and len(answer.picks) == 10
+    store.out_of_stock.update(index.item_ids[p.item] for p in answer.picks[:3])
+    again, _ = core.recommend(customers[-1], 10)
+    assert not {p.item for p in again.picks} & {p.item for p in answer.picks[:3]}
+    before = store.trips
+    _, chunks = core.batch(customers, 10)
+    assert len([r for chunk in chunks for r in chunk]) == 20 and store.trips - before == 1

@@ -70,6 +70,10 @@ class FeatureStore(Protocol):
 
     def recent_purchases(self, customer_ids: Sequence[str]) -> list[dict[str, np.ndarray]]: ...
 
+    def live_state(
+        self, customer_ids: Sequence[str], item_ids: Sequence[str]
+    ) -> tuple[list[dict[str, np.ndarray]], np.ndarray]: ...
+
     def record_purchases(self, days: Mapping[str, Mapping[str, Iterable[int]]]) -> None: ...
 
     def ping(self) -> bool: ...
@@ -296,6 +300,21 @@ class RedisFeatureStore:
         replies = self.exchange([("HGETALL", self.keys.purchases(c)) for c in customer_ids])
         return [purchases.decode(r) for r in replies]
 
+    def live_state(
+        self, customer_ids: Sequence[str], item_ids: Sequence[str]
+    ) -> tuple[list[dict[str, np.ndarray]], np.ndarray]:
+        """``recent_purchases`` of the customers and ``in_stock`` of the items, in ONE round
+        trip: what a recommendation reads live."""
+        commands: list[tuple[Any, ...]] = [
+            ("HGETALL", self.keys.purchases(c)) for c in customer_ids
+        ]
+        if item_ids:
+            commands.append(("HMGET", self.keys.item_stock(), *item_ids))
+        replies = self.exchange(commands)
+        bought = [purchases.decode(r) for r in replies[: len(customer_ids)]]
+        stock = replies[len(customer_ids)] if item_ids else []
+        return bought, np.array([r != b"0" for r in stock], dtype=bool)
+
     def record_purchases(self, days: Mapping[str, Mapping[str, Iterable[int]]]) -> None:
         """Adds purchase days: customer -> item -> days (idempotent: a set union)."""
         if not days:
@@ -386,6 +405,12 @@ class InMemoryFeatureStore:
             }
             for c in customer_ids
         ]
+
+    def live_state(
+        self, customer_ids: Sequence[str], item_ids: Sequence[str]
+    ) -> tuple[list[dict[str, np.ndarray]], np.ndarray]:
+        stock = np.array([i not in self.out_of_stock for i in item_ids], dtype=bool)
+        return self.recent_purchases(customer_ids), stock
 
     def record_purchases(self, days: Mapping[str, Mapping[str, Iterable[int]]]) -> None:
         for customer, items in days.items():

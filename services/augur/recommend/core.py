@@ -1,15 +1,17 @@
 """The recommendation service's transport-agnostic core: validation, stock, the model.
 
 Every request reads the served model once (``watcher.require()``), so a hot
-swap never mixes two models in one answer. Stock is read from Redis for the
-candidate items of each call (one HMGET), so an item marked out of stock
-through IngestEvents disappears from the next answer; so are the customer's
-purchases since the model's cutoff (one HGETALL; a batch pipelines them), so a
-purchase restarts that item's repeat clock in the next answer.
+swap never mixes two models in one answer. What is live is read from Redis in
+one round trip per request (per chunk of a batch): the customer's purchases
+since the model's cutoff (one HGETALL), so a purchase restarts that item's
+repeat clock in the next answer, and the stock of the items the answer is
+likely drawn from (one HMGET), so an item marked out of stock through
+IngestEvents disappears from the next answer.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -90,28 +92,39 @@ class RecommendCore:
     def now(self) -> float:
         return self._as_of if self._as_of is not None else time.time()
 
-    def _stock(self, index: RecommendIndex) -> StockCheck | None:
-        if not self.settings.recommend_stock_filter:
-            return None
+    def _live(
+        self, index: RecommendIndex, customer_ids: Sequence[str], items: np.ndarray
+    ) -> tuple[list[Bought | None], StockCheck | None]:
+        """Everything live in one round trip: the customers' purchases since the cutoff and
+        the stock of ``items``, those their answers are likely drawn from; the stock of any
+        other item an answer needs is read when it does. Purchases are None each when the
+        read is off or Redis is unreachable (the model's own history answers); the stock
+        check is None when the filter is off and says "unknown" when Redis is unreachable."""
+        live = self.settings.recommend_live_purchases
+        filtered = self.settings.recommend_stock_filter
+        readers = list(customer_ids) if live else []
+        stocked = items if filtered else items[:0]
         ids = index.item_ids
-
-        def check(items: np.ndarray) -> np.ndarray | None:
-            try:
-                return self.store.in_stock([ids[j] for j in items.tolist()])
-            except Unavailable:
-                return None
-
-        return check
-
-    def _bought(self, customer_ids: Sequence[str]) -> list[Bought | None]:
-        """The live read of the customers' purchases; None each when it is off or Redis is
-        unreachable (the model's own history still answers)."""
-        if not self.settings.recommend_live_purchases:
-            return [None] * len(customer_ids)
+        none: list[Bought | None] = [None] * len(customer_ids)
         try:
-            return list(self.store.recent_purchases(customer_ids))
+            bought, mask = self.store.live_state(readers, [ids[j] for j in stocked.tolist()])
         except Unavailable:
-            return [None] * len(customer_ids)
+            return none, ((lambda pool: None) if filtered else None)
+        if not filtered:
+            return (list(bought) if live else none), None
+        known = np.full(len(ids), -1, dtype=np.int8)  # -1 not read, 0 out of stock, 1 in stock
+        known[stocked] = mask
+
+        def check(pool: np.ndarray) -> np.ndarray | None:
+            missing = pool[known[pool] < 0]
+            if len(missing):
+                try:
+                    known[missing] = self.store.in_stock([ids[j] for j in missing.tolist()])
+                except Unavailable:
+                    return None
+            return known[pool] == 1
+
+        return (list(bought) if live else none), check
 
     def _query(
         self,
@@ -131,7 +144,6 @@ class RecommendCore:
             _check_ids(exclude, "exclude_item_ids", MAX_EXCLUDE),
             _check_ids(categories, "categories", MAX_CATEGORIES),
             include_repeat,
-            self._bought([customer_id])[0],
         )
 
     def recommend(
@@ -145,7 +157,9 @@ class RecommendCore:
     ) -> tuple[Answer, Loaded[RecommendIndex]]:
         q = self._query(customer_id, n, context, exclude, categories, include_repeat)
         loaded = self.watcher.require()
-        return loaded.model.recommend(q, self._stock(loaded.model)), loaded
+        index = loaded.model
+        bought, stock = self._live(index, [customer_id], index.live_items(q))
+        return index.recommend(dataclasses.replace(q, bought=bought[0]), stock), loaded
 
     def similar(self, item_id: str, n: int) -> tuple[list[Pick], Loaded[RecommendIndex]]:
         check_id(item_id, "item_id")
@@ -155,7 +169,7 @@ class RecommendCore:
         j = index.item_pos.get(item_id)
         if j is None:
             raise NotFound(f"item {item_id!r} is not in the catalogue of the served model")
-        return index.similar(j, n, self._stock(index)), loaded
+        return index.similar(j, n, self._live(index, [], np.zeros(0, np.int64))[1]), loaded
 
     def anticipate(
         self, customer_id: str, horizon_days: int, n: int, now: float | None
@@ -168,7 +182,8 @@ class RecommendCore:
         index = loaded.model
         when = self.now() if now is None else now
         floor = index.model.min_due_probability
-        history = index.due(customer_id, when, horizon_days, self._bought([customer_id])[0])
+        bought = self._live(index, [customer_id], np.zeros(0, np.int64))[0][0]
+        history = index.due(customer_id, when, horizon_days, bought)
         if not history:
             raise NotFound(f"customer {customer_id!r} has no purchase history in the served model")
         due = [d for d in history if d.probability >= floor]
@@ -191,25 +206,27 @@ class RecommendCore:
         cats = _check_ids(categories, "categories", MAX_CATEGORIES)
         loaded = self.watcher.require()
         index = loaded.model
-        stock = self._stock(index)
         now = self.now()
 
         def chunks() -> Iterator[list[BatchResult]]:
             for start in range(0, len(customer_ids), BATCH_CHUNK):
                 chunk = customer_ids[start : start + BATCH_CHUNK]
                 errors = {c: _id_error(c) for c in chunk}
-                valid = [c for c in chunk if not errors[c]]
-                bought = dict(zip(valid, self._bought(valid), strict=True))
-                yield [
-                    BatchResult(c, None, errors[c])
-                    if errors[c]
-                    else BatchResult(
-                        c,
-                        index.recommend(
-                            Query(c, n, now, (), (), cats, include_repeat, bought[c]), stock
-                        ),
-                    )
+                queries = {
+                    c: Query(c, n, now, (), (), cats, include_repeat)
                     for c in chunk
-                ]
+                    if not errors[c]
+                }
+                items = [index.live_items(q) for q in queries.values()]
+                bought, stock = self._live(
+                    index,
+                    list(queries),
+                    np.unique(np.concatenate(items)) if items else np.zeros(0, np.int64),
+                )
+                answers = {
+                    c: index.recommend(dataclasses.replace(q, bought=b), stock)
+                    for (c, q), b in zip(queries.items(), bought, strict=True)
+                }
+                yield [BatchResult(c, answers.get(c), errors[c]) for c in chunk]
 
         return loaded, chunks()
