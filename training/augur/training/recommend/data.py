@@ -43,73 +43,116 @@ class Matrix:
 def interaction_matrix(
     ds: Dataset, as_of: float, weights: Weights | None = None, items: pd.Index | None = None
 ) -> Matrix:
-    """Decayed, weighted interactions up to ``as_of`` (Unix seconds)."""
+    """Decayed, weighted interactions up to ``as_of`` (Unix seconds). Ids are handled as
+    codes: the order lines' (read once per data set) and the interactions' are mapped onto
+    one id space, so no id string is sorted or compared per event."""
     w = weights or Weights()
-    frames = []
-    orders = ds.orders[(ds.orders["quantity"] > 0)]
-    t = utc_seconds(orders["timestamp"])
-    keep = t <= as_of
-    frames.append(
-        pd.DataFrame(
-            {
-                "user": orders["customer_id"].to_numpy()[keep],
-                "item": orders["item_id"].to_numpy()[keep],
-                "w": w.purchase * np.minimum(orders["quantity"].to_numpy()[keep], 5),
-                "t": t[keep],
-            }
-        )
-    )
+    lines = _lines(ds)
+    n = int(np.searchsorted(lines.t, as_of, side="right"))
+    user_ids, item_ids = [lines.customers], [lines.items]
+    user_codes, item_codes = [lines.customer[:n]], [lines.item[:n]]
+    strength, seconds = [w.purchase * np.minimum(lines.quantity[:n], 5)], [lines.t[:n]]
     inter = ds.interactions[ds.interactions["item_id"] != ""]
     kinds = {"add_to_cart": w.add_to_cart, "wishlist": w.wishlist, "view": w.view}
     inter = inter[inter["type"].isin(list(kinds))]
     t = utc_seconds(inter["timestamp"])
     keep = t <= as_of
-    frames.append(
-        pd.DataFrame(
-            {
-                "user": inter["customer_id"].to_numpy()[keep],
-                "item": inter["item_id"].to_numpy()[keep],
-                "w": inter["type"].map(kinds).to_numpy()[keep],
-                "t": t[keep],
-            }
-        )
+    if keep.any():
+        inter = inter[keep]
+        u, u_ids = pd.factorize(inter["customer_id"])
+        i, i_ids = pd.factorize(inter["item_id"])
+        user_codes.append(u + len(lines.customers))
+        item_codes.append(i + len(lines.items))
+        user_ids.append(pd.Index(u_ids))
+        item_ids.append(pd.Index(i_ids))
+        strength.append(inter["type"].map(kinds).to_numpy(dtype=float))
+        seconds.append(t[keep])
+    all_users, all_items = user_ids[0].append(user_ids[1:]), item_ids[0].append(item_ids[1:])
+    weight = np.concatenate(strength) * np.exp2(
+        -(as_of - np.concatenate(seconds)) / (w.half_life_days * DAY)
     )
-    events = pd.concat(frames, ignore_index=True)
-    events["w"] = events["w"] * np.exp2(-(as_of - events["t"]) / (w.half_life_days * DAY))
-    events = events[events["w"] > 0]  # a kind weighted 0 is not an interaction at all
-    users = pd.Index(np.sort(events["user"].unique()), name="customer_id")
-    item_index = (
-        items
-        if items is not None
-        else pd.Index(
+    present = weight > 0  # a kind weighted 0 is not an interaction at all
+    user_code = np.concatenate(user_codes)[present]
+    item_code = np.concatenate(item_codes)[present]
+    weight = weight[present]
+    users = pd.Index(
+        np.unique(all_users[np.unique(user_code)].to_numpy(dtype=object)), name="customer_id"
+    )
+    if items is None:
+        items = pd.Index(
             np.sort(ds.items["item_id"].unique())
             if len(ds.items)
-            else np.sort(events["item"].unique())
+            else np.unique(all_items[np.unique(item_code)].to_numpy(dtype=object))
         )
-    )
-    events = events[events["item"].isin(item_index)]
-    rows = users.get_indexer(pd.Index(events["user"]))
-    cols = item_index.get_indexer(pd.Index(events["item"]))
+    rows = users.get_indexer(all_users)[user_code]
+    cols = items.get_indexer(all_items)[item_code]
+    inside = cols >= 0
     csr = sp.csr_matrix(
-        (events["w"].to_numpy(dtype=np.float32), (rows, cols)), shape=(len(users), len(item_index))
+        (weight[inside].astype(np.float32), (rows[inside], cols[inside])),
+        shape=(len(users), len(items)),
     )
     csr.sum_duplicates()
-    return Matrix(users, item_index, csr, {"events": float(len(events)), "nnz": float(csr.nnz)})
+    return Matrix(users, items, csr, {"events": float(inside.sum()), "nnz": float(csr.nnz)})
+
+
+@dataclass
+class _Lines:
+    """A data set's order lines with a positive quantity, in time order, ids as codes: read
+    once per data set, then every window of ``purchases`` is a slice of it."""
+
+    orders: pd.DataFrame  # the frame they were read from (the cache is keyed by identity)
+    t: np.ndarray  # Unix seconds, ascending
+    day: np.ndarray  # int64 days since the epoch
+    customer: np.ndarray  # int64 codes into customers
+    item: np.ndarray  # int64 codes into items
+    quantity: np.ndarray
+    customers: pd.Index
+    items: pd.Index
+
+
+_LINES: list[_Lines] = []  # the latest data sets read (a training reads one, an eval two)
+
+
+def _lines(ds: Dataset) -> _Lines:
+    for lines in _LINES:
+        if lines.orders is ds.orders:
+            return lines
+    orders = ds.orders[ds.orders["quantity"] > 0]
+    t = utc_seconds(orders["timestamp"])
+    order = np.argsort(t, kind="stable")
+    customer, customers = pd.factorize(orders["customer_id"], sort=True)
+    item, items = pd.factorize(orders["item_id"], sort=True)
+    lines = _Lines(
+        ds.orders,
+        t[order],
+        np.floor(t[order] / DAY).astype(np.int64),
+        customer[order].astype(np.int64),
+        item[order].astype(np.int64),
+        orders["quantity"].to_numpy()[order],
+        pd.Index(customers),
+        pd.Index(items),
+    )
+    _LINES[:] = [lines, *_LINES[:1]]
+    return lines
 
 
 def purchases(ds: Dataset, start: float, end: float) -> pd.DataFrame:
-    """(customer_id, item_id, day) purchase days in (start, end], one row per day."""
-    orders = ds.orders[ds.orders["quantity"] > 0]
-    t = utc_seconds(orders["timestamp"])
-    keep = (t > start) & (t <= end)
-    out = pd.DataFrame(
+    """(customer_id, item_id, day) purchase days in (start, end], one row per day, sorted by
+    customer, item and day; the ids are categorical."""
+    lines = _lines(ds)
+    lo, hi = np.searchsorted(lines.t, [start, end], side="right")
+    customer, item, day = lines.customer[lo:hi], lines.item[lo:hi], lines.day[lo:hi]
+    first = int(day.min()) if len(day) else 0
+    span = int(day.max()) - first + 1 if len(day) else 1
+    key = (customer * len(lines.items) + item) * span + (day - first)
+    _, keep = np.unique(key, return_index=True)
+    return pd.DataFrame(
         {
-            "customer_id": orders["customer_id"].to_numpy()[keep],
-            "item_id": orders["item_id"].to_numpy()[keep],
-            "day": np.floor(t[keep] / DAY),
+            "customer_id": pd.Categorical.from_codes(customer[keep], categories=lines.customers),
+            "item_id": pd.Categorical.from_codes(item[keep], categories=lines.items),
+            "day": day[keep].astype(float),
         }
     )
-    return out.drop_duplicates()
 
 
 def copurchase(
