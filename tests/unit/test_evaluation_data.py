@@ -9,7 +9,14 @@ import numpy as np
 import pandas as pd
 
 from augur.devtools.evaluation import baselines
-from augur.devtools.evaluation.datasets import CDNOW, COMPLETE_JOURNEY, cdnow, complete_journey
+from augur.devtools.evaluation.datasets import (
+    CDNOW,
+    COMPLETE_JOURNEY,
+    MOVIELENS_100K,
+    cdnow,
+    complete_journey,
+    movielens_100k,
+)
 from augur.training.data.loader import load_dataset
 
 
@@ -65,3 +72,18 @@ def test_complete_journey_keeps_even_households_zero_and_fuel_lines(tmp_path: Pa
     features = baselines.rfm(baselines.baskets(shop.orders), pd.Timestamp("2017-01-03T11:53:26Z"))
     assert features.loc["900", "orders"] == 1 and features.loc["900", "spend"] == 3.0
     assert features.loc["902", "recency_days"] < features.loc["900", "recency_days"]
+
+
+def test_movielens_keeps_even_users_and_makes_each_rating_one_unit(tmp_path: Path) -> None:
+    inter = "user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
+    inter += "196\t242\t3\t881250949\n187\t302\t3\t891717742\n196\t51\t2\t881250950\n"
+    _member(tmp_path, MOVIELENS_100K, MOVIELENS_100K.members[0]).write_text(inter)
+    item = "item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n"
+    item += "242\tKolya\t1996\tComedy\n51\tLegends\t1994\tDrama Romance War\n302\tLA\t1997\tCrime\n"
+    _member(tmp_path, MOVIELENS_100K, MOVIELENS_100K.members[1]).write_text(item)
+    shop = movielens_100k(tmp_path)
+    assert set(shop.orders["customer_id"]) == {"196"} and len(shop.orders) == 2
+    assert (shop.orders["quantity"] == 1).all() and shop.orders["order_id"].is_unique
+    assert dict(zip(shop.items["item_id"], shop.items["category"], strict=True))["51"] == "Drama"
+    ds = load_dataset(shop.write(tmp_path / "data"))
+    assert str(ds.orders["timestamp"].dt.tz) == "UTC"

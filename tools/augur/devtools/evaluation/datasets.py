@@ -11,6 +11,9 @@ anything else looks at the rows.
 * CDNOW (``Lifetimes``' copy of the CDNOW master file): CD purchases 1997-01 to 1998-06, one
   row per customer and day with the number of CDs and the amount. Each row becomes one order
   of one line (item "cd") at midnight UTC.
+* MovieLens-100k (RecBole's copy, ``ml-100k.inter`` / ``.item``): 1997-09 to 1998-04 movie
+  ratings. Each rating becomes an order line of one unit (user -> customer, movie -> item,
+  first genre -> category): used for exploration only, since a movie is rated once.
 """
 
 from __future__ import annotations
@@ -47,6 +50,14 @@ COMPLETE_JOURNEY = Package(
     ),
 )
 CDNOW = Package("Lifetimes", "0.11.3", ("lifetimes/datasets/CDNOW_master.txt",))
+MOVIELENS_100K = Package(
+    "recbole",
+    "1.2.1",
+    (
+        "recbole/dataset_example/ml-100k/ml-100k.inter",
+        "recbole/dataset_example/ml-100k/ml-100k.item",
+    ),
+)
 
 
 def fetch(package: Package, cache: Path = CACHE) -> dict[str, Path]:
@@ -176,4 +187,30 @@ def cdnow(cache: Path = CACHE) -> Shop:
     return Shop("cdnow", orders, pd.DataFrame(columns=["item_id", "category"]))
 
 
-SHOPS = {"complete-journey": complete_journey, "cdnow": cdnow}
+def movielens_100k(cache: Path = CACHE) -> Shop:
+    files = fetch(MOVIELENS_100K, cache)
+    ratings = pd.read_csv(files[MOVIELENS_100K.members[0]], sep="\t")
+    ratings.columns = ["user", "item", "rating", "seconds"]
+    ratings = ratings[development_half(ratings["user"])].reset_index(drop=True)
+    movies = pd.read_csv(files[MOVIELENS_100K.members[1]], sep="\t")
+    movies.columns = ["item", "title", "year", "genres"]
+    orders = pd.DataFrame(
+        {
+            "customer_id": ratings["user"].astype(str),
+            "order_id": [f"r{i}" for i in range(len(ratings))],
+            "item_id": ratings["item"].astype(str),
+            "timestamp": pd.to_datetime(ratings["seconds"], unit="s", utc=True),
+            "quantity": np.ones(len(ratings), dtype=np.int64),
+            "unit_price": np.ones(len(ratings)),
+        }
+    )
+    items = pd.DataFrame(
+        {
+            "item_id": movies["item"].astype(str),
+            "category": movies["genres"].fillna("").astype(str).str.split(" ").str[0],
+        }
+    )
+    return Shop("movielens-100k", orders, items)
+
+
+SHOPS = {"complete-journey": complete_journey, "cdnow": cdnow, "movielens-100k": movielens_100k}

@@ -36,13 +36,17 @@ class RecProtocol:
     shop: str
     cutoff: str
     window_days: int
+    explore_only: bool = False  # nothing is bought twice (ratings): new items only
 
     @property
     def name(self) -> str:
         return f"{self.shop} {self.cutoff} next {self.window_days} days"
 
 
-REC_PROTOCOLS = (RecProtocol("complete-journey", "2017-10-01", 30),)
+REC_PROTOCOLS = (
+    RecProtocol("complete-journey", "2017-10-01", 30),
+    RecProtocol("movielens-100k", "1998-01-01", 90, explore_only=True),
+)
 
 Lists = dict[str, list[str]]
 
@@ -220,11 +224,14 @@ async def run(shop: Shop, protocol: RecProtocol, work: Path, redis_url: str) -> 
         cutoff,
         recommend_as_of=cutoff.isoformat(),  # the repeat clock reads the cutoff, not today
     ) as channel:
-        augur_all = await _through_service(channel, customers, include_repeat=True)
         augur_new = await _through_service(channel, customers, include_repeat=False)
-        anticipation = await _anticipation(
-            channel, sorted(before), truth_all, cutoff, protocol.window_days
-        )
+        if protocol.explore_only:
+            augur_all, anticipation = augur_new, None
+        else:
+            augur_all = await _through_service(channel, customers, include_repeat=True)
+            anticipation = await _anticipation(
+                channel, sorted(before), truth_all, cutoff, protocol.window_days
+            )
     catalogue = past["item_id"].nunique()
     candidates: dict[str, tuple[Lists, Lists | None]] = {
         "Augur Recommend": (augur_all, augur_new),
@@ -232,6 +239,8 @@ async def run(shop: Shop, protocol: RecProtocol, work: Path, redis_url: str) -> 
         "buy again": (_buy_again(past, customers), None),
         "ALS": (_als(past, customers, False), _als(past, customers, True)),
     }
+    if protocol.explore_only:
+        del candidates["buy again"]
     scores: dict[str, dict[str, float]] = {}
     for name, (overall, explore) in candidates.items():
         s = {f"all_{k}": v for k, v in _measure(overall, truth, catalogue).items()}

@@ -88,13 +88,22 @@ REC_COLUMNS = (
 )
 
 
+EXPLORE_COLUMNS = (
+    ("new_precision", f"new items P@{K}"),
+    ("new_ndcg", f"new NDCG@{K}"),
+    ("new_recall", f"new recall@{K}"),
+    ("new_coverage", "coverage"),
+)
+
+
 def rec_table(o: RecOutcome) -> list[str]:
+    columns = EXPLORE_COLUMNS if o.protocol.explore_only else REC_COLUMNS
     out = [
-        "| scorer | " + " | ".join(c[1] for c in REC_COLUMNS) + " |",
-        "|---" * (len(REC_COLUMNS) + 1) + "|",
+        "| scorer | " + " | ".join(c[1] for c in columns) + " |",
+        "|---" * (len(columns) + 1) + "|",
     ]
     for scorer, m in o.scores.items():
-        cells = " | ".join(_cell(m, key, "{:.3f}") for key, _ in REC_COLUMNS)
+        cells = " | ".join(_cell(m, key, "{:.3f}") for key, _ in columns)
         out.append(f"| {scorer} | {cells} |")
     return out
 
@@ -102,13 +111,19 @@ def rec_table(o: RecOutcome) -> list[str]:
 def rec_section(o: RecOutcome) -> list[str]:
     p = o.protocol
     served = "promoted" if o.promoted else "refused by the gate, promoted by hand to measure it"
+    what = (
+        "Explore only (a movie is rated once): every list leaves out the user's own past "
+        "items (Augur: `include_repeat=false`) and the truth is what they rate next."
+        if p.explore_only
+        else "New items: lists without the customer's own past items (Augur: "
+        "`include_repeat=false`), truth restricted to items new to them."
+    )
     return [
         f"#### {p.shop}, trained before {p.cutoff}, truth: the next {p.window_days} days",
         "",
-        f"{o.customers:,} households with purchases before and after the cutoff, "
+        f"{o.customers:,} customers with purchases before and after the cutoff, "
         f"{o.items:,} items bought before it. Gate: {served} ({o.gate}); {o.seconds:.0f} s "
-        "train + materialise + BatchRecommend. New items: lists without the household's own "
-        "past items (Augur: `include_repeat=false`), truth restricted to items new to them.",
+        f"train + materialise + BatchRecommend. {what}",
         "",
         *rec_table(o),
         "",
