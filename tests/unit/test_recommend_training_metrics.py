@@ -68,3 +68,22 @@ def test_anticipation_calibration_maps_the_clock_to_observed_rates(small_data: P
     bins = reliability_by_decile(y, np.linspace(0.05, 0.95, len(y)))
     assert len(bins) == 10 and sum(b.count for b in bins) == len(y)
     assert all(a.high <= b.low for a, b in itertools.pairwise(bins))
+
+
+def test_a_regular_buyer_gets_a_narrower_window_than_an_irregular_one() -> None:
+    regular = [0, 7, 14, 21, 28, 35, 42]
+    irregular = [0, 2, 15, 17, 35, 36, 42]
+    history = pd.DataFrame(
+        {
+            "customer_id": ["r"] * 7 + ["i"] * 7 + ["once"],
+            "item_id": "milk",
+            "day": [float(d) for d in regular + irregular + [5]],
+        }
+    )
+    model = RepeatModel.fit(history, sigma=0.35)
+    spread = dict(zip(model.customer, model.spreads(), strict=True))
+    assert spread["r"] < 0.2 < 0.35 < spread["i"]
+    assert spread["once"] == pytest.approx(0.35)  # no gap of its own: the shop's spread
+    start, end = model.window()
+    width = dict(zip(model.customer, end - start, strict=True))
+    assert width["r"] < width["i"]

@@ -89,6 +89,7 @@ class _Repeat:
     count: np.ndarray  # distinct purchase days
     last: np.ndarray  # day of the latest purchase
     interval: np.ndarray  # expected days between purchases
+    spread: np.ndarray  # log-scale spread of the gaps (the purchase window's width)
 
 
 @dataclass
@@ -175,6 +176,12 @@ class RecommendIndex:
         self.rep_count = model.repeat_count[keep][order]
         self.rep_last = model.repeat_last_day[keep][order]
         self.rep_interval = model.repeat_interval_days[keep][order]
+        spread = (
+            model.repeat_spread
+            if len(model.repeat_spread) == len(model.repeat_item)
+            else np.full(len(model.repeat_item), model.repeat_sigma)
+        )
+        self.rep_spread = spread[keep][order]
         uniq, starts = np.unique(customers, return_index=True)
         ends = np.append(starts[1:], len(customers))
         # customer -> position in rep_start / rep_end (ints: nothing for the cycle GC to scan)
@@ -232,11 +239,15 @@ class RecommendIndex:
         population cycle."""
         rows = self._repeat_rows(customer_id)
         r = _Repeat(
-            self.rep_item[rows], self.rep_count[rows], self.rep_last[rows], self.rep_interval[rows]
+            self.rep_item[rows],
+            self.rep_count[rows],
+            self.rep_last[rows],
+            self.rep_interval[rows],
+            self.rep_spread[rows],
         )
         if not bought:
             return r
-        r = _Repeat(r.item, r.count.copy(), r.last.copy(), r.interval.copy())
+        r = _Repeat(r.item, r.count.copy(), r.last.copy(), r.interval.copy(), r.spread)
         where = {j: k for k, j in enumerate(r.item.tolist())}
         cutoff = float(np.floor(self.trained_day))
         extra: list[tuple[int, float, float, float]] = []
@@ -265,6 +276,7 @@ class RecommendIndex:
                 np.concatenate([r.count, cols[:, 1]]),
                 np.concatenate([r.last, cols[:, 2]]),
                 np.concatenate([r.interval, cols[:, 3]]),
+                np.concatenate([r.spread, np.full(len(cols), self.model.repeat_sigma)]),
             )
         return r
 
@@ -278,7 +290,8 @@ class RecommendIndex:
         sigma = self.model.repeat_sigma
         p = due_probability(elapsed, r.interval, r.count, sigma, horizon_days)
         p = calibrated(p, r.count, horizon_days, self.model.due_calibration)
-        q16, q50, q84 = conditional_quantiles(elapsed, r.interval, sigma, (0.16, 0.5, 0.84))
+        # the window: the customer's own spread of gaps for the item
+        q16, q50, q84 = conditional_quantiles(elapsed, r.interval, r.spread, (0.16, 0.5, 0.84))
         return [
             Due(int(j), float(pi), float(lj + a), float(lj + b), float(lj + c), float(lj), float(i))
             for j, pi, a, b, c, lj, i in zip(

@@ -20,6 +20,7 @@ FILE = "recommend.npz"
 FORMAT_VERSION = 7
 # format 5 lacks the anticipation calibration (its clock answers uncalibrated); 5 and 6 lack
 # the repeat order chosen on validation (the ranker orders when there is one, else the clock)
+# and the customers' own spread of gaps (their windows use the shop-wide spread)
 READS = (5, 6, 7)
 
 
@@ -60,6 +61,9 @@ class RecommendModel:
     """Customers who bought each item (aligned with items), a ranker feature."""
     due_calibration: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     """AnticipateNext's calibration table (``augur.recommend.timing.calibrated``)."""
+    repeat_spread: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Per repeat row, the log-scale spread of the customer's own gaps (empty before format 7:
+    every window then has the shop-wide ``repeat_sigma``)."""
     format_version: int = FORMAT_VERSION
 
     def save(self, directory: Path) -> Path:

@@ -15,7 +15,7 @@ from scipy.special import ndtr, ndtri
 LAPSED_CYCLES = 4.0  # beyond this many intervals without a purchase, the habit has ended
 
 
-def _cdf(days: np.ndarray, interval: np.ndarray, sigma: float) -> np.ndarray:
+def _cdf(days: np.ndarray, interval: np.ndarray, sigma: float | np.ndarray) -> np.ndarray:
     return ndtr((np.log(np.maximum(days, 1e-3)) - np.log(interval)) / sigma)
 
 
@@ -37,7 +37,7 @@ def due_probability(
 
 
 def conditional_quantiles(
-    elapsed: np.ndarray, interval: np.ndarray, sigma: float, qs: tuple[float, ...]
+    elapsed: np.ndarray, interval: np.ndarray, sigma: float | np.ndarray, qs: tuple[float, ...]
 ) -> list[np.ndarray]:
     """Days after the last purchase by which the next one has happened with each probability,
     given that none happened in the first ``elapsed`` days."""

@@ -76,6 +76,9 @@ class Anticipation:
     bought: float
     ece: float
     deciles: list[Bin]
+    inside_window: float = float("nan")
+    """Of the listed items bought in the window, the share first bought inside the stated
+    purchase window (its 16th to 84th percentile)."""
 
 
 async def _through_service(
@@ -99,14 +102,18 @@ async def _anticipation(
     channel: grpc.aio.Channel,
     customers: Sequence[str],
     truth: Mapping[str, set[str]],
+    first_bought: Mapping[tuple[str, str], float],
     cutoff: pd.Timestamp,
     horizon_days: int,
 ) -> Anticipation:
+    """Every listed item labelled bought in the window or not; for the bought ones, whether
+    the first purchase fell inside the stated window (``first_bought``: Unix seconds)."""
     stub = recommend_pb2_grpc.RecommendServiceStub(channel)
     now = Timestamp()
     now.FromDatetime(cutoff.to_pydatetime())
     p: list[float] = []
     y: list[int] = []
+    inside: list[bool] = []
     asked = 0
     for c in customers:
         request = recommend_pb2.AnticipateNextRequest(
@@ -123,6 +130,9 @@ async def _anticipation(
         for item in reply.items:
             p.append(item.probability)
             y.append(int(item.item_id in bought))
+            when = first_bought.get((c, item.item_id))
+            if when is not None:
+                inside.append(item.window_start.seconds <= when <= item.window_end.seconds)
     pa, ya = np.asarray(p), np.asarray(y, dtype=float)
     return Anticipation(
         asked,
@@ -131,6 +141,7 @@ async def _anticipation(
         float(ya.mean()) if len(ya) else float("nan"),
         expected_calibration_error(ya, pa) if len(pa) else float("nan"),
         reliability_by_decile(ya, pa),
+        float(np.mean(inside)) if inside else float("nan"),
     )
 
 
@@ -229,8 +240,12 @@ async def run(shop: Shop, protocol: RecProtocol, work: Path, redis_url: str) -> 
             augur_all, anticipation = augur_new, None
         else:
             augur_all = await _through_service(channel, customers, include_repeat=True)
+            first = later.groupby(["customer_id", "item_id"])["timestamp"].min()
+            first_bought = {
+                key: ts.timestamp() for key, ts in first.items() if isinstance(key, tuple)
+            }
             anticipation = await _anticipation(
-                channel, sorted(before), truth_all, cutoff, protocol.window_days
+                channel, sorted(before), truth_all, first_bought, cutoff, protocol.window_days
             )
     catalogue = past["item_id"].nunique()
     candidates: dict[str, tuple[Lists, Lists | None]] = {

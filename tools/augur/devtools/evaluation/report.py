@@ -138,9 +138,12 @@ def anticipation_section(o: RecOutcome) -> list[str]:
         return []
     out = [
         f"`AnticipateNext` ({o.protocol.window_days}-day horizon, up to 100 items, as of the "
-        f"cutoff) for the {a.customers:,} households with a purchase before it: {a.listed:,} "
+        f"cutoff) for the {a.customers:,} customers with a purchase before it: {a.listed:,} "
         f"items listed, mean probability {a.mean_probability:.3f}, {a.bought:.1%} bought in "
-        f"the window; ECE {a.ece:.3f} (10 equal-width bins). Reliability by decile of the "
+        f"the window; ECE {a.ece:.3f} (10 equal-width bins). Of the listed items bought in "
+        f"the window, {a.inside_window:.0%} were first bought inside their stated purchase "
+        "window (its 16th to 84th percentile; 68 % if the windows were exact, read as an upper "
+        "bound since purchases after the horizon are not seen). Reliability by decile of the "
         "stated probability:",
         "",
         "| decile | probabilities | items | mean stated | share bought |",

@@ -18,6 +18,7 @@ import pandas as pd
 from augur.recommend.timing import due_probability
 
 DAY = 86400.0
+SPREAD_RANGE = (0.1, 1.5)  # log-scale: a window between about 0.9-1.1x and 0.2-4.5x the cycle
 
 
 @dataclass
@@ -29,8 +30,15 @@ class RepeatModel:
     count: np.ndarray  # distinct purchase days
     last_day: np.ndarray  # days since the Unix epoch
     interval_days: np.ndarray
-    sigma: float = 0.35  # log-scale spread of the next gap
+    sigma: float = 0.35  # log-scale spread of the next gap, shop-wide
     shrink: float = 2.0  # weight of the item's population cycle, in purchases
+    spread: np.ndarray | None = None
+    """Per row: the log-scale spread of the customer's own gaps, shrunk towards ``sigma``
+    (a customer with two gaps is mostly the shop's spread, one with twenty mostly their own);
+    it sets the width of the expected purchase window."""
+
+    def spreads(self) -> np.ndarray:
+        return self.spread if self.spread is not None else np.full(len(self.count), self.sigma)
 
     @classmethod
     def fit(cls, history: pd.DataFrame, shrink: float = 2.0, sigma: float = 0.35) -> RepeatModel:
@@ -55,6 +63,12 @@ class RepeatModel:
         own = np.add.reduceat(np.where(seen, gap, 0.0), starts) if len(starts) else np.zeros(0)
         count = (ends - starts).astype(float)
         interval = (own + shrink * item_gap) / (count - 1 + shrink)
+        log_gap = np.where(seen, np.log(np.where(seen, np.maximum(gap, 1.0), 1.0)), 0.0)
+        s1 = np.add.reduceat(log_gap, starts) if len(starts) else np.zeros(0)
+        s2 = np.add.reduceat(log_gap**2, starts) if len(starts) else np.zeros(0)
+        gaps = count - 1
+        scatter = np.maximum(s2 - s1**2 / np.maximum(gaps, 1.0), 0.0)  # sum of squared deviations
+        spread = np.sqrt((scatter + shrink * sigma**2) / (np.maximum(gaps - 1, 0.0) + shrink))
         return cls(
             np.asarray(customer_ids, dtype=object)[c[starts]],
             np.asarray(item_ids, dtype=object)[i[starts]],
@@ -63,6 +77,7 @@ class RepeatModel:
             np.maximum(interval, 1.0),
             sigma,
             shrink,
+            np.clip(spread, SPREAD_RANGE[0], SPREAD_RANGE[1]),
         )
 
     def due_probability(self, now_day: float, horizon_days: float) -> np.ndarray:
@@ -77,8 +92,8 @@ class RepeatModel:
     def window(self) -> tuple[np.ndarray, np.ndarray]:
         """Likely purchase window (about one log-sd either side of the expected day)."""
         return (
-            self.last_day + self.interval_days * np.exp(-self.sigma),
-            self.last_day + self.interval_days * np.exp(self.sigma),
+            self.last_day + self.interval_days * np.exp(-self.spreads()),
+            self.last_day + self.interval_days * np.exp(self.spreads()),
         )
 
     def frame(self) -> pd.DataFrame:

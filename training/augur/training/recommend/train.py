@@ -301,6 +301,7 @@ def to_model(fitted: Fitted, neighbours: bool = True) -> RecommendModel:
         repeat_order=fitted.order.order,
         item_buyers=item_buyers(rep, fitted.items),
         due_calibration=fitted.due_calibration,
+        repeat_spread=rep.spreads(),
     )
 
 
@@ -317,6 +318,7 @@ def from_model(model: RecommendModel) -> Fitted:
         model.repeat_last_day,
         model.repeat_interval_days,
         model.repeat_sigma,
+        spread=model.repeat_spread if len(model.repeat_spread) else None,
     )
     category = dict(zip(model.items.tolist(), model.item_category.tolist(), strict=True))
     shape = (len(model.users), len(model.items))
