@@ -68,8 +68,6 @@ class FeatureStore(Protocol):
         as_of: np.ndarray | float,
     ) -> int: ...
 
-    def recent_purchases(self, customer_ids: Sequence[str]) -> list[dict[str, np.ndarray]]: ...
-
     def live_state(
         self, customer_ids: Sequence[str], item_ids: Sequence[str]
     ) -> tuple[list[dict[str, np.ndarray]], np.ndarray]: ...
@@ -294,17 +292,12 @@ class RedisFeatureStore:
         raws = cast(list[bytes | None], self._direct("HMGET", self.keys.item_stock(), *item_ids))
         return np.array([r != b"0" for r in raws], dtype=bool)
 
-    def recent_purchases(self, customer_ids: Sequence[str]) -> list[dict[str, np.ndarray]]:
-        """Each customer's purchase days per item since the hash was started (one pipelined
-        HGETALL per customer, on the hot path's connection)."""
-        replies = self.exchange([("HGETALL", self.keys.purchases(c)) for c in customer_ids])
-        return [purchases.decode(r) for r in replies]
-
     def live_state(
         self, customer_ids: Sequence[str], item_ids: Sequence[str]
     ) -> tuple[list[dict[str, np.ndarray]], np.ndarray]:
-        """``recent_purchases`` of the customers and ``in_stock`` of the items, in ONE round
-        trip: what a recommendation reads live."""
+        """Each customer's purchase days per item since the hash was started (one HGETALL per
+        customer) and ``in_stock`` of the items, in ONE round trip on the hot path's
+        connection: what a recommendation reads live."""
         commands: list[tuple[Any, ...]] = [
             ("HGETALL", self.keys.purchases(c)) for c in customer_ids
         ]
