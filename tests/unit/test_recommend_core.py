@@ -3,9 +3,12 @@ lists, stock, repeat exclusion, validation, batches and anticipation, no Redis o
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from pathlib import Path
 
+import lightgbm as lgb
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -13,8 +16,10 @@ from augur.common.errors import InvalidArgument, NotFound
 from augur.common.models import FixedModel, Loaded
 from augur.common.settings import RecommendSettings, load_settings
 from augur.features.store import InMemoryFeatureStore
+from augur.recommend.block import recommend_block
 from augur.recommend.core import RecommendCore
-from augur.recommend.index import Due, RecommendIndex
+from augur.recommend.index import Due, Query, RecommendIndex
+from augur.recommend.ranker import RANKER_FEATURES, REPEAT_ORDERS
 from augur.training.data.loader import load_dataset
 from augur.training.recommend.train import RecommendConfig, fit, to_model
 
@@ -168,3 +173,59 @@ def test_one_round_trip_reads_purchases_and_stock(
     before = store.trips
     _, chunks = core.batch(customers, 10)
     assert len([r for chunk in chunks for r in chunk]) == 20 and store.trips - before == 1
+
+
+def _some_ranker() -> str:
+    """A small lambdarank booster over the ranker's features, fitted on random rows."""
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(400, len(RANKER_FEATURES)))
+    y = (X[:, 0] + 0.5 * rng.normal(size=400) > 0).astype(int)
+    data = lgb.Dataset(X, y, group=[20] * 20)
+    params = {"objective": "lambdarank", "num_leaves": 7, "verbose": -1, "seed": 7}
+    return str(lgb.train(params, data, num_boost_round=10).model_to_string())
+
+
+@pytest.mark.parametrize("order", REPEAT_ORDERS)
+def test_a_block_answers_as_single_requests_do(
+    fitted: tuple[RecommendIndex, pd.DataFrame, pd.Timestamp], order: str
+) -> None:
+    """BatchRecommend's block path gives recommend's answers item for item (sources, scores,
+    reasons), under every repeat order, category filter, stock state and live purchase."""
+    fitted_index, orders, end = fitted
+    model = dataclasses.replace(fitted_index.model, repeat_order=order)
+    if order == "ranker" and not model.repeat_ranker:  # the small shop is too small to learn one
+        model = dataclasses.replace(model, repeat_ranker=_some_ranker())
+    index = RecommendIndex(model)
+    customers = [*orders["customer_id"].drop_duplicates().tolist()[:150], "nobody-at-all"]
+    popular = [index.item_ids[j] for j in index.popular[:12].tolist()]
+    today = end.timestamp() / 86400
+    shown = [
+        p.item for c in customers[:40] for p in index.recommend(Query(c, 10, end.timestamp())).picks
+    ]
+    out = {index.item_ids[j] for j in shown[::23]} | set(popular[::3])  # some of every source
+
+    def stock(pool):  # type: ignore[no-untyped-def]
+        return np.array([index.item_ids[j] not in out for j in pool.tolist()])
+
+    bought = {popular[1]: np.array([np.floor(today)])}
+    largest = np.argsort(-np.bincount(index.item_cat), kind="stable")
+    cats = [index.category_names[k] for k in largest[:2].tolist()]
+    for n, categories, include_repeat in ((10, (), True), (5, cats, True), (8, cats[:1], False)):
+        queries = [
+            Query(
+                c,
+                n,
+                end.timestamp(),
+                (),
+                (),
+                categories,
+                include_repeat,
+                bought if k % 7 == 0 else None,
+            )
+            for k, c in enumerate(customers)
+        ]
+        for check in (None, stock, lambda pool: None):
+            block = recommend_block(index, queries, check)
+            single = [index.recommend(q, check) for q in queries]
+            assert block == single
+            assert sum(len(a.picks) for a in block) > 0, (n, categories, check)

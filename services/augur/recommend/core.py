@@ -23,6 +23,7 @@ from augur.common.ids import check_id
 from augur.common.models import Loaded, ModelWatcher
 from augur.common.settings import RecommendSettings
 from augur.features.store import FeatureStore
+from augur.recommend.block import recommend_block
 from augur.recommend.index import (
     MAX_N,
     Answer,
@@ -223,10 +224,11 @@ class RecommendCore:
                     list(queries),
                     np.unique(np.concatenate(items)) if items else np.zeros(0, np.int64),
                 )
-                answers = {
-                    c: index.recommend(dataclasses.replace(q, bought=b), stock)
-                    for (c, q), b in zip(queries.items(), bought, strict=True)
-                }
+                block = [
+                    dataclasses.replace(q, bought=b)
+                    for q, b in zip(queries.values(), bought, strict=True)
+                ]
+                answers = dict(zip(queries, recommend_block(index, block, stock), strict=True))
                 yield [BatchResult(c, answers.get(c), errors[c]) for c in chunk]
 
         return loaded, chunks()

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -53,8 +54,9 @@ class Query:
     bought: Bought | None = None  # the live read of the customer's purchases
 
 
-@dataclass(frozen=True)
-class Pick:
+class Pick(NamedTuple):
+    """One recommended item (a tuple: a block's answers build many)."""
+
     item: int
     score: float
     source: Source
@@ -394,16 +396,10 @@ class RecommendIndex:
                 blocked[bought[(p < m.min_due_probability) & (elapsed < interval)]] = True
             if q.include_repeat:
                 ok = ~blocked[bought] & allowed[bought]
-                order = np.argsort(-score[ok], kind="stable")[:want]
-                c.repeat = bought[ok][order]
-                for j, e, i, k in zip(
-                    c.repeat,
-                    elapsed[ok][order],
-                    interval[ok][order],
-                    r.count[ok][order],
-                    strict=True,
-                ):
-                    c.repeat_reason[int(j)] = _repeat_reason(e, i, k)
+                order = np.flatnonzero(ok)[np.argsort(-score[ok], kind="stable")[:want]]
+                c.repeat = bought[order]
+                texts = repeat_reasons(elapsed[order], interval[order], r.count[order])
+                c.repeat_reason = dict(zip(c.repeat.tolist(), texts, strict=True))
         user: np.ndarray | None = None
         pool: np.ndarray | None = None
         row = self.user_pos.get(q.customer_id)
@@ -445,7 +441,7 @@ class RecommendIndex:
         if pool is not None:
             pool = pool[pool >= 0]
             pool = pool[~hidden[pool]]
-            order = np.argsort(-(self.Y[pool] @ user), kind="stable")[:want]
+            order = np.argsort(-dot_rows(self.Y[pool], user), kind="stable")[:want]
             return pool[order]
         scores = self.Y @ user
         scores[hidden] = -np.inf
@@ -577,6 +573,12 @@ class RecommendIndex:
         return out
 
 
+def dot_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Dot products along the last axis, summed the same way for one customer's candidates
+    as for a block's (``augur.recommend.block`` gives the same answers as ``recommend``)."""
+    return (a * b).sum(axis=-1)
+
+
 def _out_of_stock(pool: np.ndarray, stock: StockCheck | None) -> tuple[set[int], bool]:
     """The items of ``pool`` known to be out of stock, and whether stock was known at all."""
     if stock is None or not len(pool):
@@ -587,9 +589,13 @@ def _out_of_stock(pool: np.ndarray, stock: StockCheck | None) -> tuple[set[int],
     return set(pool[~mask].tolist()), True
 
 
-def _repeat_reason(elapsed: float, interval: float, count: float) -> str:
-    since = max(round(elapsed), 0)
-    every = max(round(interval), 1)
-    if count >= 2:
-        return f"You buy this about every {every} days; last bought {since} days ago"
-    return f"You bought this {since} days ago; most customers buy it again every {every} days"
+def repeat_reasons(elapsed: np.ndarray, interval: np.ndarray, count: np.ndarray) -> list[str]:
+    """The reason of each repeat pick, from its clock."""
+    since = np.maximum(np.round(elapsed), 0).astype(np.int64).tolist()
+    every = np.maximum(np.round(interval), 1).astype(np.int64).tolist()
+    return [
+        f"You buy this about every {e} days; last bought {s} days ago"
+        if k >= 2
+        else f"You bought this {s} days ago; most customers buy it again every {e} days"
+        for s, e, k in zip(since, every, count.tolist(), strict=True)
+    ]
