@@ -35,6 +35,8 @@ from augur.recommend.ranker import frequency_score, repeat_features
 from augur.recommend.timing import due_probability
 
 SOURCES = {int(s): s for s in Source}
+_pick = tuple.__new__  # a Pick from its fields without NamedTuple's Python-level __new__
+ANCHOR_GROUP = 64  # customers whose explore picks' anchors share one stacked product
 SUB_BLOCK = 128  # customers whose explore candidates are scored in one product
 
 
@@ -82,13 +84,8 @@ def recommend_block(
     fallback = np.zeros(B, dtype=bool)
 
     # -- repeat rows: the customers' past items with live purchases merged, one score call
-    reps = [index.repeat(q.customer_id, q.bought) for q in queries]
-    lengths = np.array([len(r.item) for r in reps], dtype=np.int64)
-    seg = _segments(lengths)
-    item = np.concatenate([index.rep_item[:0], *(r.item for r in reps)]).astype(np.int64)
-    count = np.concatenate([index.rep_count[:0], *(r.count for r in reps)])
-    last = np.concatenate([index.rep_last[:0], *(r.last for r in reps)])
-    interval = np.concatenate([index.rep_interval[:0], *(r.interval for r in reps)])
+    seg, item, count, last, interval = _repeat_rows(index, queries)
+    lengths = np.bincount(seg, minlength=B)
     elapsed = q0.now / DAY - last
     p = due_probability(elapsed, interval, count, m.repeat_sigma, m.horizon_days)
     hidden_rows = np.zeros(len(item), dtype=bool)  # clock mode: inside the cycle, not due
@@ -164,25 +161,57 @@ def recommend_block(
     # -- answers: reasons for the picks, recommend itself for the customers it must answer
     texts = _reasons(index, queries, blend, (elapsed, interval, count))
     cold = [not index.known(q.customer_id) for q in queries]
+    scores = [1.0 - r / n for r in range(n)]
+    picked, sources = blend.picked.tolist(), blend.source.tolist()
     answers: list[Answer] = []
     for b, q in enumerate(queries):
         if fallback[b]:
             answers.append(index.recommend(q, stock))
             continue
         k = int(blend.count[b])
-        picks = [
-            Pick(j, 1.0 - r / n, SOURCES[s], t)
-            for r, (j, s, t) in enumerate(
-                zip(
-                    blend.picked[b, :k].tolist(),
-                    blend.source[b, :k].tolist(),
-                    texts[b],
-                    strict=True,
-                )
-            )
-        ]
-        answers.append(Answer(picks, cold[b], stock_known))
+        rows = zip(
+            picked[b][:k], scores[:k], [SOURCES[s] for s in sources[b][:k]], texts[b], strict=True
+        )
+        answers.append(Answer([_pick(Pick, row) for row in rows], cold[b], stock_known))
     return answers
+
+
+def _anchors(
+    index: RecommendIndex, queries: Sequence[Query], who: np.ndarray, picks: np.ndarray
+) -> np.ndarray:
+    """``RecommendIndex._because`` for every explore pick of the block (``who``: the pick's
+    customer, ascending): customers of similar history lengths share one stacked product,
+    padded. The products are BLAS's as for one customer, so the anchor is the same unless two
+    of a customer's items score within float rounding of each other."""
+    m = index.model
+    out = picks.copy()
+    customers, first, per = np.unique(who, return_index=True, return_counts=True)
+    urow = np.array([index.user_pos[queries[b].customer_id] for b in customers.tolist()])
+    lo, hi = m.confidence_indptr[urow], m.confidence_indptr[urow + 1]
+    by_length = np.argsort(hi - lo, kind="stable")
+    for g in range(0, len(by_length), ANCHOR_GROUP):
+        group = by_length[g : g + ANCHOR_GROUP]
+        G, H, P = len(group), int((hi - lo)[group].max()), int(per[group].max())
+        if H == 0:
+            continue
+        hist = _packed(
+            _segments(hi[group] - lo[group]),
+            np.asarray(m.confidence_indices)[_spans(lo[group], hi[group])].astype(np.int64),
+            G,
+            H,
+        )
+        rows = _spans(first[group], first[group] + per[group])
+        mine = _packed(_segments(per[group]), picks[rows], G, P)
+        scores = np.matmul(
+            index.Y[np.maximum(hist, 0)], index.Y[np.maximum(mine, 0)].transpose(0, 2, 1)
+        )
+        scores[(hist < 0)[:, :, None] | (hist[:, :, None] == mine[:, None, :])] = -np.inf
+        best = np.argmax(scores, axis=1)  # G x P: the first best anchor
+        found = np.isfinite(np.take_along_axis(scores, best[:, None, :], axis=1)[:, 0, :])
+        anchor = np.take_along_axis(hist, best, axis=1)
+        valid = mine >= 0
+        out[rows] = np.where(found, anchor, mine)[valid]
+    return out
 
 
 def _packed(seg: np.ndarray, values: np.ndarray, rows: int, width: int) -> np.ndarray:
@@ -252,6 +281,64 @@ class _Blend:
             j = int(base[w])
             if not oos[j]:
                 self._take(np.full(len(prefix), j), live, Source.POPULAR, capped, None)
+
+
+def _repeat_rows(
+    index: RecommendIndex, queries: Sequence[Query]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every customer's repeat rows (``RecommendIndex.repeat``) as flat columns grouped by
+    customer: (seg, item, count, last day, interval); one gather for the customers without
+    live purchases."""
+    ks = [index.rep_slice.get(q.customer_id) for q in queries]
+    stored = np.array([-1 if k is None else k for k in ks], dtype=np.int64)
+    lo = np.where(stored >= 0, index.rep_start[stored], 0)
+    hi = np.where(stored >= 0, index.rep_end[stored], 0)
+    live = [b for b, q in enumerate(queries) if q.bought]
+    merged = {b: index.repeat(queries[b].customer_id, queries[b].bought) for b in live}
+    lengths = hi - lo
+    for b, r in merged.items():
+        lengths[b] = len(r.item)
+    seg = _segments(lengths)
+    at = np.cumsum(lengths) - lengths
+    plain = np.ones(len(queries), dtype=bool)
+    plain[live] = False
+    src = _spans(lo[plain], hi[plain])
+    dst = _spans(at[plain], at[plain] + lengths[plain])
+    columns = []
+    for stored_col, field in (
+        (index.rep_item, "item"),
+        (index.rep_count, "count"),
+        (index.rep_last, "last"),
+        (index.rep_interval, "interval"),
+    ):
+        col = np.empty(len(seg), dtype=stored_col.dtype)
+        col[dst] = stored_col[src]
+        for b, r in merged.items():
+            col[at[b] : at[b] + lengths[b]] = getattr(r, field)
+        columns.append(col)
+    return seg, columns[0], columns[1], columns[2], columns[3]
+
+
+def block_live_items(
+    index: RecommendIndex, customer_ids: Sequence[str], n: int, categories: Sequence[str]
+) -> np.ndarray:
+    """``RecommendIndex.live_items`` of a block's queries at once: the items whose stock is
+    read with the customers' purchases."""
+    ks = [index.rep_slice.get(c) for c in customer_ids]
+    known = np.array([k for k in ks if k is not None], dtype=np.int64)
+    lo, hi = index.rep_start[known], index.rep_end[known]
+    head = 2 * n + 10 + (int((hi - lo).max()) if len(known) else 0)
+    rows = [index.user_pos.get(c) for c in customer_ids]
+    parts = [
+        index.rep_item[_spans(lo, hi)],
+        index.popular[:head],
+        index.model.user_candidates[[r for r in rows if r is not None]].ravel(),
+    ]
+    codes = index._category_codes(categories)
+    for k in codes.tolist() if codes is not None else ():
+        parts.append(index.popular_by_cat[k][:head])
+    items = np.concatenate(parts).astype(np.int64)
+    return np.unique(items[items >= 0])
 
 
 def _explore(
@@ -339,15 +426,12 @@ def _reasons(
     names = [f"Popular in {c}" if c else "Popular right now" for c in index.category_names]
     text[pop] = [names[k] for k in index.item_cat[item[pop]].tolist()]
     exp = np.flatnonzero(source == Source.EXPLORE)
-    ids = index.item_ids
-    bounds = np.searchsorted(who[exp], np.arange(B + 1))
-    for b in np.flatnonzero(np.diff(bounds)).tolist():  # one product per customer
-        at = exp[bounds[b] : bounds[b + 1]]
-        picks = item[at].tolist()
-        anchors = index._because(picks, index._history(queries[b].customer_id))
-        text[at] = [
+    if len(exp):
+        anchors = _anchors(index, queries, who[exp], item[exp])
+        ids = index.item_ids
+        text[exp] = [
             f"Customers who buy {ids[a]} also buy this" if a != j else "Picked for your taste"
-            for a, j in zip(anchors, picks, strict=True)
+            for a, j in zip(anchors.tolist(), item[exp].tolist(), strict=True)
         ]
     bounds = np.searchsorted(who, np.arange(B + 1))
     return [text[bounds[b] : bounds[b + 1]].tolist() for b in range(B)]

@@ -23,7 +23,7 @@ from augur.common.ids import check_id
 from augur.common.models import Loaded, ModelWatcher
 from augur.common.settings import RecommendSettings
 from augur.features.store import FeatureStore
-from augur.recommend.block import recommend_block
+from augur.recommend.block import block_live_items, recommend_block
 from augur.recommend.index import (
     MAX_N,
     Answer,
@@ -208,27 +208,21 @@ class RecommendCore:
         loaded = self.watcher.require()
         index = loaded.model
         now = self.now()
+        none = np.zeros(0, np.int64)
 
         def chunks() -> Iterator[list[BatchResult]]:
             for start in range(0, len(customer_ids), BATCH_CHUNK):
                 chunk = customer_ids[start : start + BATCH_CHUNK]
                 errors = {c: _id_error(c) for c in chunk}
-                queries = {
-                    c: Query(c, n, now, (), (), cats, include_repeat)
-                    for c in chunk
-                    if not errors[c]
-                }
-                items = [index.live_items(q) for q in queries.values()]
+                good = [c for c in chunk if not errors[c]]
                 bought, stock = self._live(
-                    index,
-                    list(queries),
-                    np.unique(np.concatenate(items)) if items else np.zeros(0, np.int64),
+                    index, good, block_live_items(index, good, n, cats) if good else none
                 )
                 block = [
-                    dataclasses.replace(q, bought=b)
-                    for q, b in zip(queries.values(), bought, strict=True)
+                    Query(c, n, now, (), (), cats, include_repeat, b)
+                    for c, b in zip(good, bought, strict=True)
                 ]
-                answers = dict(zip(queries, recommend_block(index, block, stock), strict=True))
+                answers = dict(zip(good, recommend_block(index, block, stock), strict=True))
                 yield [BatchResult(c, answers.get(c), errors[c]) for c in chunk]
 
         return loaded, chunks()
