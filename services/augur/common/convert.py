@@ -51,13 +51,19 @@ def model_info(loaded: Loaded[Any], feature_set_version: int) -> common_pb2.Mode
 
 async def chunks_in_thread(chunks: Iterator[T]) -> AsyncIterator[T]:
     """The chunks of a batch RPC, each computed in a worker thread: the blocking work (Redis,
-    the model) never holds the event loop, so single calls keep being served meanwhile."""
+    the model) never holds the event loop, so single calls keep being served meanwhile. The
+    next chunk is computed while the current one is sent."""
     done = object()
-    while True:
-        chunk = await asyncio.to_thread(next, chunks, done)
-        if chunk is done:
-            return
-        yield chunk  # type: ignore[misc]
+    pending = asyncio.ensure_future(asyncio.to_thread(next, chunks, done))
+    try:
+        while True:
+            chunk = await pending
+            if chunk is done:
+                return
+            pending = asyncio.ensure_future(asyncio.to_thread(next, chunks, done))
+            yield chunk  # type: ignore[misc]
+    finally:
+        pending.cancel()  # a call ended early: its next chunk is not waited for
 
 
 async def reload_model(

@@ -122,6 +122,7 @@ class RecommendIndex:
         cats, self.item_cat = np.unique(model.item_category, return_inverse=True)
         self.category_names: list[str] = cats.tolist()
         self.category_code = {c: k for k, c in enumerate(self.category_names)}
+        self.item_category_names = [self.category_names[k] for k in self.item_cat.tolist()]
         popular = np.array([self.item_pos[i] for i in model.popular.tolist() if i in self.item_pos])
         self.popular = popular.astype(np.int64)
         self.popular_by_cat = {
@@ -201,7 +202,7 @@ class RecommendIndex:
         return np.array([pos[i] for i in item_ids if i in pos], dtype=np.int64)
 
     def category_of(self, j: int) -> str:
-        return self.category_names[self.item_cat[j]]
+        return self.item_category_names[j]
 
     def _category_codes(self, categories: Sequence[str]) -> np.ndarray | None:
         if not categories:

@@ -9,7 +9,7 @@ from grpc import aio
 from augur.common.convert import ModelInfoCache, chunks_in_thread, reload_model, timestamp
 from augur.common.models import Loaded, ModelWatcher
 from augur.common.v1 import common_pb2
-from augur.recommend.core import RecommendCore
+from augur.recommend.core import BatchResult, RecommendCore
 from augur.recommend.index import DAY, Answer, RecommendIndex
 from augur.recommend.v1 import recommend_pb2, recommend_pb2_grpc
 
@@ -33,13 +33,14 @@ class RecommendServicer(recommend_pb2_grpc.RecommendServiceServicer):
         loaded: Loaded[RecommendIndex],
     ) -> None:
         index = loaded.model
-        for pick in answer.picks:
-            response.items.add(
-                item_id=index.item_ids[pick.item],
-                score=pick.score,
-                source=int(pick.source),  # type: ignore[arg-type]
-                reason=pick.reason,
-                category=index.category_of(pick.item),
+        ids, categories, add = index.item_ids, index.item_category_names, response.items.add
+        for item, score, source, reason in answer.picks:  # the hot loop of BatchRecommend
+            add(
+                item_id=ids[item],
+                score=score,
+                source=source,  # type: ignore[arg-type]
+                reason=reason,
+                category=categories[item],
             )
         response.model.CopyFrom(self._info(loaded))
         response.cold_start = answer.cold_start
@@ -107,17 +108,21 @@ class RecommendServicer(recommend_pb2_grpc.RecommendServiceServicer):
             list(request.categories),
             request.include_repeat if request.HasField("include_repeat") else True,
         )
-        async for chunk in chunks_in_thread(chunks):
-            response = recommend_pb2.BatchRecommendResponse()
+
+        def response(chunk: list[BatchResult]) -> recommend_pb2.BatchRecommendResponse:
+            out = recommend_pb2.BatchRecommendResponse()
             for result in chunk:
-                item = response.items.add(customer_id=result.customer_id)
+                item = out.items.add(customer_id=result.customer_id)
                 if result.answer is None:
                     item.error.code = "INVALID_ARGUMENT"
                     item.error.message = result.error
                     continue
                 item.recommendations.customer_id = result.customer_id
                 self._fill(item.recommendations, result.answer, loaded)
-            yield response
+            return out
+
+        async for chunk in chunks_in_thread(map(response, chunks)):  # built in the thread too
+            yield chunk
 
     async def ReloadModel(
         self, request: recommend_pb2.ReloadModelRequest, context: aio.ServicerContext
