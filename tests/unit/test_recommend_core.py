@@ -145,13 +145,13 @@ class _Counting(InMemoryFeatureStore):
         super().__init__()
         self.trips = 0
 
-    def live_state(self, customer_ids, item_ids):  # type: ignore[no-untyped-def]
+    def live_state(self, customer_ids, stock_version):  # type: ignore[no-untyped-def]
         self.trips += 1
-        return super().live_state(customer_ids, item_ids)
+        return super().live_state(customer_ids, stock_version)
 
-    def in_stock(self, item_ids):  # type: ignore[no-untyped-def]
+    def stock_snapshot(self):  # type: ignore[no-untyped-def]
         self.trips += 1
-        return super().in_stock(item_ids)
+        return super().stock_snapshot()
 
 
 def test_one_round_trip_reads_purchases_and_stock(
@@ -163,13 +163,16 @@ def test_one_round_trip_reads_purchases_and_stock(
     loaded = Loaded(index, "augur-recommend", "3", "champion", 0.0, "registry")
     core = RecommendCore(store, FixedModel(loaded), settings)
     customers = orders["customer_id"].value_counts().index[:20].tolist()
+    core.recommend(customers[0], 10)  # the first call reads the whole stock state once
     for customer in customers:
         before = store.trips
         answer, _ = core.recommend(customer, 10)
         assert store.trips - before == 1 and len(answer.picks) == 10
     store.out_of_stock.update(index.item_ids[p.item] for p in answer.picks[:3])
-    again, _ = core.recommend(customers[-1], 10)
+    before = store.trips
+    again, _ = core.recommend(customers[-1], 10)  # a change: read again, and honoured
     assert not {p.item for p in again.picks} & {p.item for p in answer.picks[:3]}
+    assert store.trips - before == 2
     before = store.trips
     _, chunks = core.batch(customers, 10)
     assert len([r for chunk in chunks for r in chunk]) == 20 and store.trips - before == 1

@@ -49,6 +49,13 @@ class Keys:
         """Hash item_id -> 1 (in stock) / 0 (out of stock)."""
         return f"{self.prefix}:items:stock"
 
+    def item_stock_log(self) -> tuple[str, str]:
+        """The stock's version counter and its changes stream (``features.stock``), tagged
+        with the hash's own name: the same cluster slot as the hash, so one script writes all
+        three."""
+        tagged = f"{self.item_stock()}:{{{self.item_stock()}}}"
+        return f"{tagged}:version", f"{tagged}:changes"
+
     def item_category(self) -> str:
         """Hash item_id -> category."""
         return f"{self.prefix}:items:category"

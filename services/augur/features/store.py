@@ -29,7 +29,7 @@ from redis.connection import AbstractConnection
 from augur.common.errors import Unavailable
 from augur.common.keys import Keys
 from augur.common.settings import FeatureSettings
-from augur.features import purchases
+from augur.features import purchases, stock
 from augur.features.codec import (
     FeatureVector,
     decode_accs,
@@ -38,6 +38,7 @@ from augur.features.codec import (
     encode_records,
 )
 from augur.features.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
+from augur.features.stock import StockChanges
 
 _REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
@@ -56,7 +57,7 @@ class FeatureStore(Protocol):
 
     def item_categories(self, item_ids: Sequence[str]) -> list[str]: ...
 
-    def in_stock(self, item_ids: Sequence[str]) -> np.ndarray: ...
+    def stock_snapshot(self) -> tuple[int, set[str]]: ...
 
     def get_accumulators(self, customer_ids: Sequence[str]) -> np.ndarray: ...
 
@@ -69,8 +70,8 @@ class FeatureStore(Protocol):
     ) -> int: ...
 
     def live_state(
-        self, customer_ids: Sequence[str], item_ids: Sequence[str]
-    ) -> tuple[list[dict[str, np.ndarray]], np.ndarray]: ...
+        self, customer_ids: Sequence[str], stock_version: int
+    ) -> tuple[list[dict[str, np.ndarray]], StockChanges]: ...
 
     def record_purchases(self, days: Mapping[str, Mapping[str, Iterable[int]]]) -> None: ...
 
@@ -120,6 +121,7 @@ class RedisFeatureStore:
         self.breaker = Breaker()
         self._local = threading.local()
         self._record: Any = None
+        self._stock_script: Any = None
 
     @classmethod
     def from_settings(cls, settings: FeatureSettings) -> RedisFeatureStore:
@@ -263,7 +265,6 @@ class RedisFeatureStore:
         for key, values in (
             (self.keys.item_category(), list(categories)),
             (self.keys.item_price(), [float(p) for p in prices]),
-            (self.keys.item_stock(), [1 if s else 0 for s in in_stock]),
         ):
             for start in range(0, len(ids), 10_000):
                 pipe.hset(
@@ -274,7 +275,22 @@ class RedisFeatureStore:
                         )
                     ),
                 )
+        flags = list(in_stock)
+        for start in range(0, len(ids), 10_000):
+            chunk = zip(ids[start : start + 10_000], flags[start : start + 10_000], strict=True)
+            self.write_stock(chunk, pipe)
         self._call(pipe.execute)
+
+    def write_stock(self, items: Iterable[tuple[str, bool]], pipe: Any) -> None:
+        """Queue stock writes (item, in stock) on ``pipe``: the hash, its version and its
+        changes log in one script (``augur.features.stock``)."""
+        if self._stock_script is None:
+            self._stock_script = self.client.register_script(stock.WRITE_LUA)
+        self._stock_script(
+            keys=[self.keys.item_stock(), *self.keys.item_stock_log()],
+            args=stock.write_args(items),
+            client=pipe,
+        )
 
     def item_categories(self, item_ids: Sequence[str]) -> list[str]:
         if not item_ids:
@@ -285,28 +301,30 @@ class RedisFeatureStore:
         )
         return [r.decode() if r else "" for r in raws]
 
-    def in_stock(self, item_ids: Sequence[str]) -> np.ndarray:
-        """In-stock flag of each item (an item with no stock state counts as in stock)."""
-        if not item_ids:
-            return np.zeros(0, dtype=bool)
-        raws = cast(list[bytes | None], self._direct("HMGET", self.keys.item_stock(), *item_ids))
-        return np.array([r != b"0" for r in raws], dtype=bool)
+    def stock_snapshot(self) -> tuple[int, set[str]]:
+        """The stock's version and every out-of-stock item, read atomically."""
+        counter, _ = self.keys.item_stock_log()
+        replies = self.exchange(
+            [("MULTI",), ("GET", counter), ("HGETALL", self.keys.item_stock()), ("EXEC",)]
+        )
+        raw_version, raw = replies[-1]
+        pairs = raw.items() if isinstance(raw, Mapping) else zip(raw[0::2], raw[1::2], strict=True)
+        out = {k.decode() for k, v in pairs if v == b"0"}
+        return (int(raw_version) if raw_version else 0), out
 
     def live_state(
-        self, customer_ids: Sequence[str], item_ids: Sequence[str]
-    ) -> tuple[list[dict[str, np.ndarray]], np.ndarray]:
+        self, customer_ids: Sequence[str], stock_version: int
+    ) -> tuple[list[dict[str, np.ndarray]], StockChanges]:
         """Each customer's purchase days per item since the hash was started (one HGETALL per
-        customer) and ``in_stock`` of the items, in ONE round trip on the hot path's
-        connection: what a recommendation reads live."""
+        customer) and what changed in the stock since ``stock_version``, in ONE round trip on
+        the hot path's connection: what a recommendation reads live."""
         commands: list[tuple[Any, ...]] = [
             ("HGETALL", self.keys.purchases(c)) for c in customer_ids
         ]
-        if item_ids:
-            commands.append(("HMGET", self.keys.item_stock(), *item_ids))
+        commands += stock.read_commands(self.keys.item_stock_log(), stock_version)
         replies = self.exchange(commands)
         bought = [purchases.decode(r) for r in replies[: len(customer_ids)]]
-        stock = replies[len(customer_ids)] if item_ids else []
-        return bought, np.array([r != b"0" for r in stock], dtype=bool)
+        return bought, stock.parse_changes(stock_version, replies[-2], replies[-1])
 
     def record_purchases(self, days: Mapping[str, Mapping[str, Iterable[int]]]) -> None:
         """Adds purchase days: customer -> item -> days (idempotent: a set union)."""
@@ -337,6 +355,24 @@ class RedisFeatureStore:
         self.client.close()
 
 
+class _CountedSet(set[str]):
+    """A set that counts its changes (the in-memory stock's version)."""
+
+    version = 0
+
+    def add(self, item: str) -> None:
+        super().add(item)
+        self.version += 1
+
+    def discard(self, item: object) -> None:
+        super().discard(item)
+        self.version += 1
+
+    def update(self, *items: Iterable[str]) -> None:
+        super().update(*items)
+        self.version += 1
+
+
 class InMemoryFeatureStore:
     """Same interface, in a dict; for unit tests of code that reads features."""
 
@@ -344,7 +380,7 @@ class InMemoryFeatureStore:
         self.vectors: dict[str, FeatureVector] = {}
         self.accs: dict[str, np.ndarray] = {}
         self.categories: dict[str, str] = {}
-        self.out_of_stock: set[str] = set()
+        self.out_of_stock = _CountedSet()  # tests change it directly; each change counts
         self.bought: dict[str, dict[str, set[int]]] = {}
 
     def get(self, customer_id: str) -> FeatureVector | None:
@@ -360,8 +396,8 @@ class InMemoryFeatureStore:
         values = np.stack([v.values for v in found]) if found else np.zeros((0, width), np.float32)
         return mask, values, np.array([v.as_of for v in found])
 
-    def in_stock(self, item_ids: Sequence[str]) -> np.ndarray:
-        return np.array([i not in self.out_of_stock for i in item_ids], dtype=bool)
+    def stock_snapshot(self) -> tuple[int, set[str]]:
+        return self.out_of_stock.version, set(self.out_of_stock)
 
     def get_accumulators(self, customer_ids: Sequence[str]) -> np.ndarray:
         from augur.features.definitions import empty_acc
@@ -400,10 +436,13 @@ class InMemoryFeatureStore:
         ]
 
     def live_state(
-        self, customer_ids: Sequence[str], item_ids: Sequence[str]
-    ) -> tuple[list[dict[str, np.ndarray]], np.ndarray]:
-        stock = np.array([i not in self.out_of_stock for i in item_ids], dtype=bool)
-        return self.recent_purchases(customer_ids), stock
+        self, customer_ids: Sequence[str], stock_version: int
+    ) -> tuple[list[dict[str, np.ndarray]], StockChanges]:
+        """Any change of ``out_of_stock`` since ``stock_version`` asks for a reload."""
+        version = self.out_of_stock.version
+        return self.recent_purchases(customer_ids), StockChanges(
+            version, complete=version == stock_version
+        )
 
     def record_purchases(self, days: Mapping[str, Mapping[str, Iterable[int]]]) -> None:
         for customer, items in days.items():

@@ -256,8 +256,8 @@ class Consumer:
         if not events:
             return
         pipe = self.client.pipeline(transaction=False)
+        self.store.write_stock(((e.item.item_id, e.item.in_stock) for e in events), pipe)
         for e in events:
-            pipe.hset(self.keys.item_stock(), e.item.item_id, 1 if e.item.in_stock else 0)
             if e.item.category:
                 pipe.hset(self.keys.item_category(), e.item.item_id, e.item.category)
             if e.item.price > 0:

@@ -319,28 +319,6 @@ def _repeat_rows(
     return seg, columns[0], columns[1], columns[2], columns[3]
 
 
-def block_live_items(
-    index: RecommendIndex, customer_ids: Sequence[str], n: int, categories: Sequence[str]
-) -> np.ndarray:
-    """``RecommendIndex.live_items`` of a block's queries at once: the items whose stock is
-    read with the customers' purchases."""
-    ks = [index.rep_slice.get(c) for c in customer_ids]
-    known = np.array([k for k in ks if k is not None], dtype=np.int64)
-    lo, hi = index.rep_start[known], index.rep_end[known]
-    head = 2 * n + 10 + (int((hi - lo).max()) if len(known) else 0)
-    rows = [index.user_pos.get(c) for c in customer_ids]
-    parts = [
-        index.rep_item[_spans(lo, hi)],
-        index.popular[:head],
-        index.model.user_candidates[[r for r in rows if r is not None]].ravel(),
-    ]
-    codes = index._category_codes(categories)
-    for k in codes.tolist() if codes is not None else ():
-        parts.append(index.popular_by_cat[k][:head])
-    items = np.concatenate(parts).astype(np.int64)
-    return np.unique(items[items >= 0])
-
-
 def _explore(
     index: RecommendIndex,
     queries: Sequence[Query],

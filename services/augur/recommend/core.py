@@ -4,9 +4,9 @@ Every request reads the served model once (``watcher.require()``), so a hot
 swap never mixes two models in one answer. What is live is read from Redis in
 one round trip per request (per chunk of a batch): the customer's purchases
 since the model's cutoff (one HGETALL), so a purchase restarts that item's
-repeat clock in the next answer, and the stock of the items the answer is
-likely drawn from (one HMGET), so an item marked out of stock through
-IngestEvents disappears from the next answer.
+repeat clock in the next answer, and what changed in the stock since the
+service's copy of it (``augur.features.stock``: nearly always nothing), so an
+item marked out of stock through IngestEvents disappears from the next answer.
 """
 
 from __future__ import annotations
@@ -16,14 +16,13 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from augur.common.errors import InvalidArgument, NotFound, Unavailable
 from augur.common.ids import check_id
 from augur.common.models import Loaded, ModelWatcher
 from augur.common.settings import RecommendSettings
+from augur.features.stock import StockMirror
 from augur.features.store import FeatureStore
-from augur.recommend.block import block_live_items, recommend_block
+from augur.recommend.block import recommend_block
 from augur.recommend.index import (
     MAX_N,
     Answer,
@@ -89,43 +88,37 @@ class RecommendCore:
         self.watcher = watcher
         self.settings = settings
         self._as_of = settings.as_of_seconds()
+        self.stock = StockMirror()
 
     def now(self) -> float:
         return self._as_of if self._as_of is not None else time.time()
 
     def _live(
-        self, index: RecommendIndex, customer_ids: Sequence[str], items: np.ndarray
+        self, index: RecommendIndex, customer_ids: Sequence[str]
     ) -> tuple[list[Bought | None], StockCheck | None]:
         """Everything live in one round trip: the customers' purchases since the cutoff and
-        the stock of ``items``, those their answers are likely drawn from; the stock of any
-        other item an answer needs is read when it does. Purchases are None each when the
-        read is off or Redis is unreachable (the model's own history answers); the stock
-        check is None when the filter is off and says "unknown" when Redis is unreachable."""
+        what changed in the stock since the mirror's version (``augur.features.stock``).
+        Purchases are None each when the read is off or Redis is unreachable (the model's own
+        history answers); the stock check is None when the filter is off and says "unknown"
+        when Redis is unreachable."""
         live = self.settings.recommend_live_purchases
         filtered = self.settings.recommend_stock_filter
-        readers = list(customer_ids) if live else []
-        stocked = items if filtered else items[:0]
-        ids = index.item_ids
         none: list[Bought | None] = [None] * len(customer_ids)
+        if not live and not filtered:
+            return none, None
         try:
-            bought, mask = self.store.live_state(readers, [ids[j] for j in stocked.tolist()])
+            bought, changes = self.store.live_state(
+                list(customer_ids) if live else [], self.stock.version
+            )
+            if filtered:
+                self.stock.update(changes, self.store.stock_snapshot)
         except Unavailable:
             return none, ((lambda pool: None) if filtered else None)
+        purchases: list[Bought | None] = list(bought) if live else none
         if not filtered:
-            return (list(bought) if live else none), None
-        known = np.full(len(ids), -1, dtype=np.int8)  # -1 not read, 0 out of stock, 1 in stock
-        known[stocked] = mask
-
-        def check(pool: np.ndarray) -> np.ndarray | None:
-            missing = pool[known[pool] < 0]
-            if len(missing):
-                try:
-                    known[missing] = self.store.in_stock([ids[j] for j in missing.tolist()])
-                except Unavailable:
-                    return None
-            return known[pool] == 1
-
-        return (list(bought) if live else none), check
+            return purchases, None
+        mask = self.stock.mask(index.item_pos)
+        return purchases, lambda pool: mask[pool]
 
     def _query(
         self,
@@ -159,7 +152,7 @@ class RecommendCore:
         q = self._query(customer_id, n, context, exclude, categories, include_repeat)
         loaded = self.watcher.require()
         index = loaded.model
-        bought, stock = self._live(index, [customer_id], index.live_items(q))
+        bought, stock = self._live(index, [customer_id])
         return index.recommend(dataclasses.replace(q, bought=bought[0]), stock), loaded
 
     def similar(self, item_id: str, n: int) -> tuple[list[Pick], Loaded[RecommendIndex]]:
@@ -170,7 +163,7 @@ class RecommendCore:
         j = index.item_pos.get(item_id)
         if j is None:
             raise NotFound(f"item {item_id!r} is not in the catalogue of the served model")
-        return index.similar(j, n, self._live(index, [], np.zeros(0, np.int64))[1]), loaded
+        return index.similar(j, n, self._live(index, [])[1]), loaded
 
     def anticipate(
         self, customer_id: str, horizon_days: int, n: int, now: float | None
@@ -183,7 +176,7 @@ class RecommendCore:
         index = loaded.model
         when = self.now() if now is None else now
         floor = index.model.min_due_probability
-        bought = self._live(index, [customer_id], np.zeros(0, np.int64))[0][0]
+        bought = self._live(index, [customer_id])[0][0]
         history = index.due(customer_id, when, horizon_days, bought)
         if not history:
             raise NotFound(f"customer {customer_id!r} has no purchase history in the served model")
@@ -208,16 +201,13 @@ class RecommendCore:
         loaded = self.watcher.require()
         index = loaded.model
         now = self.now()
-        none = np.zeros(0, np.int64)
 
         def chunks() -> Iterator[list[BatchResult]]:
             for start in range(0, len(customer_ids), BATCH_CHUNK):
                 chunk = customer_ids[start : start + BATCH_CHUNK]
                 errors = {c: _id_error(c) for c in chunk}
                 good = [c for c in chunk if not errors[c]]
-                bought, stock = self._live(
-                    index, good, block_live_items(index, good, n, cats) if good else none
-                )
+                bought, stock = self._live(index, good)
                 block = [
                     Query(c, n, now, (), (), cats, include_repeat, b)
                     for c, b in zip(good, bought, strict=True)

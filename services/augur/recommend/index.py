@@ -211,25 +211,6 @@ class RecommendIndex:
             [self.category_code[c] for c in categories if c in self.category_code], dtype=np.int64
         )
 
-    def live_items(self, q: Query) -> np.ndarray:
-        """The items ``q``'s answer is likely drawn from (its stock is read in the same round
-        trip as the customer's purchases; any other item is read when the answer needs it):
-        the customer's past items, explore candidates and the head of the popular lists."""
-        rows = self._repeat_rows(q.customer_id)
-        head = 2 * q.n + 10 + (rows.stop - rows.start) + len(q.exclude) + len(q.context)
-        parts = [self.rep_item[rows], self.popular[:head]]
-        row = self.user_pos.get(q.customer_id)
-        if row is not None:
-            parts.append(self.model.user_candidates[row])
-        codes = self._category_codes(q.categories)
-        for k in codes.tolist() if codes is not None else ():
-            parts.append(self.popular_by_cat[k][:head])
-        if q.context:
-            context = self.indices(q.context)
-            parts += [self.model.similar_indices[context].ravel(), self.popular[:SESSION_POPULAR]]
-        items = np.concatenate(parts).astype(np.int64)
-        return np.unique(items[items >= 0])
-
     # ------------------------------------------------------------------ repeat
     def _repeat_rows(self, customer_id: str) -> slice:
         k = self.rep_slice.get(customer_id)
