@@ -409,7 +409,15 @@ async def test_forget_customer_leaves_no_trace_but_a_tombstone(
                         customer_id=who,
                         occurred_at=ts(time.time() - 60),
                         order=order,
-                    )
+                    ),
+                    features_pb2.Event(  # the cart the recommender reads
+                        event_id="e1-cart",
+                        customer_id=who,
+                        occurred_at=ts(time.time() - 50),
+                        interaction=features_pb2.InteractionEvent(
+                            type=features_pb2.INTERACTION_TYPE_ADD_TO_CART, item_id="I-cart"
+                        ),
+                    ),
                 ]
             )
         )
@@ -446,6 +454,7 @@ async def test_forget_customer_leaves_no_trace_but_a_tombstone(
     for kind in (
         "features",
         "purchases",
+        "cart",
         "consent",
         "contact-profile",
         "contact-records",

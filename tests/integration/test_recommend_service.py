@@ -356,3 +356,55 @@ async def test_a_purchase_ingested_changes_the_next_answers(
     restarted = [i for i in bought if i in shown and i in now_shown]
     assert restarted and all("last bought 0 days ago" in now_shown[i] for i in restarted)
     assert all("last bought 0 days ago" not in shown[i] for i in restarted)
+
+
+async def test_a_cart_ingested_is_the_session_of_the_next_answer(
+    service: tuple[recommend_pb2_grpc.RecommendServiceStub, RecommendSettings],
+    shop: tuple[pd.DataFrame, str],
+    shop_data: Path,
+) -> None:
+    """A shop that sends no cart with Recommend still gets answers for the basket: an item
+    added through IngestEvents is the next answer's session, and leaves it once bought."""
+    stub, rs = service
+    items, data_end = shop
+    now = Timestamp()
+    now.FromDatetime(pd.Timestamp(data_end).to_pydatetime())
+    customer = regular_customer(shop_data)
+
+    async def listed() -> list[R.RecommendedItem]:
+        request = R.RecommendRequest(customer_id=customer, n=10, include_repeat=False)
+        return list((await stub.Recommend(request, timeout=5)).items)
+
+    assert not [i for i in await listed() if i.source == R.SOURCE_SESSION]
+    cart_item = str(items["item_id"].iloc[7])
+    added = features_pb2.InteractionEvent(
+        type=features_pb2.INTERACTION_TYPE_ADD_TO_CART, item_id=cart_item
+    )
+    await ingest(
+        rs,
+        [
+            features_pb2.Event(
+                event_id=f"cart-{customer}",
+                customer_id=customer,
+                occurred_at=now,
+                interaction=added,
+            )
+        ],
+    )
+    answer = await listed()
+    session = [i for i in answer if i.source == R.SOURCE_SESSION]
+    assert session and all(i.reason == f"Goes with {cart_item} in your basket" for i in session)
+    assert cart_item not in {i.item_id for i in answer}  # what is in the cart is not offered
+    line = features_pb2.OrderLine(item_id=cart_item, quantity=1, unit_price=1.0)
+    await ingest(
+        rs,
+        [
+            features_pb2.Event(
+                event_id=f"cart-order-{customer}",
+                customer_id=customer,
+                occurred_at=now,
+                order=features_pb2.OrderEvent(order_id=f"co-{customer}", lines=[line]),
+            )
+        ],
+    )
+    assert not [i for i in await listed() if i.source == R.SOURCE_SESSION]  # bought: gone

@@ -16,7 +16,7 @@ from augur.features.store import RedisFeatureStore
 
 def _follow(store: RedisFeatureStore, mirror: StockMirror) -> stock.StockChanges:
     """One hot-path read, applied; returns what it read."""
-    _, changes = store.live_state([], mirror.version)
+    _, changes, _ = store.live_state([], mirror.version)
     mirror.update(changes, store.stock_snapshot)
     return changes
 

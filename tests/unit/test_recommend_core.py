@@ -15,10 +15,12 @@ import pytest
 from augur.common.errors import InvalidArgument, NotFound
 from augur.common.models import FixedModel, Loaded
 from augur.common.settings import RecommendSettings, load_settings
+from augur.features import carts
 from augur.features.store import InMemoryFeatureStore
+from augur.features.v1 import features_pb2
 from augur.recommend.block import recommend_block
 from augur.recommend.core import RecommendCore
-from augur.recommend.index import Due, Query, RecommendIndex
+from augur.recommend.index import Due, Query, RecommendIndex, Source
 from augur.recommend.ranker import RANKER_FEATURES, REPEAT_ORDERS
 from augur.training.data.loader import load_dataset
 from augur.training.recommend.train import RecommendConfig, fit, to_model
@@ -145,9 +147,9 @@ class _Counting(InMemoryFeatureStore):
         super().__init__()
         self.trips = 0
 
-    def live_state(self, customer_ids, stock_version):  # type: ignore[no-untyped-def]
+    def live_state(self, customer_ids, stock_version, carts_since=None):  # type: ignore[no-untyped-def]
         self.trips += 1
-        return super().live_state(customer_ids, stock_version)
+        return super().live_state(customer_ids, stock_version, carts_since)
 
     def stock_snapshot(self):  # type: ignore[no-untyped-def]
         self.trips += 1
@@ -232,3 +234,54 @@ def test_a_block_answers_as_single_requests_do(
             single = [index.recommend(q, check) for q in queries]
             assert block == single
             assert sum(len(a.picks) for a in block) > 0, (n, categories, check)
+
+
+def test_the_cart_stands_for_a_missing_session(
+    fitted: tuple[RecommendIndex, pd.DataFrame, pd.Timestamp],
+) -> None:
+    """The cart the events tell of: the latest event of each item decides (an order line
+    takes it out), additions older than the cart window are no session, and a session the
+    caller sends wins."""
+    core, store = _core(fitted)
+    index, orders, end = fitted
+    customer, t = _buyer(orders), end.timestamp()
+    a, b, c = (index.item_ids[j] for j in index.popular[:3].tolist())
+
+    def event(kind: str, item: str, at: float) -> tuple[features_pb2.Event, float]:
+        if kind == "order":
+            line = features_pb2.OrderLine(item_id=item, quantity=1, unit_price=1.0)
+            e = features_pb2.Event(
+                customer_id=customer, order=features_pb2.OrderEvent(lines=[line])
+            )
+        else:
+            e = features_pb2.Event(
+                customer_id=customer,
+                interaction=features_pb2.InteractionEvent(type=getattr(carts, kind), item_id=item),
+            )
+        return e, at
+
+    changes = carts.cart_changes(
+        [
+            event("ADD", a, t - 60),
+            event("ADD", b, t - 50),
+            event("order", b, t - 40),
+            event("REMOVE", c, t - 30),
+            event("ADD", c, t - 20),
+        ]
+    )
+    assert changes == {customer: ({a: t - 60, c: t - 20}, {b})}
+    store.record_carts(changes)
+    answer, _ = core.recommend(customer, 10, include_repeat=False)
+    session = [p for p in answer.picks if p.source is Source.SESSION]
+    assert session and {index.item_ids[p.item] for p in answer.picks}.isdisjoint({a, c})
+    assert all(
+        p.reason in (f"Goes with {a} in your basket", f"Goes with {c} in your basket")
+        for p in session
+    )
+    sent, _ = core.recommend(customer, 10, context=[b], include_repeat=False)
+    assert {p.reason for p in sent.picks if p.source is Source.SESSION} == {
+        f"Goes with {b} in your basket"
+    }
+    store.carts[customer] = {a: t - carts.CART_SECONDS - 1}  # an old cart is no session
+    stale, _ = core.recommend(customer, 10, include_repeat=False)
+    assert not [p for p in stale.picks if p.source is Source.SESSION]

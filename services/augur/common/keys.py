@@ -33,6 +33,10 @@ class Keys:
         """Hash of a customer's latest purchase days per item (``features.purchases``)."""
         return f"{self.prefix}:bought:{{c:{customer_id}}}"
 
+    def cart(self, customer_id: str) -> str:
+        """Sorted set of a customer's cart: item -> when it was added (``features.carts``)."""
+        return f"{self.prefix}:cart:{{c:{customer_id}}}"
+
     def meta(self) -> str:
         """Hash describing the materialised feature set (names, version, time)."""
         return f"{self.prefix}:fmeta:v{self.version}"

@@ -231,6 +231,12 @@ class RecommendSettings(ModelServiceSettings):
         "Redis is unreachable the answer is marked degraded with reason STOCK_UNKNOWN.",
     )
 
+    recommend_live_cart: bool = Field(
+        True,
+        description="When a Recommend call carries no context items, use the customer's cart "
+        "as the ingestion consumer knows it (items added through IngestEvents in the last 6 "
+        "hours, not removed or bought since), read in the same round trip as the purchases.",
+    )
     recommend_live_purchases: bool = Field(
         True,
         description="Read each customer's purchases since the model's cutoff from Redis on "

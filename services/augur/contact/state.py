@@ -332,6 +332,7 @@ class ContactState:
         groups: dict[str, list[str]] = {
             "features": [k.features(c)],
             "purchases": [k.purchases(c)],
+            "cart": [k.cart(c)],
             "consent": [k.contact(c, "consent")],
             "contact-profile": [k.contact(c, "profile")],
             "contact-counters": [k.contact(c, "sent"), k.contact(c, "ids")],

@@ -29,7 +29,7 @@ from redis.connection import AbstractConnection
 from augur.common.errors import Unavailable
 from augur.common.keys import Keys
 from augur.common.settings import FeatureSettings
-from augur.features import purchases, stock
+from augur.features import carts, purchases, stock
 from augur.features.codec import (
     FeatureVector,
     decode_accs,
@@ -70,8 +70,10 @@ class FeatureStore(Protocol):
     ) -> int: ...
 
     def live_state(
-        self, customer_ids: Sequence[str], stock_version: int
-    ) -> tuple[list[dict[str, np.ndarray]], StockChanges]: ...
+        self, customer_ids: Sequence[str], stock_version: int, carts_since: float | None = None
+    ) -> tuple[list[dict[str, np.ndarray]], StockChanges, list[list[str]]]: ...
+
+    def record_carts(self, changes: Mapping[str, tuple[Mapping[str, float], set[str]]]) -> None: ...
 
     def record_purchases(self, days: Mapping[str, Mapping[str, Iterable[int]]]) -> None: ...
 
@@ -313,18 +315,48 @@ class RedisFeatureStore:
         return (int(raw_version) if raw_version else 0), out
 
     def live_state(
-        self, customer_ids: Sequence[str], stock_version: int
-    ) -> tuple[list[dict[str, np.ndarray]], StockChanges]:
+        self, customer_ids: Sequence[str], stock_version: int, carts_since: float | None = None
+    ) -> tuple[list[dict[str, np.ndarray]], StockChanges, list[list[str]]]:
         """Each customer's purchase days per item since the hash was started (one HGETALL per
-        customer) and what changed in the stock since ``stock_version``, in ONE round trip on
-        the hot path's connection: what a recommendation reads live."""
+        customer), what changed in the stock since ``stock_version`` and, with
+        ``carts_since``, the items each added to the cart since then (oldest first), in ONE
+        round trip on the hot path's connection: what a recommendation reads live."""
+        n = len(customer_ids)
         commands: list[tuple[Any, ...]] = [
             ("HGETALL", self.keys.purchases(c)) for c in customer_ids
         ]
+        if carts_since is not None:
+            commands += [
+                ("ZRANGEBYSCORE", self.keys.cart(c), repr(carts_since), "+inf")
+                for c in customer_ids
+            ]
         commands += stock.read_commands(self.keys.item_stock_log(), stock_version)
         replies = self.exchange(commands)
-        bought = [purchases.decode(r) for r in replies[: len(customer_ids)]]
-        return bought, stock.parse_changes(stock_version, replies[-2], replies[-1])
+        bought = [purchases.decode(r) for r in replies[:n]]
+        carts = (
+            [[i.decode() for i in r] for r in replies[n : 2 * n]]
+            if carts_since is not None
+            else [[] for _ in customer_ids]
+        )
+        return bought, stock.parse_changes(stock_version, replies[-2], replies[-1]), carts
+
+    def record_carts(self, changes: Mapping[str, tuple[Mapping[str, float], set[str]]]) -> None:
+        """Apply what the consumer folded (customer -> (items added with their time, items
+        removed or bought)); additions older than ``CART_SECONDS`` are dropped, and the cart
+        expires with its latest addition."""
+        if not changes:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for customer, (added, removed) in changes.items():
+            key = self.keys.cart(customer)
+            if removed:
+                pipe.zrem(key, *sorted(removed))
+            if added:
+                pipe.zadd(key, dict(added), gt=True)
+                newest = max(added.values())
+                pipe.zremrangebyscore(key, "-inf", f"({newest - carts.CART_SECONDS!r}")
+                pipe.expire(key, int(carts.CART_SECONDS) + 1)
+        self._call(pipe.execute)
 
     def record_purchases(self, days: Mapping[str, Mapping[str, Iterable[int]]]) -> None:
         """Adds purchase days: customer -> item -> days (idempotent: a set union)."""
@@ -382,6 +414,7 @@ class InMemoryFeatureStore:
         self.categories: dict[str, str] = {}
         self.out_of_stock = _CountedSet()  # tests change it directly; each change counts
         self.bought: dict[str, dict[str, set[int]]] = {}
+        self.carts: dict[str, dict[str, float]] = {}
 
     def get(self, customer_id: str) -> FeatureVector | None:
         return self.vectors.get(customer_id)
@@ -436,13 +469,27 @@ class InMemoryFeatureStore:
         ]
 
     def live_state(
-        self, customer_ids: Sequence[str], stock_version: int
-    ) -> tuple[list[dict[str, np.ndarray]], StockChanges]:
+        self, customer_ids: Sequence[str], stock_version: int, carts_since: float | None = None
+    ) -> tuple[list[dict[str, np.ndarray]], StockChanges, list[list[str]]]:
         """Any change of ``out_of_stock`` since ``stock_version`` asks for a reload."""
         version = self.out_of_stock.version
-        return self.recent_purchases(customer_ids), StockChanges(
-            version, complete=version == stock_version
-        )
+        since = -np.inf if carts_since is None else carts_since
+        in_carts = [
+            [i for i, t in sorted(self.carts.get(c, {}).items(), key=lambda p: p[1]) if t >= since]
+            if carts_since is not None
+            else []
+            for c in customer_ids
+        ]
+        changes = StockChanges(version, complete=version == stock_version)
+        return self.recent_purchases(customer_ids), changes, in_carts
+
+    def record_carts(self, changes: Mapping[str, tuple[Mapping[str, float], set[str]]]) -> None:
+        for customer, (added, removed) in changes.items():
+            cart = self.carts.setdefault(customer, {})
+            for item in removed:
+                cart.pop(item, None)
+            for item, t in added.items():
+                cart[item] = max(t, cart.get(item, t))
 
     def record_purchases(self, days: Mapping[str, Mapping[str, Iterable[int]]]) -> None:
         for customer, items in days.items():

@@ -26,6 +26,7 @@ from augur.common.keys import Keys, shard_of
 from augur.common.settings import FeatureSettings
 from augur.contact.experiment_store import ExperimentStore
 from augur.features import purchases
+from augur.features.carts import cart_changes
 from augur.features.definitions import (
     A_STREAM_MS,
     A_STREAM_SEQ,
@@ -231,6 +232,7 @@ class Consumer:
             )
             # what was bought, for the recommender's live read; idempotent like the above
             self.store.record_purchases(purchase_days(fresh))
+            self.store.record_carts(cart_changes((e, event_time(e)) for e in fresh))
             latest = max(event_time(e) for e in fresh)
             as_of = max(time.time(), latest)
             values = finalize(new_acc, as_of)

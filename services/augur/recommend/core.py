@@ -20,6 +20,7 @@ from augur.common.errors import InvalidArgument, NotFound, Unavailable
 from augur.common.ids import check_id
 from augur.common.models import Loaded, ModelWatcher
 from augur.common.settings import RecommendSettings
+from augur.features.carts import CART_SECONDS
 from augur.features.stock import StockMirror
 from augur.features.store import FeatureStore
 from augur.recommend.block import recommend_block
@@ -94,31 +95,37 @@ class RecommendCore:
         return self._as_of if self._as_of is not None else time.time()
 
     def _live(
-        self, index: RecommendIndex, customer_ids: Sequence[str]
-    ) -> tuple[list[Bought | None], StockCheck | None]:
-        """Everything live in one round trip: the customers' purchases since the cutoff and
-        what changed in the stock since the mirror's version (``augur.features.stock``).
-        Purchases are None each when the read is off or Redis is unreachable (the model's own
-        history answers); the stock check is None when the filter is off and says "unknown"
-        when Redis is unreachable."""
+        self, index: RecommendIndex, customer_ids: Sequence[str], carts: bool = False
+    ) -> tuple[list[Bought | None], StockCheck | None, list[list[str]]]:
+        """Everything live in one round trip: the customers' purchases since the cutoff, what
+        changed in the stock since the mirror's version (``augur.features.stock``) and, with
+        ``carts``, what they have in the cart (``augur.features.carts``). Purchases are None
+        each when the read is off or Redis is unreachable (the model's own history answers);
+        the stock check is None when the filter is off and says "unknown" when Redis is
+        unreachable; carts are empty when unread."""
         live = self.settings.recommend_live_purchases
         filtered = self.settings.recommend_stock_filter
         none: list[Bought | None] = [None] * len(customer_ids)
-        if not live and not filtered:
-            return none, None
+        empty: list[list[str]] = [[] for _ in customer_ids]
+        carts = carts and self.settings.recommend_live_cart
+        if not live and not filtered and not carts:
+            return none, None, empty
         try:
-            bought, changes = self.store.live_state(
-                list(customer_ids) if live else [], self.stock.version
+            bought, changes, in_carts = self.store.live_state(
+                list(customer_ids) if live or carts else [],
+                self.stock.version,
+                self.now() - CART_SECONDS if carts else None,
             )
             if filtered:
                 self.stock.update(changes, self.store.stock_snapshot)
         except Unavailable:
-            return none, ((lambda pool: None) if filtered else None)
+            return none, ((lambda pool: None) if filtered else None), empty
         purchases: list[Bought | None] = list(bought) if live else none
+        in_carts = in_carts if carts else empty
         if not filtered:
-            return purchases, None
+            return purchases, None, in_carts
         mask = self.stock.mask(index.item_pos)
-        return purchases, lambda pool: mask[pool]
+        return purchases, lambda pool: mask[pool], in_carts
 
     def _query(
         self,
@@ -152,8 +159,12 @@ class RecommendCore:
         q = self._query(customer_id, n, context, exclude, categories, include_repeat)
         loaded = self.watcher.require()
         index = loaded.model
-        bought, stock = self._live(index, [customer_id])
-        return index.recommend(dataclasses.replace(q, bought=bought[0]), stock), loaded
+        bought, stock, carts = self._live(index, [customer_id], carts=not q.context)
+        # no session sent: the cart the events told of stands for it
+        context = q.context or tuple(carts[0][-MAX_CONTEXT:])
+        return index.recommend(
+            dataclasses.replace(q, bought=bought[0], context=context), stock
+        ), loaded
 
     def similar(self, item_id: str, n: int) -> tuple[list[Pick], Loaded[RecommendIndex]]:
         check_id(item_id, "item_id")
@@ -207,7 +218,7 @@ class RecommendCore:
                 chunk = customer_ids[start : start + BATCH_CHUNK]
                 errors = {c: _id_error(c) for c in chunk}
                 good = [c for c in chunk if not errors[c]]
-                bought, stock = self._live(index, good)
+                bought, stock, _ = self._live(index, good)
                 block = [
                     Query(c, n, now, (), (), cats, include_repeat, b)
                     for c, b in zip(good, bought, strict=True)
