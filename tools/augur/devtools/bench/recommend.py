@@ -91,7 +91,12 @@ def training(ds: Dataset, results: list[Result]) -> None:
 
 
 async def direct(
-    state: StackState, ds: Dataset, store: RedisFeatureStore, duration: float, results: list[Result]
+    state: StackState,
+    ds: Dataset,
+    store: RedisFeatureStore,
+    duration: float,
+    results: list[Result],
+    root: Path,
 ) -> None:
     items = ds.items
     store.write_items(items["item_id"], items["category"], items["price"], items["in_stock"])
@@ -148,6 +153,26 @@ async def direct(
             )
         )
         await live_purchase(state, stub, buyers, data_end(ds), results)
+    results.append(footprint(state, root))
+
+
+def footprint(state: StackState, root: Path) -> Result:
+    """The recommendation service's resident memory after the scenarios and the size of the
+    model artefact it serves (the champion's recommend.npz)."""
+    from augur.devtools.bench.soak import rss_mib
+    from augur.recommend.model import FILE
+    from augur.training import registry
+
+    pid = next(p.pid for p in state.processes if p.name == "recommend")
+    found = registry.champion_artefact("recommend", root)
+    size = (found[1] / FILE).stat().st_size / 1e6 if found else float("nan")
+    return Result.from_latencies(
+        "recommend service memory and artefact",
+        [0.0],
+        0,
+        0.0,
+        note=f"service RSS {rss_mib(pid):,.0f} MiB after the scenarios; {FILE} {size:,.1f} MB",
+    )
 
 
 async def live_purchase(

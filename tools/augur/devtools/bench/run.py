@@ -286,7 +286,7 @@ def run_bench(duration: float = 5.0, only: str | None = None) -> int:
 
             churn.versus_mlflow_serve(state, store, base_ids, results)
         if "recommend" in wanted:
-            asyncio.run(recommend.direct(state, rec_ds, store, duration, results))
+            asyncio.run(recommend.direct(state, rec_ds, store, duration, results, root))
         if "contact" in wanted:
             asyncio.run(contact.direct(state, contact_ds, store, duration, results))
         if "gateway" in wanted:

@@ -5,6 +5,8 @@ days: overall, on items they bought before (repeat) and on items they never boug
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +23,9 @@ from augur.common.settings import RecommendSettings
 from augur.devtools.evaluation.datasets import Shop
 from augur.devtools.evaluation.served import running, serve_anyway, workspace
 from augur.recommend.main import build_spec
+from augur.recommend.model import FILE
 from augur.recommend.v1 import recommend_pb2, recommend_pb2_grpc
+from augur.training import registry
 from augur.training.recommend.evaluate import coverage, ranking_metrics
 from augur.training.recommend.pipeline import train_recommend
 from augur.training.reliability import Bin, expected_calibration_error, reliability_by_decile
@@ -63,6 +67,11 @@ class RecOutcome:
     seconds: float
     notes: list[str] = field(default_factory=list)
     anticipation: Anticipation | None = None
+    artefact_mb: float = float("nan")
+    """Size of the served model's recommend.npz."""
+    held_mib: float = float("nan")
+    """Resident memory of a fresh process that has loaded the served model (a service's
+    footprint before it answers anything)."""
 
 
 @dataclass
@@ -215,6 +224,7 @@ async def run(shop: Shop, protocol: RecProtocol, work: Path, redis_url: str) -> 
     ws = workspace(shop, work / f"recommend-{protocol.shop}-{protocol.cutoff}", cutoff)
     report = train_recommend(ws.data, ws.tracking_uri, ws.state, progress=False)
     serve_anyway("recommend", report)
+    artefact_mb, held_mib = _footprint(ws.state)
     bought = shop.orders[shop.orders["quantity"] > 0]
     past = bought[bought["timestamp"] < cutoff]
     later = bought[
@@ -275,4 +285,25 @@ async def run(shop: Shop, protocol: RecProtocol, work: Path, redis_url: str) -> 
         time.perf_counter() - began,
         notes,
         anticipation,
+        artefact_mb,
+        held_mib,
     )
+
+
+def _footprint(state: Path) -> tuple[float, float]:
+    """(MB of the served artefact, MiB resident in a fresh process that loaded it)."""
+    found = registry.champion_artefact("recommend", state)
+    if found is None:
+        return float("nan"), float("nan")
+    path = found[1]
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from augur.recommend.main import load_index\n"
+        "index = load_index(Path(sys.argv[1]))\n"
+        "print(next(l for l in open('/proc/self/status') if l.startswith('VmRSS')).split()[1])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
+    )
+    return (path / FILE).stat().st_size / 1e6, int(done.stdout.strip()) / 1024

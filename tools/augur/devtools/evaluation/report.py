@@ -123,7 +123,8 @@ def rec_section(o: RecOutcome) -> list[str]:
         "",
         f"{o.customers:,} customers with purchases before and after the cutoff, "
         f"{o.items:,} items bought before it. Gate: {served} ({o.gate}); {o.seconds:.0f} s "
-        f"train + materialise + BatchRecommend. {what}",
+        f"train + materialise + BatchRecommend; the served artefact {o.artefact_mb:,.0f} MB, "
+        f"a process holding it {o.held_mib:,.0f} MiB resident. {what}",
         "",
         *rec_table(o),
         "",

@@ -52,20 +52,22 @@ def interaction_matrix(
     user_ids, item_ids = [lines.customers], [lines.items]
     user_codes, item_codes = [lines.customer[:n]], [lines.item[:n]]
     strength, seconds = [w.purchase * np.minimum(lines.quantity[:n], 5)], [lines.t[:n]]
-    inter = ds.interactions[ds.interactions["item_id"] != ""]
     kinds = {"add_to_cart": w.add_to_cart, "wishlist": w.wishlist, "view": w.view}
-    inter = inter[inter["type"].isin(list(kinds))]
+    inter = ds.interactions
+    kind, kind_names = pd.factorize(inter["type"])
+    kind_weight = np.array([kinds.get(k, np.nan) for k in kind_names] + [np.nan])
     t = utc_seconds(inter["timestamp"])
-    keep = t <= as_of
-    if keep.any():
-        inter = inter[keep]
-        u, u_ids = pd.factorize(inter["customer_id"])
-        i, i_ids = pd.factorize(inter["item_id"])
+    keep = np.flatnonzero(
+        ~np.isnan(kind_weight[kind]) & (t <= as_of) & (inter["item_id"].to_numpy() != "")
+    )
+    if len(keep):
+        u, u_ids = pd.factorize(inter["customer_id"].to_numpy()[keep])
+        i, i_ids = pd.factorize(inter["item_id"].to_numpy()[keep])
         user_codes.append(u + len(lines.customers))
         item_codes.append(i + len(lines.items))
         user_ids.append(pd.Index(u_ids))
         item_ids.append(pd.Index(i_ids))
-        strength.append(inter["type"].map(kinds).to_numpy(dtype=float))
+        strength.append(kind_weight[kind[keep]])
         seconds.append(t[keep])
     all_users, all_items = user_ids[0].append(user_ids[1:]), item_ids[0].append(item_ids[1:])
     weight = np.concatenate(strength) * np.exp2(
@@ -75,14 +77,14 @@ def interaction_matrix(
     user_code = np.concatenate(user_codes)[present]
     item_code = np.concatenate(item_codes)[present]
     weight = weight[present]
-    users = pd.Index(
-        np.unique(all_users[np.unique(user_code)].to_numpy(dtype=object)), name="customer_id"
-    )
+    seen_users = np.flatnonzero(np.bincount(user_code, minlength=len(all_users)))
+    users = pd.Index(np.unique(all_users[seen_users].to_numpy(dtype=object)), name="customer_id")
     if items is None:
+        seen_items = np.flatnonzero(np.bincount(item_code, minlength=len(all_items)))
         items = pd.Index(
             np.sort(ds.items["item_id"].unique())
             if len(ds.items)
-            else np.unique(all_items[np.unique(item_code)].to_numpy(dtype=object))
+            else np.unique(all_items[seen_items].to_numpy(dtype=object))
         )
     rows = users.get_indexer(all_users)[user_code]
     cols = items.get_indexer(all_items)[item_code]
@@ -108,6 +110,7 @@ class _Lines:
     quantity: np.ndarray
     customers: pd.Index
     items: pd.Index
+    by_key: np.ndarray  # the lines in (customer, item, time) order: ``purchases`` slices it
 
 
 _LINES: list[_Lines] = []  # the latest data sets read (a training reads one, an eval two)
@@ -131,6 +134,7 @@ def _lines(ds: Dataset) -> _Lines:
         orders["quantity"].to_numpy()[order],
         pd.Index(customers),
         pd.Index(items),
+        np.lexsort((np.arange(len(order)), item[order], customer[order])),
     )
     _LINES[:] = [lines, *_LINES[:1]]
     return lines
@@ -140,12 +144,12 @@ def purchases(ds: Dataset, start: float, end: float) -> pd.DataFrame:
     """(customer_id, item_id, day) purchase days in (start, end], one row per day, sorted by
     customer, item and day; the ids are categorical."""
     lines = _lines(ds)
-    lo, hi = np.searchsorted(lines.t, [start, end], side="right")
-    customer, item, day = lines.customer[lo:hi], lines.item[lo:hi], lines.day[lo:hi]
-    first = int(day.min()) if len(day) else 0
-    span = int(day.max()) - first + 1 if len(day) else 1
-    key = (customer * len(lines.items) + item) * span + (day - first)
-    _, keep = np.unique(key, return_index=True)
+    rows = lines.by_key
+    t = lines.t[rows]
+    rows = rows[(t > start) & (t <= end)]  # still in (customer, item, time) order: no sort
+    customer, item, day = lines.customer[rows], lines.item[rows], lines.day[rows]
+    keep = np.ones(len(rows), dtype=bool)  # the first line of each customer x item x day
+    keep[1:] = (customer[1:] != customer[:-1]) | (item[1:] != item[:-1]) | (day[1:] != day[:-1])
     return pd.DataFrame(
         {
             "customer_id": pd.Categorical.from_codes(customer[keep], categories=lines.customers),
@@ -179,18 +183,18 @@ def copurchase(
     degree = np.sqrt(np.asarray(incidence.sum(axis=0)).ravel())
     cosine = sp.diags(1 / np.maximum(degree, 1)) @ counts @ sp.diags(1 / np.maximum(degree, 1))
     cosine = cosine.tocsr()
-    rows, indices, data = [0], [], []
-    for i in range(cosine.shape[0]):
-        lo, hi = cosine.indptr[i], cosine.indptr[i + 1]
-        order = np.argsort(-cosine.data[lo:hi], kind="stable")[:top]
-        indices.append(cosine.indices[lo:hi][order])
-        data.append(cosine.data[lo:hi][order])
-        rows.append(rows[-1] + len(order))
+    cosine.sort_indices()
+    # each row's ``top`` largest entries, ties in column order: one sort for all the rows
+    row = np.repeat(np.arange(cosine.shape[0]), np.diff(cosine.indptr))
+    order = np.lexsort((-cosine.data, row))
+    rank = np.arange(len(order)) - cosine.indptr[row[order]]
+    keep = order[rank < top]
+    counts = np.bincount(row[keep], minlength=cosine.shape[0])
     return sp.csr_matrix(
         (
-            np.concatenate(data) if data else np.zeros(0, np.float32),
-            np.concatenate(indices) if indices else np.zeros(0, np.int32),
-            np.array(rows),
+            cosine.data[keep].astype(np.float32),
+            cosine.indices[keep].astype(np.int32),
+            np.concatenate([[0], np.cumsum(counts)]),
         ),
         shape=cosine.shape,
     )

@@ -59,11 +59,12 @@ def window_rows(
     frame = frame.merge(bought, on=["customer_id", "item_id"], how="left")
     relevant = frame["relevant"].fillna(0).to_numpy(dtype=int)
     keep = frame.groupby("customer_id", sort=False)["relevant"].transform("sum").to_numpy() > 0
-    order = np.flatnonzero(keep)[np.argsort(frame["customer_id"].to_numpy()[keep], kind="stable")]
+    order = np.flatnonzero(keep)  # the repeat rows come grouped by customer
     if not len(order):
         return np.zeros((0, len(RANKER_FEATURES))), np.zeros(0, int), np.zeros(0, int)
     customers = frame["customer_id"].to_numpy()[order]
-    _, starts, sizes = np.unique(customers, return_index=True, return_counts=True)
+    starts = np.flatnonzero(np.r_[True, customers[1:] != customers[:-1]])
+    sizes = np.diff(np.r_[starts, len(customers)])
     count = repeat.count[order]
     totals = np.repeat(np.add.reduceat(count, starts), sizes)
     buyers = pd.Series(repeat.item).value_counts()

@@ -21,6 +21,11 @@ DAY = 86400.0
 SPREAD_RANGE = (0.1, 1.5)  # log-scale: a window between about 0.9-1.1x and 0.2-4.5x the cycle
 
 
+def _sorted(dc: np.ndarray, di: np.ndarray, dd: np.ndarray) -> bool:
+    """Whether rows with these steps of (customer, item, day) are in lexicographic order."""
+    return bool(np.all((dc > 0) | ((dc == 0) & ((di > 0) | ((di == 0) & (dd >= 0))))))
+
+
 @dataclass
 class RepeatModel:
     """Per customer x item purchase statistics, as columns."""
@@ -48,8 +53,11 @@ class RepeatModel:
         customers, customer_ids = pd.factorize(history["customer_id"], sort=True)
         items, item_ids = pd.factorize(history["item_id"], sort=True)
         day = history["day"].to_numpy(dtype=float)
-        order = np.lexsort((day, items, customers))
-        c, i, d = customers[order], items[order], day[order]
+        c, i, d = customers, items, day
+        key_steps = (np.diff(c), np.diff(i), np.diff(d))
+        if not _sorted(*key_steps):  # ``purchases`` gives them sorted already
+            order = np.lexsort((day, items, customers))
+            c, i, d = customers[order], items[order], day[order]
         first = np.ones(len(c), dtype=bool)  # the first purchase day of a customer x item
         first[1:] = (c[1:] != c[:-1]) | (i[1:] != i[:-1])
         gap = np.diff(d, prepend=np.nan)
