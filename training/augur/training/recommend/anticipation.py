@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from augur.recommend.timing import calibrated, calibration_inputs, due_probability
 from augur.training.data.loader import Dataset
 from augur.training.recommend.data import DAY, purchases
-from augur.training.recommend.repeat import RepeatModel
+from augur.training.recommend.repeat import repeat_as_of
 from augur.training.reliability import expected_calibration_error
 
 HORIZONS = (7.0, 14.0, 30.0, 60.0)
@@ -32,7 +32,7 @@ def fit_due_calibration(
 ) -> tuple[np.ndarray, dict[str, float]]:
     """(table, metrics); an empty table when the window is too small to say anything."""
     start = cutoff - VALIDATION_DAYS * DAY
-    repeat = RepeatModel.fit(purchases(ds, -np.inf, start), sigma=sigma)
+    repeat = repeat_as_of(ds, start, sigma)
     if len(repeat.count) < MIN_ROWS:
         return np.zeros((0, 4)), {}
     later = purchases(ds, start, cutoff)

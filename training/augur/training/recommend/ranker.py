@@ -24,7 +24,7 @@ from augur.recommend.ranker import (
 )
 from augur.training.data.loader import Dataset
 from augur.training.recommend.data import DAY, purchases
-from augur.training.recommend.repeat import RepeatModel
+from augur.training.recommend.repeat import RepeatModel, repeat_as_of
 
 WINDOWS = 3  # window starts H, H + 30 and H + 60 days before the cutoff; the first judges
 MIN_GROUPS = 50  # customers with a repeat purchase in the windows, or no ranker
@@ -52,7 +52,7 @@ def window_rows(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(features, relevance, group sizes) of the customers who buy again in the window, rows
     grouped by customer."""
-    repeat = RepeatModel.fit(purchases(ds, -np.inf, start), sigma=sigma)
+    repeat = repeat_as_of(ds, start, sigma)
     later = purchases(ds, start, start + horizon_days * DAY)
     frame = repeat.frame()[["customer_id", "item_id"]]
     bought = later[["customer_id", "item_id"]].drop_duplicates().assign(relevant=1)

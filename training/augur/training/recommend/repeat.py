@@ -16,9 +16,25 @@ import numpy as np
 import pandas as pd
 
 from augur.recommend.timing import due_probability
+from augur.training.data.loader import Dataset
+from augur.training.recommend.data import purchases
 
 DAY = 86400.0
 SPREAD_RANGE = (0.1, 1.5)  # log-scale: a window between about 0.9-1.1x and 0.2-4.5x the cycle
+
+
+_AS_OF: list[tuple[object, float, float, RepeatModel]] = []  # the latest few fits
+
+
+def repeat_as_of(ds: Dataset, start: float, sigma: float) -> RepeatModel:
+    """The repeat statistics of the purchases before ``start``; the ranker's windows and the
+    anticipation's calibration share a window start, so a fit is kept for the next caller."""
+    for orders, at, s, model in _AS_OF:
+        if orders is ds.orders and at == start and s == sigma:
+            return model
+    model = RepeatModel.fit(purchases(ds, -np.inf, start), sigma=sigma)
+    _AS_OF[:] = [(ds.orders, start, sigma, model), *_AS_OF[:3]]
+    return model
 
 
 def _sorted(dc: np.ndarray, di: np.ndarray, dd: np.ndarray) -> bool:
