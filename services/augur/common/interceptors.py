@@ -21,6 +21,7 @@ from augur.common.logs import request_id_var
 from augur.common.metrics import ServerMetrics
 
 log = logging.getLogger("augur.access")
+ANSWERED = "augur-answered"  # trailing metadata of every error a service raises itself
 
 _PASS_THROUGH = ("/grpc.health.v1.", "/grpc.reflection.")
 
@@ -174,4 +175,6 @@ async def _abort(
     if code is grpc.StatusCode.INTERNAL:
         log.error("unhandled error", exc_info=exc)
         message = f"{message} (request id {rid})"
-    await context.abort(code, message)
+    # the service itself answered: it is up, whatever the code (a client's circuit breaker
+    # must not open on a service that reports its own dependency down)
+    await context.abort(code, message, trailing_metadata=((ANSWERED, "1"),))

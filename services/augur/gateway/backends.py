@@ -1,14 +1,20 @@
 """The gateway's own calls to the backends (REST/JSON and the composition RPCs).
 
 Each call gets a deadline (the caller's, capped), is retried only when it is an
-idempotent read that failed with UNAVAILABLE and the retry budget allows it, and goes
-through the backend's circuit breaker: after ``gateway_breaker_failures`` consecutive
-failures the circuit opens and calls fail at once with UNAVAILABLE for
-``gateway_breaker_reset_seconds``; then one trial call decides whether it closes again.
+idempotent read that failed with UNAVAILABLE, at most ``MAX_RETRIES`` times after a
+jittered exponential back-off and while the retry budget allows it, and goes through the
+backend's circuit breaker: after ``gateway_breaker_failures`` consecutive failures the
+circuit opens and calls fail at once with UNAVAILABLE for ``gateway_breaker_reset_seconds``;
+then one trial call decides whether it closes again. Only a backend that did not answer
+counts as a failure (no connection, a deadline passed): an error the service raised itself
+(marked ``augur-answered``, e.g. UNAVAILABLE because its Redis is down) says it is up, so
+it never opens the circuit of a backend whose health check says SERVING.
 """
 
 from __future__ import annotations
 
+import asyncio
+import random
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,6 +25,7 @@ from google.protobuf.message import Message
 from grpc import aio
 
 from augur.common.errors import Unavailable, Upstream
+from augur.common.interceptors import ANSWERED
 from augur.common.settings import GatewaySettings
 from augur.gateway.routes import Route
 
@@ -26,6 +33,19 @@ from augur.gateway.routes import Route
 _FAILURES = frozenset(
     {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNKNOWN}
 )
+MAX_RETRIES = 2  # per call
+BACKOFF_SECONDS = 0.025  # the first retry waits up to this, the next up to twice as long
+
+
+def backoff(attempt: int) -> float:
+    """The pause before retry ``attempt`` (0-based): full jitter over an exponential cap, so
+    the retries of many callers spread out instead of arriving together."""
+    return random.uniform(0.0, BACKOFF_SECONDS * 2**attempt)
+
+
+def answered(exc: aio.AioRpcError) -> bool:
+    """Whether the backend itself raised the error (it is up)."""
+    return any(k == ANSWERED for k, _ in (exc.trailing_metadata() or ()))
 
 
 class CircuitBreaker:
@@ -142,6 +162,7 @@ class Backends:
         budget = self.budgets[route.service]
         budget.called()
         deadline = time.monotonic() + seconds
+        attempt = 0
         while True:
             breaker = self._admit(route)
             call = self._channel(route).unary_unary(
@@ -153,17 +174,21 @@ class Backends:
                 reply = await call(request, timeout=max(0.001, deadline - time.monotonic()))
             except aio.AioRpcError as exc:
                 code = exc.code()
-                if code in _FAILURES:
+                if code in _FAILURES and not answered(exc):
                     breaker.failure()
                 else:
                     breaker.success()
+                pause = backoff(attempt)
                 retry = (
                     route.read
                     and code is grpc.StatusCode.UNAVAILABLE
-                    and deadline - time.monotonic() > 0.002
+                    and attempt < MAX_RETRIES
+                    and deadline - time.monotonic() > pause + 0.002
                     and budget.take()
                 )
                 if retry:
+                    attempt += 1
+                    await asyncio.sleep(pause)
                     continue
                 raise Upstream(code, _message(exc, route)) from None
             breaker.success()
@@ -181,7 +206,7 @@ class Backends:
             async for reply in call(request, timeout=seconds):
                 yield reply
         except aio.AioRpcError as exc:
-            if exc.code() in _FAILURES:
+            if exc.code() in _FAILURES and not answered(exc):
                 breaker.failure()
             raise Upstream(exc.code(), _message(exc, route)) from None
         breaker.success()
