@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import grpc
 import numpy as np
@@ -30,7 +31,7 @@ from augur.features.v1 import features_pb2, features_pb2_grpc
 from augur.ingest.consumer import Consumer
 from augur.ingest.main import build_spec
 from augur.outreach.delivery import DeliveryQueue
-from augur.outreach.triggers import TriggerRule, TriggerRules, TriggerWorker
+from augur.outreach.triggers import BLOCK_MS, TriggerRule, TriggerRules, TriggerWorker
 from augur.training.data.loader import load_dataset
 from augur.training.offline.batch import materialise
 from augur.training.offline.stream import compute_features
@@ -206,3 +207,19 @@ async def test_a_crossing_fires_once_within_two_seconds_holdout_and_cooldown_res
     await channel.close()
     await server.stop(0)
     assert DeliveryQueue(store.client, keys).depth()[0] == 1
+
+
+def test_an_idle_read_is_no_outage(
+    settings: ServerSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The stream read blocks longer than the Redis socket timeout: an idle read returns
+    nothing and logs nothing (a real outage must stand out in the log)."""
+    store = RedisFeatureStore.from_settings(settings)
+    assert settings.redis_timeout_ms < BLOCK_MS
+    worker = TriggerWorker(store, cast(Any, None), 0.1, consumer="idle")
+    assert worker.step() == 0  # the first read catches up on pending entries: none
+    with caplog.at_level(logging.WARNING, logger="augur"):
+        assert worker.step(block_ms=BLOCK_MS) == 0  # waits the whole block, no timeout
+        stop = iter([False, True])
+        worker.run(lambda: next(stop))
+    assert not caplog.records

@@ -96,6 +96,20 @@ class TriggerMetrics:
         )
 
 
+BLOCK_MS = 1000  # how long one read of the updates stream waits for an entry
+
+
+def _blocking_reader(client: redis.Redis, block_ms: int) -> redis.Redis:
+    """A client for the blocking stream read: its socket waits the block time on top of the
+    usual bound, so an idle read returns empty instead of timing out as an outage would."""
+    pool = client.connection_pool
+    kwargs = dict(pool.connection_kwargs)
+    kwargs["socket_timeout"] = (kwargs.get("socket_timeout") or 0.0) + block_ms / 1000
+    return redis.Redis(
+        connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs)
+    )
+
+
 class TriggerWorker:
     """Reads feature updates, re-scores, emits crossings."""
 
@@ -109,6 +123,7 @@ class TriggerWorker:
     ) -> None:
         self.store = store
         self.client = store.client
+        self.reader = _blocking_reader(store.client, BLOCK_MS)
         self.keys = store.keys
         self.watcher = watcher
         self.default_share = default_share
@@ -137,10 +152,10 @@ class TriggerWorker:
             self._rules = (time.monotonic(), rules)
         return rules
 
-    def step(self, block_ms: int = 1000) -> int:
+    def step(self, block_ms: int = BLOCK_MS) -> int:
         """Handle one read from the updates stream; returns customers re-scored."""
         start = "0" if self._recovering else ">"
-        reply: Any = self.client.xreadgroup(
+        reply: Any = self.reader.xreadgroup(
             GROUP,
             self.consumer,
             {self.stream: start},
