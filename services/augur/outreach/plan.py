@@ -79,7 +79,7 @@ class Spec:
     request: gateway_pb2.PlanOutreachRequest
     day: str
     start: float  # window start (s)
-    end: float
+    end: float  # window end (s), not included: the next day's midnight belongs to the next plan
     costs: dict[int, float]
     fingerprint: str
     share: float = 0.0  # the campaign's holdout share (registered, asked for, or default)
@@ -321,7 +321,7 @@ class Planner:
                             customer_id=c.customer_id,
                             purpose=common_pb2.PURPOSE_RETENTION,
                             earliest=_ts(spec.start),
-                            latest=_ts(spec.end),
+                            latest=_ts(spec.end - 1.0),  # latest is inclusive; the window not
                         ),
                         self.call_seconds,
                     )
