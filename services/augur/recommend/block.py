@@ -123,7 +123,8 @@ def recommend_block(
     personal = _explore(index, queries, seg, item, allowed, want)
 
     # -- popular: one list for the block, each customer's prefix as recommend cuts it
-    base = _popular(index, codes, allowed)
+    base = index.popular_in(codes)
+    base = base[allowed[base]]
 
     # -- stock: one check for every item the block may show
     pool = np.unique(np.concatenate([rep.item, personal.item, base[: want + int(lengths.max())]]))
@@ -147,16 +148,13 @@ def recommend_block(
     n_repeat = np.where(has_personal, math.floor(m.repeat_share * n + 0.5), n)
     blend = _Blend(B, n, cap, index.item_cat, len(index.category_names))
     prefix = np.minimum(want + lengths, len(base))
-    for capped in (True, False):
-        if capped:
-            blend.run(R, Source.REPEAT, n_repeat, True, R_row)
-            blend.run(P, Source.EXPLORE, n, True)
-            blend.run(R, Source.REPEAT, n, True, R_row)
-            blend.shared(base, oos, prefix, n, True)
-        else:  # the diversity cap yields to a full list
-            blend.run(R, Source.REPEAT, n, False, R_row)
-            blend.run(P, Source.EXPLORE, n, False)
-            blend.shared(base, oos, prefix, n, False)
+    blend.run(R, Source.REPEAT, n_repeat, True, R_row)
+    blend.run(P, Source.EXPLORE, n, True)
+    blend.run(R, Source.REPEAT, n, True, R_row)
+    blend.shared(base, oos, prefix, n, True)
+    blend.run(R, Source.REPEAT, n, False, R_row)  # the diversity cap yields to a full list
+    blend.run(P, Source.EXPLORE, n, False)
+    blend.shared(base, oos, prefix, n, False)
 
     # -- answers: reasons for the picks, recommend itself for the customers it must answer
     texts = _reasons(index, queries, blend, (elapsed, interval, count))
@@ -369,18 +367,6 @@ def _explore(
     seg_all, item_all = np.concatenate(out_seg), np.concatenate(out_item)
     order = np.argsort(seg_all, kind="stable")
     return _Rows(seg_all[order].astype(np.int64), item_all[order].astype(np.int64))
-
-
-def _popular(index: RecommendIndex, codes: np.ndarray | None, allowed: np.ndarray) -> np.ndarray:
-    """The popular list ``recommend`` draws on for these categories (nothing is blocked)."""
-    if codes is None:
-        return index.popular
-    merged = np.concatenate([index.popular[:0], *(index.popular_by_cat[int(k)] for k in codes)])
-    if len(codes) > 1:
-        rank = np.full(len(index.item_ids), len(index.item_ids), dtype=np.int64)
-        rank[index.popular] = np.arange(len(index.popular))
-        merged = merged[np.argsort(rank[merged], kind="stable")]
-    return merged[allowed[merged]]
 
 
 def _reasons(

@@ -125,6 +125,8 @@ class RecommendIndex:
         self.item_category_names = [self.category_names[k] for k in self.item_cat.tolist()]
         popular = np.array([self.item_pos[i] for i in model.popular.tolist() if i in self.item_pos])
         self.popular = popular.astype(np.int64)
+        self.popular_rank = np.full(len(self.item_ids), len(self.item_ids), dtype=np.int64)
+        self.popular_rank[self.popular] = np.arange(len(self.popular))
         self.popular_by_cat = {
             k: self.popular[self.item_cat[self.popular] == k] for k in range(len(cats))
         }
@@ -203,6 +205,15 @@ class RecommendIndex:
 
     def category_of(self, j: int) -> str:
         return self.item_category_names[j]
+
+    def popular_in(self, codes: np.ndarray | None) -> np.ndarray:
+        """The popular items of these categories (None: all), most popular first."""
+        if codes is None:
+            return self.popular
+        merged = np.concatenate([self.popular[:0], *(self.popular_by_cat[int(k)] for k in codes)])
+        if len(codes) > 1:
+            merged = merged[np.argsort(self.popular_rank[merged], kind="stable")]
+        return merged
 
     def _category_codes(self, categories: Sequence[str]) -> np.ndarray | None:
         if not categories:
@@ -404,14 +415,7 @@ class RecommendIndex:
                 c.personal = self._rank(user, None, hidden, want)
         if codes is None and cold and len(context):
             codes = np.unique(self.item_cat[context])  # cold start: the session's categories
-        c.popular = (
-            self.popular
-            if codes is None
-            else np.concatenate([self.popular[:0], *(self.popular_by_cat[int(k)] for k in codes)])
-        )
-        if codes is not None and len(codes) > 1:
-            rank = {int(j): r for r, j in enumerate(self.popular.tolist())}
-            c.popular = np.array(sorted(c.popular.tolist(), key=rank.__getitem__), dtype=np.int64)
+        c.popular = self.popular_in(codes)
         c.popular = c.popular[~blocked[c.popular] & allowed[c.popular]][: want + len(bought)]
         return c
 

@@ -75,8 +75,7 @@ class RepeatRanker:
     def __init__(self, model_string: str) -> None:
         self.trees = Trees(lgb.Booster(model_str=model_string))
 
-    def score(self, features: np.ndarray, threads: int = 1) -> np.ndarray:
-        """Scores of the rows (``threads`` 0: both cores for a bulk of rows)."""
+    def score(self, features: np.ndarray) -> np.ndarray:
         if not len(features):
             return np.zeros(0)
-        return self.trees.predict(features, threads=threads)
+        return self.trees.predict(features, threads=1)
