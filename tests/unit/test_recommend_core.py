@@ -18,10 +18,10 @@ from augur.common.settings import RecommendSettings, load_settings
 from augur.features import carts
 from augur.features.store import InMemoryFeatureStore
 from augur.features.v1 import features_pb2
-from augur.recommend.block import recommend_block
 from augur.recommend.core import RecommendCore
 from augur.recommend.index import Due, Query, RecommendIndex, Source
-from augur.recommend.ranker import RANKER_FEATURES, REPEAT_ORDERS
+from augur.recommend.learnt import answer, learns
+from augur.recommend.ranker import CANDIDATE_FEATURES, RANKER_FEATURES, REPEAT_ORDERS
 from augur.training.data.loader import load_dataset
 from augur.training.recommend.train import RecommendConfig, fit, to_model
 
@@ -180,24 +180,29 @@ def test_one_round_trip_reads_purchases_and_stock(
     assert len([r for chunk in chunks for r in chunk]) == 20 and store.trips - before == 1
 
 
-def _some_ranker() -> str:
-    """A small lambdarank booster over the ranker's features, fitted on random rows."""
+def _some_ranker(features: tuple[str, ...] = RANKER_FEATURES) -> str:
+    """A small lambdarank booster over a ranker's features, fitted on random rows."""
     rng = np.random.default_rng(7)
-    X = rng.normal(size=(400, len(RANKER_FEATURES)))
+    X = rng.normal(size=(400, len(features)))
     y = (X[:, 0] + 0.5 * rng.normal(size=400) > 0).astype(int)
     data = lgb.Dataset(X, y, group=[20] * 20)
     params = {"objective": "lambdarank", "num_leaves": 7, "verbose": -1, "seed": 7}
     return str(lgb.train(params, data, num_boost_round=10).model_to_string())
 
 
-@pytest.mark.parametrize("order", REPEAT_ORDERS)
+@pytest.mark.parametrize(("order", "learnt"), [*((o, False) for o in REPEAT_ORDERS), ("", True)])
 def test_a_block_answers_as_single_requests_do(
-    fitted: tuple[RecommendIndex, pd.DataFrame, pd.Timestamp], order: str
+    fitted: tuple[RecommendIndex, pd.DataFrame, pd.Timestamp], order: str, learnt: bool
 ) -> None:
     """BatchRecommend's block path gives recommend's answers item for item (sources, scores,
-    reasons), under every repeat order, category filter, stock state and live purchase."""
+    reasons), under every repeat order and under the learnt blend, every category filter,
+    stock state and live purchase."""
     fitted_index, orders, end = fitted
-    model = dataclasses.replace(fitted_index.model, repeat_order=order)
+    model = dataclasses.replace(
+        fitted_index.model,
+        repeat_order=order or fitted_index.model.repeat_order,
+        blend_ranker=_some_ranker(CANDIDATE_FEATURES) if learnt else "",
+    )
     if order == "ranker" and not model.repeat_ranker:  # the small shop is too small to learn one
         model = dataclasses.replace(model, repeat_ranker=_some_ranker())
     index = RecommendIndex(model)
@@ -230,9 +235,12 @@ def test_a_block_answers_as_single_requests_do(
             for k, c in enumerate(customers)
         ]
         for check in (None, stock, lambda pool: None):
-            block = recommend_block(index, queries, check)
+            block = answer(index, queries, check)
             single = [index.recommend(q, check) for q in queries]
             assert block == single
+            if learnt:  # the learnt blend answered the customers it knows
+                assert index.blend is not None
+                assert any(learns(index, q) for q in queries)
             assert sum(len(a.picks) for a in block) > 0, (n, categories, check)
 
 

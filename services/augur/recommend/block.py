@@ -84,7 +84,7 @@ def recommend_block(
     fallback = np.zeros(B, dtype=bool)
 
     # -- repeat rows: the customers' past items with live purchases merged, one score call
-    seg, item, count, last, interval = _repeat_rows(index, queries)
+    seg, item, count, last, interval, _ = _repeat_rows(index, queries)
     lengths = np.bincount(seg, minlength=B)
     elapsed = q0.now / DAY - last
     p = due_probability(elapsed, interval, count, m.repeat_sigma, m.horizon_days)
@@ -164,7 +164,7 @@ def recommend_block(
     answers: list[Answer] = []
     for b, q in enumerate(queries):
         if fallback[b]:
-            answers.append(index.recommend(q, stock))
+            answers.append(index.fixed(q, stock))
             continue
         k = int(blend.count[b])
         rows = zip(
@@ -283,9 +283,9 @@ class _Blend:
 
 def _repeat_rows(
     index: RecommendIndex, queries: Sequence[Query]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Every customer's repeat rows (``RecommendIndex.repeat``) as flat columns grouped by
-    customer: (seg, item, count, last day, interval); one gather for the customers without
+    customer: (seg, item, count, last day, interval, recent); one gather for the customers without
     live purchases."""
     ks = [index.rep_slice.get(q.customer_id) for q in queries]
     stored = np.array([-1 if k is None else k for k in ks], dtype=np.int64)
@@ -308,13 +308,14 @@ def _repeat_rows(
         (index.rep_count, "count"),
         (index.rep_last, "last"),
         (index.rep_interval, "interval"),
+        (index.rep_recent, "recent"),
     ):
-        col = np.empty(len(seg), dtype=stored_col.dtype)
+        col = np.empty((len(seg), *stored_col.shape[1:]), dtype=stored_col.dtype)
         col[dst] = stored_col[src]
         for b, r in merged.items():
             col[at[b] : at[b] + lengths[b]] = getattr(r, field)
         columns.append(col)
-    return seg, columns[0], columns[1], columns[2], columns[3]
+    return seg, columns[0], columns[1], columns[2], columns[3], columns[4]
 
 
 def _explore(

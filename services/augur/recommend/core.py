@@ -23,7 +23,6 @@ from augur.common.settings import RecommendSettings
 from augur.features.carts import CART_SECONDS
 from augur.features.stock import StockMirror
 from augur.features.store import FeatureStore
-from augur.recommend.block import recommend_block
 from augur.recommend.index import (
     MAX_N,
     Answer,
@@ -34,6 +33,7 @@ from augur.recommend.index import (
     RecommendIndex,
     StockCheck,
 )
+from augur.recommend.learnt import answer
 
 MAX_CONTEXT = 100
 MAX_EXCLUDE = 1000
@@ -223,7 +223,7 @@ class RecommendCore:
                     Query(c, n, now, (), (), cats, include_repeat, b)
                     for c, b in zip(good, bought, strict=True)
                 ]
-                answers = dict(zip(good, recommend_block(index, block, stock), strict=True))
+                answers = dict(zip(good, answer(index, block, stock), strict=True))
                 yield [BatchResult(c, answers.get(c), errors[c]) for c in chunk]
 
         return loaded, chunks()

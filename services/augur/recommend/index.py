@@ -20,12 +20,19 @@ from typing import NamedTuple
 import numpy as np
 
 from augur.recommend.model import RecommendModel
-from augur.recommend.ranker import RepeatRanker, frequency_score, repeat_features
+from augur.recommend.ranker import (
+    HALF_LIVES,
+    RepeatRanker,
+    decay,
+    frequency_score,
+    repeat_features,
+)
 from augur.recommend.timing import calibrated, conditional_quantiles, due_probability
 
 DAY = 86400.0
 MAX_N = 100
 SESSION_POPULAR = 200  # popular items added to a session's candidate pool
+POPULAR_PER_CATEGORY = 10  # a category's popular items that are the learnt blend's candidates
 SHRINK = 2.0  # weight of the item's population cycle in a customer's interval, in purchases
 # purchases since the model's cutoff, as read live: item id -> its purchase days (ascending)
 Bought = Mapping[str, np.ndarray]
@@ -92,6 +99,7 @@ class _Repeat:
     last: np.ndarray  # day of the latest purchase
     interval: np.ndarray  # expected days between purchases
     spread: np.ndarray  # log-scale spread of the gaps (the purchase window's width)
+    recent: np.ndarray  # purchase days decayed to the model's cutoff (rows x HALF_LIVES)
 
 
 @dataclass
@@ -130,6 +138,16 @@ class RecommendIndex:
         self.popular_by_cat = {
             k: self.popular[self.item_cat[self.popular] == k] for k in range(len(cats))
         }
+        stats = np.asarray(model.item_stats, dtype=np.float64)
+        self.item_stats = stats if stats.shape == (len(self.item_ids), 4) else None
+        # each category's items most bought in the last 30 days: the learnt blend's candidates
+        self.popular_top = np.full((len(cats), POPULAR_PER_CATEGORY), -1, dtype=np.int64)
+        if self.item_stats is not None:
+            recent = np.flatnonzero(self.item_stats[:, 1] > 0)
+            recent = recent[np.argsort(-self.item_stats[recent, 1], kind="stable")]
+            for k in range(len(cats)):
+                top = recent[self.item_cat[recent] == k][:POPULAR_PER_CATEGORY]
+                self.popular_top[k, : len(top)] = top
         self._index_repeat(model)
         self.trained_day = model.trained_until / DAY
         # an item's population cycle: the interval of a one-purchase row is exactly that
@@ -150,25 +168,46 @@ class RecommendIndex:
             if len(model.item_buyers) == len(self.item_ids)
             else np.zeros(len(self.item_ids))
         )
+        visits = np.asarray(model.customer_visits, dtype=np.float64)
+        self.visits = (
+            visits
+            if visits.shape == (len(self.X), len(HALF_LIVES))
+            else np.zeros((len(self.X), len(HALF_LIVES)))
+        )
+        # the learnt blend (``augur.recommend.learnt``): a ranker over every candidate
+        self.blend = (
+            RepeatRanker(model.blend_ranker)
+            if model.blend_ranker and self.item_stats is not None
+            else None
+        )
 
     def compile_ranker(self, directory: Path, background: bool = True) -> bool:
-        """The repeat ranker compiled to native code (in a daemon thread with ``background``;
-        True once compiled when not), checked on the model's own repeat rows as of its cutoff
-        (``augur.common.trees``)."""
-        if self.ranker is None or not len(self.rep_item):
-            return False
-        m, rows = self.model, slice(0, min(2000, len(self.rep_item)))
-        probe = repeat_features(
-            self.rep_count[rows],
-            self.trained_day - self.rep_last[rows],
-            self.rep_interval[rows],
-            m.repeat_sigma,
-            m.horizon_days,
-            self.item_buyers[self.rep_item[rows]],
-        )
+        """The rankers (the learnt blend's, the repeat list's) compiled to native code (in
+        daemon threads with ``background``; True once all compiled when not), each checked on
+        rows of the model's own customers as of its cutoff (``augur.common.trees``)."""
+        jobs = []
+        if self.blend is not None:
+            from augur.recommend import learnt  # it builds on this module
+
+            known = [c for c in list(self.rep_slice)[:200] if c in self.user_pos][:50]
+            if known:
+                queries = [Query(c, 10, self.model.trained_until) for c in known]
+                jobs.append((self.blend, learnt.candidates(self, queries).features, "blend ranker"))
+        if self.ranker is not None and len(self.rep_item):
+            m, rows = self.model, slice(0, min(2000, len(self.rep_item)))
+            probe = repeat_features(
+                self.rep_count[rows],
+                self.trained_day - self.rep_last[rows],
+                self.rep_interval[rows],
+                m.repeat_sigma,
+                m.horizon_days,
+                self.item_buyers[self.rep_item[rows]],
+            )
+            jobs.append((self.ranker, probe, "repeat ranker"))
         if not background:
-            return self.ranker.trees.compile(directory, probe, "repeat ranker")
-        self.ranker.trees.compile_in_background(directory, probe, "repeat ranker")
+            return bool(jobs) and all(r.trees.compile(directory, p, w) for r, p, w in jobs)
+        for ranker, probe, what in jobs:
+            ranker.trees.compile_in_background(directory, probe, what)
         return False
 
     def _index_repeat(self, model: RecommendModel) -> None:
@@ -187,6 +226,10 @@ class RecommendIndex:
             else np.full(len(model.repeat_item), model.repeat_sigma)
         )
         self.rep_spread = spread[keep][order]
+        recent = np.asarray(model.repeat_recent, dtype=np.float64)
+        if recent.shape != (len(model.repeat_item), len(HALF_LIVES)):
+            recent = np.zeros((len(model.repeat_item), len(HALF_LIVES)))
+        self.rep_recent = recent[keep][order]
         uniq, starts = np.unique(customers, return_index=True)
         ends = np.append(starts[1:], len(customers))
         # customer -> position in rep_start / rep_end (ints: nothing for the cycle GC to scan)
@@ -239,13 +282,16 @@ class RecommendIndex:
             self.rep_last[rows],
             self.rep_interval[rows],
             self.rep_spread[rows],
+            self.rep_recent[rows],
         )
         if not bought:
             return r
-        r = _Repeat(r.item, r.count.copy(), r.last.copy(), r.interval.copy(), r.spread)
+        r = _Repeat(
+            r.item, r.count.copy(), r.last.copy(), r.interval.copy(), r.spread, r.recent.copy()
+        )
         where = {j: k for k, j in enumerate(r.item.tolist())}
         cutoff = float(np.floor(self.trained_day))
-        extra: list[tuple[int, float, float, float]] = []
+        extra: list[tuple[float, ...]] = []
         for item_id, days in bought.items():
             j = self.item_pos.get(item_id)
             if j is None:
@@ -254,11 +300,13 @@ class RecommendIndex:
             new = days[days > r.last[k]] if k is not None else days[days >= cutoff]
             if not len(new):
                 continue
+            weight = self.decayed(new)
             if k is None:
                 span, n = float(new[-1] - new[0]), len(new)
                 cycle = (span + SHRINK * self.item_cycle[j]) / (n - 1 + SHRINK)
-                extra.append((j, float(n), float(new[-1]), max(cycle, 1.0)))
+                extra.append((j, float(n), float(new[-1]), max(cycle, 1.0), *weight))
                 continue
+            r.recent[k] += weight
             gaps = r.count[k] - 1 + SHRINK
             span = float(new[-1] - r.last[k])
             r.interval[k] = max((r.interval[k] * gaps + span) / (gaps + len(new)), 1.0)
@@ -272,8 +320,13 @@ class RecommendIndex:
                 np.concatenate([r.last, cols[:, 2]]),
                 np.concatenate([r.interval, cols[:, 3]]),
                 np.concatenate([r.spread, np.full(len(cols), self.model.repeat_sigma)]),
+                np.concatenate([r.recent, cols[:, 4:]]),
             )
         return r
+
+    def decayed(self, days: np.ndarray) -> np.ndarray:
+        """The weight of these purchase days in each decayed count, as of the cutoff."""
+        return np.array([decay(self.trained_day - days, h).sum() for h in HALF_LIVES])
 
     def due(
         self, customer_id: str, now: float, horizon_days: float, bought: Bought | None = None
@@ -338,7 +391,18 @@ class RecommendIndex:
 
     # -------------------------------------------------------------------- blend
     def recommend(self, q: Query, stock: StockCheck | None = None) -> Answer:
-        """Blend of repeat, explore/session and popular items under every filter."""
+        """The learnt blend's answer where it answers (``augur.recommend.learnt``), else the
+        fixed blend of repeat, explore/session and popular items, under every filter."""
+        if self.blend is not None:
+            from augur.recommend import learnt  # it builds on this module
+
+            if learnt.learns(self, q):
+                return learnt.answer(self, [q], stock)[0]
+        return self.fixed(q, stock)
+
+    def fixed(self, q: Query, stock: StockCheck | None = None) -> Answer:
+        """The fixed blend: a share of the list from the repeat items, the rest explore or
+        session items, popular items to fill."""
         n_items = len(self.item_ids)
         blocked = np.zeros(n_items, dtype=bool)
         context = self.indices(q.context)

@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 
 FILE = "recommend.npz"
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 # format 5 lacks the anticipation calibration (its clock answers uncalibrated); 5 and 6 lack
 # the repeat order chosen on validation (the ranker orders when there is one, else the clock)
-# and the customers' own spread of gaps (their windows use the shop-wide spread)
-READS = (5, 6, 7)
+# and the customers' own spread of gaps (their windows use the shop-wide spread); 5 to 7 lack
+# the learnt blend (they blend with the fixed repeat share)
+READS = (5, 6, 7, 8)
 
 
 @dataclass
@@ -64,6 +65,16 @@ class RecommendModel:
     repeat_spread: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """Per repeat row, the log-scale spread of the customer's own gaps (empty before format 7:
     every window then has the shop-wide ``repeat_sigma``)."""
+    blend_ranker: str = ""
+    """LightGBM text of the learnt blend's ranker over every candidate (``augur.recommend.
+    learnt``); empty when it did not beat buy-again on validation (the fixed blend serves)."""
+    item_stats: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    """items x 4 (``augur.recommend.ranker.item_stats``): the learnt blend's item columns."""
+    repeat_recent: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    """Per repeat row, its purchase days decayed to ``trained_until`` with each half-life of
+    ``augur.recommend.ranker.HALF_LIVES`` (a learnt blend feature)."""
+    customer_visits: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    """Per user (row of user_factors), the visit days decayed likewise."""
     format_version: int = FORMAT_VERSION
 
     def save(self, directory: Path) -> Path:

@@ -79,3 +79,95 @@ class RepeatRanker:
         if not len(features):
             return np.zeros(0)
         return self.trees.predict(features, threads=1)
+
+
+# the learnt blend's features: one row per candidate of a customer (an item bought before, a
+# stored ALS candidate, a popular item of a favourite category), computed here for training
+# and serving alike (``augur.recommend.learnt``)
+CANDIDATE_FEATURES = (
+    "bought_before",
+    "purchase_days",
+    "days_since_last",
+    "interval_days",
+    "overdue",
+    "due_probability",
+    "customer_purchase_days",
+    "share_of_customer",
+    "item_buyers_log",
+    "item_buyers_30_log",
+    "item_buyers_90_log",
+    "item_trend",
+    "als_score",
+    "category_share",
+    "customer_items",
+    "item_repeat_rate",
+    "days_since_last_visit",
+    "recent_purchase_days_30",
+    "recent_purchase_days_90",
+    "recent_visits_30",
+    "recent_visits_90",
+)
+HALF_LIVES = (30.0, 90.0)  # days: the decayed counts of purchase days and visits
+
+
+def decay(days: np.ndarray | float, half_life: np.ndarray | float) -> np.ndarray:
+    """The weight of a purchase ``days`` ago in a count decayed with this half-life."""
+    return np.exp2(-np.asarray(days, dtype=np.float64) / half_life)
+
+
+def candidate_features(
+    bought: np.ndarray,
+    count: np.ndarray,
+    elapsed: np.ndarray,
+    interval: np.ndarray,
+    due: np.ndarray,
+    customer_days: np.ndarray,
+    customer_items: np.ndarray,
+    category_share: np.ndarray,
+    item_stats: np.ndarray,
+    als: np.ndarray,
+    since_visit: np.ndarray,
+    recent: np.ndarray,
+    visits: np.ndarray,
+) -> np.ndarray:
+    """One row per candidate (``CANDIDATE_FEATURES``). Rows of items not bought before carry
+    NaN for their clock (LightGBM's missing value) and 0 for counts and due-ness; ``item_stats``
+    holds the candidates' rows of ``item_stats``'s columns; ``recent`` and ``visits`` the
+    customer's purchase days of the item and visit days, decayed to now (rows x HALF_LIVES)."""
+    old = bought.astype(bool)
+    elapsed = np.where(old, elapsed, np.nan)
+    interval = np.where(old, interval, np.nan)
+    buyers, b30, b90, repeat_rate = item_stats.T
+    return np.column_stack(
+        [
+            old.astype(np.float64),
+            np.where(old, count, 0.0),
+            elapsed,
+            interval,
+            elapsed / np.maximum(interval, 1.0),
+            np.where(old, due, 0.0),
+            customer_days,
+            np.where(old, count, 0.0) / np.maximum(customer_days, 1.0),
+            np.log1p(buyers),
+            np.log1p(b30),
+            np.log1p(b90),
+            np.log((b30 + 1.0) / (b90 / 3.0 + 1.0)),
+            als,
+            category_share,
+            customer_items,
+            repeat_rate,
+            since_visit,
+            np.where(old[:, None], recent, 0.0),
+            visits,
+        ]
+    ).astype(np.float64)
+
+
+def item_stats(
+    buyers: np.ndarray, buyers_30: np.ndarray, buyers_90: np.ndarray, again: np.ndarray
+) -> np.ndarray:
+    """items x 4: buyers ever, buyers in the last 30 and 90 days before the cutoff, and the
+    share of buyers who bought it on two days or more (shrunk: (again + 1) / (buyers + 3))."""
+    return np.column_stack([buyers, buyers_30, buyers_90, (again + 1.0) / (buyers + 3.0)]).astype(
+        np.float64
+    )

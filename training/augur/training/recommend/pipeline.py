@@ -147,6 +147,8 @@ def train_recommend(
     metrics.update(final.order.metrics)
     metrics["repeat_order_ranker"] = float(final.order.order == "ranker")
     metrics["repeat_order_frequency"] = float(final.order.order == "frequency")
+    metrics.update(final.blend.metrics)
+    metrics["blend_learnt"] = float(bool(final.blend.ranker))
     metrics.update(final.calibration_metrics)  # AnticipateNext on the last validation window
     steps.update()
     steps.close()

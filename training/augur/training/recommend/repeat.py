@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from augur.recommend.ranker import HALF_LIVES, decay
 from augur.recommend.timing import due_probability
 from augur.training.data.loader import Dataset
 from augur.training.recommend.data import purchases
@@ -58,11 +59,21 @@ class RepeatModel:
     (a customer with two gaps is mostly the shop's spread, one with twenty mostly their own);
     it sets the width of the expected purchase window."""
 
+    recent: np.ndarray | None = None
+    """Per row, the purchase days decayed to the fit's ``as_of_day`` with each half-life of
+    ``augur.recommend.ranker.HALF_LIVES`` (rows x half-lives), when it was given."""
+
     def spreads(self) -> np.ndarray:
         return self.spread if self.spread is not None else np.full(len(self.count), self.sigma)
 
     @classmethod
-    def fit(cls, history: pd.DataFrame, shrink: float = 2.0, sigma: float = 0.35) -> RepeatModel:
+    def fit(
+        cls,
+        history: pd.DataFrame,
+        shrink: float = 2.0,
+        sigma: float = 0.35,
+        as_of_day: float | None = None,
+    ) -> RepeatModel:
         """``history``: (customer_id, item_id, day) purchase days up to the cutoff. Rows come
         out sorted by customer, then item. Ids are factorised once and the rest is integer
         work (sorting the id strings themselves cost most of the training's time)."""
@@ -93,6 +104,14 @@ class RepeatModel:
         gaps = count - 1
         scatter = np.maximum(s2 - s1**2 / np.maximum(gaps, 1.0), 0.0)  # sum of squared deviations
         spread = np.sqrt((scatter + shrink * sigma**2) / (np.maximum(gaps - 1, 0.0) + shrink))
+        recent = None
+        if as_of_day is not None:
+            recent = np.column_stack(
+                [
+                    np.add.reduceat(decay(as_of_day - d, h), starts) if len(starts) else np.zeros(0)
+                    for h in HALF_LIVES
+                ]
+            )
         return cls(
             np.asarray(customer_ids, dtype=object)[c[starts]],
             np.asarray(item_ids, dtype=object)[i[starts]],
@@ -102,6 +121,7 @@ class RepeatModel:
             sigma,
             shrink,
             np.clip(spread, SPREAD_RANGE[0], SPREAD_RANGE[1]),
+            recent,
         )
 
     def due_probability(self, now_day: float, horizon_days: float) -> np.ndarray:

@@ -34,6 +34,7 @@ def print_recommend_report(report: TrainReport, k: int = 10) -> None:
             f"repeat slots: {m['repeat_share']:.0%} of each list, chosen on the test window "
             f"(blend NDCG@{k} by share {shares})"
         )
+    print(blend_line(m))
     print(repeat_order_line(m))
     tried = {
         k.removeprefix("explore_new_ndcg_"): v
@@ -88,4 +89,25 @@ def repeat_order_line(m: dict[str, float]) -> str:
     return (
         f"repeat items ordered by {ORDER_NAMES[order]}, chosen on the last validation window "
         f"({m.get('repeat_validation_customers', 0):,.0f} repeat buyers; P@10 {said}){fallback}"
+    )
+
+
+def blend_line(m: dict[str, float]) -> str:
+    """Whether the learnt blend serves, and why (P@10 on the latest validation window against
+    buy-again, same customers)."""
+    customers = m.get("blend_validation_customers", 0.0)
+    if "blend_validation_p10_learnt" not in m:
+        return (
+            f"learnt blend: not trained ({customers:,.0f} buyers in the validation window, "
+            "too few); the fixed blend serves"
+        )
+    learnt, again = m["blend_validation_p10_learnt"], m["blend_validation_p10_buy_again"]
+    verdict = (
+        "serves every known customer without a session"
+        if m.get("blend_learnt")
+        else "lost to buy again there, so the fixed blend serves (the repeat list first)"
+    )
+    return (
+        f"learnt blend: P@10 {learnt:.4f} against buy again {again:.4f} on the last validation "
+        f"window ({customers:,.0f} buyers): {verdict}"
     )

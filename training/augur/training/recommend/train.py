@@ -23,9 +23,12 @@ from implicit.nearest_neighbours import bm25_weight
 from threadpoolctl import threadpool_limits
 
 from augur.recommend.index import Query, RecommendIndex
+from augur.recommend.learnt import answer
 from augur.recommend.model import RecommendModel
+from augur.recommend.ranker import HALF_LIVES, decay, item_stats
 from augur.training.data.loader import Dataset
 from augur.training.recommend.anticipation import fit_due_calibration
+from augur.training.recommend.blend import Blend, fit_blend
 from augur.training.recommend.data import DAY, Weights, copurchase, interaction_matrix, purchases
 from augur.training.recommend.evaluate import coverage, ranking_metrics
 from augur.training.recommend.ranker import RepeatOrder, fit_repeat_order, item_buyers
@@ -53,6 +56,9 @@ class RecommendConfig:
     # learn the order of repeat items (else: the better of buy-again and the repeat clock on the
     # validation window)
     repeat_ranker: bool = True
+    # order every candidate with one ranker learnt on validation windows (each window fits its
+    # own ALS); served only where it beats buy-again on the latest window
+    blend_ranker: bool = True
     # ALS confidence: "bm25" (BM25-weighted, strong on browsing shops) or "log" (log(1 + decayed
     # weight): on a grocer's baskets BM25 flattens the staples that predict new items)
     confidence: str = "bm25"
@@ -87,9 +93,13 @@ class Fitted:
     order: RepeatOrder = field(default_factory=lambda: RepeatOrder("clock"))
     due_calibration: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     calibration_metrics: dict[str, float] = field(default_factory=dict)
+    item_stats: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    blend: Blend = field(default_factory=Blend)
+    visits: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # users x half-lives
 
 
 CONFIDENCES = ("bm25", "log")
+BLOCK = 1000  # customers answered at once in evaluation
 
 
 def confidence_matrix(csr: sp.csr_matrix, cfg: RecommendConfig) -> sp.csr_matrix:
@@ -103,10 +113,11 @@ def confidence_matrix(csr: sp.csr_matrix, cfg: RecommendConfig) -> sp.csr_matrix
 
 
 def fit_als(
-    ds: Dataset, cutoff: float, cfg: RecommendConfig
+    ds: Dataset, cutoff: float, cfg: RecommendConfig, items: pd.Index | None = None
 ) -> tuple[AlternatingLeastSquares, pd.Index, pd.Index, sp.csr_matrix, float]:
-    """(ALS, users, items, the confidence matrix it was fitted on, ALS seconds)."""
-    matrix = interaction_matrix(ds, cutoff, cfg.weights)
+    """(ALS, users, items, the confidence matrix it was fitted on, ALS seconds); ``items``:
+    the catalogue to index (default: every item known as of the cutoff)."""
+    matrix = interaction_matrix(ds, cutoff, cfg.weights, items=items)
     weighted = confidence_matrix(matrix.csr, cfg)
     started = time.perf_counter()
     with threadpool_limits(1, "blas"):  # implicit parallelises itself; BLAS threads only hurt
@@ -136,19 +147,43 @@ def with_confidence(ds: Dataset, fitted: Fitted, confidence: str) -> Fitted:
     )
 
 
-def fit(ds: Dataset, cutoff: float, cfg: RecommendConfig) -> Fitted:
-    """ALS on the confidence matrix, repeat statistics, the repeat ranker, popularity."""
-    als, users, items, weighted, fit_seconds = fit_als(ds, cutoff, cfg)
+def fit(
+    ds: Dataset,
+    cutoff: float,
+    cfg: RecommendConfig,
+    items: pd.Index | None = None,
+    window: bool = False,
+) -> Fitted:
+    """ALS on the confidence matrix, repeat statistics, the repeat ranker, popularity, the
+    learnt blend. A ``window`` fit (a validation window's recommender, ``items`` the final
+    catalogue) has what the learnt blend's candidates need and nothing more."""
+    als, users, items, weighted, fit_seconds = fit_als(ds, cutoff, cfg, items)
     history = purchases(ds, -np.inf, cutoff)
     recent = history[history["day"] > cutoff / DAY - 90]
     popular = list(recent["item_id"].value_counts().index)
     category = (
         dict(zip(ds.items["item_id"], ds.items["category"], strict=True)) if len(ds.items) else {}
     )
-    repeat = RepeatModel.fit(history)
-    order = fit_repeat_order(
-        ds, cutoff, cfg.test_days, repeat.sigma, cfg.seed, learn=cfg.repeat_ranker
-    )
+    repeat = RepeatModel.fit(history, as_of_day=cutoff / DAY)
+    stats = _item_stats(repeat, history, items, cutoff)
+    visits = _visits(history, users, cutoff)
+    if window:
+        empty = sp.csr_matrix((len(items), len(items)), dtype=np.float32)
+        return Fitted(
+            als, users, items, weighted, empty, repeat, popular, category, fit_seconds, cutoff,
+            cfg, item_stats=stats, visits=visits,
+        )  # fmt: skip
+    blend = Blend()
+    if cfg.blend_ranker:
+
+        def window_index(t: float) -> RecommendIndex:
+            return RecommendIndex(to_model(fit(ds, t, cfg, items, window=True), neighbours=False))
+
+        blend = fit_blend(ds, cutoff, float(cfg.test_days), window_index, cfg.seed)
+    # the repeat list's order, for the fixed blend (sessions; every list when the learnt
+    # blend does not serve): a repeat ranker is learnt only when the fixed blend is all there is
+    learn = cfg.repeat_ranker and not blend.ranker
+    order = fit_repeat_order(ds, cutoff, cfg.test_days, repeat.sigma, cfg.seed, learn=learn)
     table, calibration = fit_due_calibration(ds, cutoff, repeat.sigma, float(cfg.test_days))
     return Fitted(
         als,
@@ -165,6 +200,39 @@ def fit(ds: Dataset, cutoff: float, cfg: RecommendConfig) -> Fitted:
         order,
         table,
         calibration,
+        stats,
+        blend,
+        visits,
+    )
+
+
+def _visits(history: pd.DataFrame, users: pd.Index, cutoff: float) -> np.ndarray:
+    """users x HALF_LIVES: each user's purchase days decayed to the cutoff."""
+    days = history[["customer_id", "day"]].drop_duplicates()
+    row = users.get_indexer(pd.Index(days["customer_id"].astype(str)))
+    ok = row >= 0
+    age = cutoff / DAY - days["day"].to_numpy(dtype=float)[ok]
+    return np.column_stack(
+        [np.bincount(row[ok], weights=decay(age, h), minlength=len(users)) for h in HALF_LIVES]
+    )
+
+
+def _item_stats(
+    repeat: RepeatModel, history: pd.DataFrame, items: pd.Index, cutoff: float
+) -> np.ndarray:
+    """``augur.recommend.ranker.item_stats`` of the catalogue as of the cutoff."""
+
+    def buyers_since(days: float) -> np.ndarray:
+        recent = history[history["day"] > cutoff / DAY - days]
+        pairs = recent[["customer_id", "item_id"]].drop_duplicates()
+        return pd.Series(pairs["item_id"]).value_counts().reindex(items).fillna(0).to_numpy()
+
+    again = pd.Series(repeat.item[repeat.count >= 2]).value_counts().reindex(items).fillna(0)
+    return item_stats(
+        item_buyers(repeat, items).astype(np.float64),
+        buyers_since(30),
+        buyers_since(90),
+        again.to_numpy(dtype=np.float64),
     )
 
 
@@ -201,6 +269,10 @@ def evaluate(
     model = to_model(fitted, neighbours=False)
     index = RecommendIndex(model)  # the blend is scored exactly as it is served
     ids_new = model.user_candidates[rows]  # explore: the best items each has not bought
+    queries = [Query(u, k, cutoff) for u in users]
+    blended = [
+        a for s in range(0, len(queries), BLOCK) for a in answer(index, queries[s : s + BLOCK])
+    ]
     for i, u in enumerate(users):
         lists["popularity"][u] = fitted.popular[:k]
         lists["buy_again"][u] = buy_again.get(u, [])[:k]
@@ -208,8 +280,7 @@ def evaluate(
         lists["repeat"][u] = due.get(u, [])[:k]
         explore = [items[j] for j in ids_new[i] if j >= 0]
         lists["explore"][u] = explore[:k]
-        answer = index.recommend(Query(u, k, cutoff))
-        lists["blend"][u] = [index.item_ids[p.item] for p in answer.picks]
+        lists["blend"][u] = [index.item_ids[p.item] for p in blended[i].picks]
     metrics: dict[str, float] = {}
     subsets = {
         "all": truth,
@@ -302,6 +373,10 @@ def to_model(fitted: Fitted, neighbours: bool = True) -> RecommendModel:
         item_buyers=item_buyers(rep, fitted.items),
         due_calibration=fitted.due_calibration,
         repeat_spread=rep.spreads(),
+        blend_ranker=fitted.blend.ranker,
+        item_stats=fitted.item_stats,
+        repeat_recent=rep.recent if rep.recent is not None else np.zeros((0, 2)),
+        customer_visits=fitted.visits,
     )
 
 
@@ -319,6 +394,7 @@ def from_model(model: RecommendModel) -> Fitted:
         model.repeat_interval_days,
         model.repeat_sigma,
         spread=model.repeat_spread if len(model.repeat_spread) else None,
+        recent=model.repeat_recent if len(model.repeat_recent) else None,
     )
     category = dict(zip(model.items.tolist(), model.item_category.tolist(), strict=True))
     shape = (len(model.users), len(model.items))
@@ -345,4 +421,7 @@ def from_model(model: RecommendModel) -> Fitted:
             model.repeat_ranker,
         ),
         model.due_calibration,
+        item_stats=model.item_stats,
+        blend=Blend(model.blend_ranker),
+        visits=model.customer_visits,
     )
