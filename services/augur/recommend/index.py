@@ -142,12 +142,17 @@ class RecommendIndex:
         self.item_stats = stats if stats.shape == (len(self.item_ids), 4) else None
         # each category's items most bought in the last 30 days: the learnt blend's candidates
         self.popular_top = np.full((len(cats), POPULAR_PER_CATEGORY), -1, dtype=np.int64)
+        self.popular_recent = np.zeros(0, dtype=np.int64)
         if self.item_stats is not None:
             recent = np.flatnonzero(self.item_stats[:, 1] > 0)
             recent = recent[np.argsort(-self.item_stats[recent, 1], kind="stable")]
-            for k in range(len(cats)):
-                top = recent[self.item_cat[recent] == k][:POPULAR_PER_CATEGORY]
-                self.popular_top[k, : len(top)] = top
+            self.popular_recent = recent
+            by_cat = recent[np.argsort(self.item_cat[recent], kind="stable")]
+            cat = self.item_cat[by_cat]
+            starts = np.searchsorted(cat, cat)
+            rank = np.arange(len(by_cat)) - starts
+            top = rank < POPULAR_PER_CATEGORY
+            self.popular_top[cat[top], rank[top]] = by_cat[top]
         self._index_repeat(model)
         self.trained_day = model.trained_until / DAY
         # an item's population cycle: the interval of a one-purchase row is exactly that

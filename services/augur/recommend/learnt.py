@@ -43,6 +43,7 @@ from augur.recommend.ranker import HALF_LIVES, candidate_features, decay, freque
 from augur.recommend.timing import due_probability
 
 POPULAR_CATEGORIES = 3  # the customer's categories whose popular items are candidates
+POPULAR_OVERALL = 30  # the shop's items most bought in the last 30 days, candidates for all
 REPEAT_CANDIDATES = 100  # a customer's past items that are candidates, most often bought first
 
 
@@ -121,6 +122,9 @@ def candidates(index: RecommendIndex, queries: Sequence[Query]) -> Candidates:
     valid = (pop >= 0) & (np.take_along_axis(share, top, axis=1) > 0)[:, :, None]
     pop_seg = np.broadcast_to(np.arange(B)[:, None, None], pop.shape)[valid]
     pop_item = pop[valid]
+    overall = index.popular_recent[:POPULAR_OVERALL]  # and the shop's, for everyone
+    pop_seg = np.concatenate([pop_seg, np.repeat(np.arange(B), len(overall))])
+    pop_item = np.concatenate([pop_item, np.tile(overall, B)])
     fresh = allowed[pop_item] & ~_member(pop_seg * n_items + pop_item, bought_keys)
     parts_seg.append(pop_seg[fresh])
     parts_item.append(pop_item[fresh])

@@ -45,10 +45,14 @@ class Window:
     relevant: np.ndarray
 
 
+CAPS = (2, 3, 4, 5, 6, K)  # most items of one category in a list (K: no cap), tried
+
+
 @dataclass
 class Blend:
     ranker: str = ""  # LightGBM text; empty: the fixed blend serves
     metrics: dict[str, float] = field(default_factory=dict)
+    cap: int = 0  # the diversity cap chosen with it (0: the configured one)
 
 
 def fit_blend(
@@ -69,17 +73,23 @@ def fit_blend(
     metrics = {"blend_validation_customers": float(customers)}
     if customers < MIN_CUSTOMERS or sum(_buyers(w) for w in older) < MIN_CUSTOMERS:
         return Blend("", metrics)
-    ranker = _train(older, seed)
-    learnt = precision(judge, RepeatRanker(ranker).score(judge.rows.features))
+    score = RepeatRanker(_train(older, seed)).score(judge.rows.features)
+    # the diversity cap that lists best with it (the configured one on ties)
+    by_cap = {cap: precision(judge, score, cap) for cap in CAPS}
+    configured = judge.index.model.max_per_category
+    by_cap.setdefault(configured, precision(judge, score, configured))
+    cap = max(by_cap, key=lambda c: (by_cap[c], c == configured))
     rows = judge.rows
     again = np.where(rows.rep_row >= 0, frequency_score(*_count_elapsed(rows)), -np.inf)
-    buy_again = precision(judge, again, cap=K)
+    learnt, buy_again = by_cap[cap], precision(judge, again, cap=K)
     metrics.update(
         {f"blend_validation_p{K}_learnt": learnt, f"blend_validation_p{K}_buy_again": buy_again}
     )
+    metrics.update({f"blend_validation_p{K}_cap_{c}": v for c, v in by_cap.items()})
+    metrics["blend_cap"] = float(cap)
     if learnt <= buy_again:
         return Blend("", metrics)
-    return Blend(_train(windows, seed), metrics)
+    return Blend(_train(windows, seed), metrics, cap)
 
 
 def _count_elapsed(rows: Candidates) -> tuple[np.ndarray, np.ndarray]:
@@ -137,10 +147,10 @@ def _buyers(w: Window) -> int:
     return len(np.unique(w.rows.seg[w.relevant]))
 
 
-def precision(w: Window, score: np.ndarray, cap: int | None = None) -> float:
-    """Mean P@K of the served lists over the customers with a relevant candidate."""
-    m = w.index.model
-    rows = ordered(w.index, w.rows, score, K, m.max_per_category if cap is None else cap)
+def precision(w: Window, score: np.ndarray, cap: int) -> float:
+    """Mean P@K of the lists served with this diversity cap, over the customers with a
+    relevant candidate."""
+    rows = ordered(w.index, w.rows, score, K, cap)
     rows = rows[np.isfinite(score[rows])]
     hits = np.bincount(w.rows.seg[rows], weights=w.relevant[rows], minlength=_groups(w))
     buyers = np.bincount(w.rows.seg, weights=w.relevant, minlength=_groups(w)) > 0

@@ -363,7 +363,7 @@ def to_model(fitted: Fitted, neighbours: bool = True) -> RecommendModel:
         regularization=cfg.regularization,
         session_confidence=cfg.session_confidence,
         repeat_share=cfg.repeat_share,
-        max_per_category=cfg.max_per_category,
+        max_per_category=fitted.blend.cap if fitted.blend.ranker else cfg.max_per_category,
         horizon_days=float(cfg.test_days),
         min_due_probability=cfg.min_due_probability,
         trained_until=fitted.cutoff,
@@ -422,6 +422,6 @@ def from_model(model: RecommendModel) -> Fitted:
         ),
         model.due_calibration,
         item_stats=model.item_stats,
-        blend=Blend(model.blend_ranker),
+        blend=Blend(model.blend_ranker, cap=model.max_per_category),
         visits=model.customer_visits,
     )
