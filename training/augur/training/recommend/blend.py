@@ -33,6 +33,7 @@ WINDOWS = 2  # window starts H and H + 30 days before the cutoff; the first judg
 MIN_CUSTOMERS = 50  # customers who buy in the judging window, or no learnt blend
 K = 10  # the list length the blend is judged at
 BLOCK = 1000  # customers whose candidates are listed at once
+MAX_CUSTOMERS = 2000  # customers of a window the ranker learns from (a seeded sample beyond)
 
 
 @dataclass
@@ -59,13 +60,14 @@ def fit_blend(
     ds: Dataset,
     cutoff: float,
     horizon_days: float,
-    window_index: Callable[[float], RecommendIndex],
+    window_index: Callable[[float], tuple[RecommendIndex, list[str]]],
     seed: int,
 ) -> Blend:
     """The learnt blend's ranker when it beats buy-again on the latest window, else none.
-    ``window_index(t)``: the recommender fitted on the purchases before t, ready to query."""
+    ``window_index(t)``: the recommender fitted on the purchases before t, ready to query,
+    and the customers to list (``train.window_sample``)."""
     windows = [
-        _window(ds, window_index(cutoff - (horizon_days + 30 * k) * DAY), horizon_days)
+        _window(ds, *window_index(cutoff - (horizon_days + 30 * k) * DAY), horizon_days)
         for k in range(WINDOWS)
     ]
     judge, older = windows[0], windows[1:]
@@ -98,9 +100,10 @@ def _count_elapsed(rows: Candidates) -> tuple[np.ndarray, np.ndarray]:
     return count[at], elapsed[at]
 
 
-def _window(ds: Dataset, index: RecommendIndex, horizon_days: float) -> Window:
+def _window(
+    ds: Dataset, index: RecommendIndex, customers: list[str], horizon_days: float
+) -> Window:
     t = index.model.trained_until
-    customers = [c for c in index.rep_slice if c in index.user_pos]
     parts = []
     for start in range(0, len(customers), BLOCK):
         block = customers[start : start + BLOCK]

@@ -28,7 +28,7 @@ from augur.recommend.model import RecommendModel
 from augur.recommend.ranker import HALF_LIVES, decay, item_stats
 from augur.training.data.loader import Dataset
 from augur.training.recommend.anticipation import fit_due_calibration
-from augur.training.recommend.blend import Blend, fit_blend
+from augur.training.recommend.blend import MAX_CUSTOMERS, Blend, fit_blend
 from augur.training.recommend.data import DAY, Weights, copurchase, interaction_matrix, purchases
 from augur.training.recommend.evaluate import coverage, ranking_metrics
 from augur.training.recommend.ranker import RepeatOrder, fit_repeat_order, item_buyers
@@ -96,6 +96,7 @@ class Fitted:
     item_stats: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     blend: Blend = field(default_factory=Blend)
     visits: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # users x half-lives
+    sample: np.ndarray | None = None  # a window fit's: the user rows listed (None: all)
 
 
 CONFIDENCES = ("bm25", "log")
@@ -171,13 +172,16 @@ def fit(
         empty = sp.csr_matrix((len(items), len(items)), dtype=np.float32)
         return Fitted(
             als, users, items, weighted, empty, repeat, popular, category, fit_seconds, cutoff,
-            cfg, item_stats=stats, visits=visits,
+            cfg, item_stats=stats, visits=visits, sample=window_sample(repeat, users, cfg.seed),
         )  # fmt: skip
     blend = Blend()
     if cfg.blend_ranker:
 
-        def window_index(t: float) -> RecommendIndex:
-            return RecommendIndex(to_model(fit(ds, t, cfg, items, window=True), neighbours=False))
+        def window_index(t: float) -> tuple[RecommendIndex, list[str]]:
+            window = fit(ds, t, cfg, items, window=True)
+            assert window.sample is not None
+            listed = window.matrix_users[window.sample].tolist()
+            return RecommendIndex(to_model(window, neighbours=False)), listed
 
         blend = fit_blend(ds, cutoff, float(cfg.test_days), window_index, cfg.seed)
     # the repeat list's order, for the fixed blend (sessions; every list when the learnt
@@ -215,6 +219,17 @@ def _visits(history: pd.DataFrame, users: pd.Index, cutoff: float) -> np.ndarray
     return np.column_stack(
         [np.bincount(row[ok], weights=decay(age, h), minlength=len(users)) for h in HALF_LIVES]
     )
+
+
+def window_sample(repeat: RepeatModel, users: pd.Index, seed: int) -> np.ndarray:
+    """The user rows a validation window lists: its customers with past items and factors,
+    a seeded sample of ``MAX_CUSTOMERS`` beyond that many (the ranker's groups, not the shop,
+    set the cost)."""
+    rows = users.get_indexer(pd.Index(np.unique(repeat.customer.astype(str))))
+    rows = np.sort(rows[rows >= 0])
+    if len(rows) > MAX_CUSTOMERS:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, MAX_CUSTOMERS, replace=False))
+    return rows
 
 
 def _item_stats(
@@ -323,12 +338,11 @@ def explore_candidates(fitted: Fitted, k: int) -> np.ndarray:
         shape=(len(fitted.matrix_users), len(fitted.items)),
     )
     k = min(k, len(fitted.items))
+    users = np.arange(len(fitted.matrix_users)) if fitted.sample is None else fitted.sample
     with threadpool_limits(1, "blas"):
-        ids, _ = fitted.als.recommend(
-            np.arange(len(fitted.matrix_users)), bought, N=k, filter_already_liked_items=True
-        )
+        ids, _ = fitted.als.recommend(users, bought[users], N=k, filter_already_liked_items=True)
     out = np.full((len(fitted.matrix_users), k), -1, dtype=np.int32)
-    out[:, : ids.shape[1]] = ids
+    out[users, : ids.shape[1]] = ids
     return out
 
 
