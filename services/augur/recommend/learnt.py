@@ -280,7 +280,11 @@ def _learnt(
     text[pop] = [_popular_reason(index, j) for j in item[pop].tolist()]
     exp = np.flatnonzero(source == Source.EXPLORE)
     if len(exp):
-        anchors = _anchors(index, queries, seg[exp], item[exp])
+        anchors = (  # one customer: one product (the block's grouped products give the same)
+            np.array(index._because(item[exp].tolist(), index._history(q0.customer_id)))
+            if len(queries) == 1
+            else _anchors(index, queries, seg[exp], item[exp])
+        )
         ids = index.item_ids
         text[exp] = [
             f"Customers who buy {ids[a]} also buy this" if a != j else "Picked for your taste"

@@ -28,6 +28,7 @@ from augur.recommend.v1 import recommend_pb2, recommend_pb2_grpc
 from augur.training import registry
 from augur.training.recommend.evaluate import coverage, ranking_metrics
 from augur.training.recommend.pipeline import train_recommend
+from augur.training.recommend.report import blend_line
 from augur.training.reliability import Bin, expected_calibration_error, reliability_by_decile
 
 K = 10
@@ -72,6 +73,8 @@ class RecOutcome:
     held_mib: float = float("nan")
     """Resident memory of a fresh process that has loaded the served model (a service's
     footprint before it answers anything)."""
+    blend: str = ""
+    """The training report's line on the learnt blend (served or not, and why)."""
 
 
 @dataclass
@@ -287,6 +290,7 @@ async def run(shop: Shop, protocol: RecProtocol, work: Path, redis_url: str) -> 
         anticipation,
         artefact_mb,
         held_mib,
+        blend_line(report.metrics),
     )
 
 

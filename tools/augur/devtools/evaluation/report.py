@@ -126,6 +126,7 @@ def rec_section(o: RecOutcome) -> list[str]:
         f"train + materialise + BatchRecommend; the served artefact {o.artefact_mb:,.0f} MB, "
         f"a process holding it {o.held_mib:,.0f} MiB resident. {what}",
         "",
+        *([f"Training: {o.blend}.", ""] if o.blend else []),
         *rec_table(o),
         "",
         *anticipation_section(o),
