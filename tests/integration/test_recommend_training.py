@@ -125,10 +125,10 @@ def test_registered_with_plots_and_gate_and_loads_as_pyfunc(
     model = mlflow.pyfunc.load_model(f"models:/augur-recommend/{report.version}")
     out = model.predict(pd.DataFrame({"customer_id": ["C0000001", "nobody"], "n": [4, 3]}))
     assert out.groupby("customer_id").size().to_dict() == {"C0000001": 4, "nobody": 3}
-    # a deliberately weak recipe is registered but stays a challenger, and says why
-    weak = train_recommend(
-        shop_data, uri, root, RecommendConfig(repeat_share=0.0, max_per_category=1), progress=False
-    )
+    # a deliberately weak recipe (no learnt blend, no repeat slots, one item per category) is
+    # registered but stays a challenger, and says why
+    weak_recipe = RecommendConfig(repeat_share=0.0, max_per_category=1, blend_ranker=False)
+    weak = train_recommend(shop_data, uri, root, weak_recipe, progress=False)
     assert not weak.promoted and "does not beat" in weak.gate_reason
     assert (
         str(client.get_model_version_by_alias("augur-recommend", "challenger").version)
