@@ -26,6 +26,7 @@ from augur.recommend.block import (
     _anchors,
     _explore,
     _repeat_rows,
+    _Rows,
     recommend_block,
 )
 from augur.recommend.index import (
@@ -107,7 +108,7 @@ def candidates(index: RecommendIndex, queries: Sequence[Query]) -> Candidates:
     if q0.include_repeat:  # the customer's most often bought items
         ok = np.flatnonzero(allowed[item])
         ok = ok[np.lexsort((-frequency_score(count[ok], elapsed[ok]), seg[ok]))]
-        ok = np.sort(ok[_ranks(seg[ok]) < REPEAT_CANDIDATES])
+        ok = np.sort(ok[_Rows(seg[ok], ok).ranks() < REPEAT_CANDIDATES])
         parts_seg.append(seg[ok])
         parts_item.append(item[ok])
         parts_source.append(np.full(len(ok), int(Source.REPEAT)))
@@ -193,14 +194,6 @@ def _visits(
             days = np.unique(np.concatenate([np.asarray(d, float) for d in q.bought.values()]))
             out[b] = out[b] + index.decayed(days[days > stored_latest[b]])
     return out
-
-
-def _ranks(seg: np.ndarray) -> np.ndarray:
-    """Position of each row within its group (rows grouped by ``seg``)."""
-    if not len(seg):
-        return np.zeros(0, dtype=np.int64)
-    starts = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]])
-    return np.arange(len(seg)) - np.repeat(starts, np.diff(np.r_[starts, len(seg)]))
 
 
 def _member(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:

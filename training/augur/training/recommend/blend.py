@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
@@ -28,6 +27,7 @@ from augur.recommend.learnt import Candidates, candidates, ordered
 from augur.recommend.ranker import RepeatRanker, frequency_score
 from augur.training.data.loader import Dataset
 from augur.training.recommend.data import DAY, purchases
+from augur.training.recommend.ranker import train_lambdarank
 
 WINDOWS = 2  # window starts H and H + 30 days before the cutoff; the first judges
 MIN_CUSTOMERS = 50  # customers who buy in the judging window, or no learnt blend
@@ -175,16 +175,4 @@ def _train(windows: list[Window], seed: int) -> str:
             X.append(w.rows.features[keep])
             y.append(relevant[keep].astype(int))
             sizes.append(np.bincount(seg[keep])[np.unique(seg[keep])])
-    params = {
-        "objective": "lambdarank",
-        "learning_rate": 0.05,
-        "num_leaves": 31,
-        "min_data_in_leaf": 50,
-        "lambdarank_truncation_level": 20,
-        "seed": seed,
-        "deterministic": True,
-        "num_threads": 2,
-        "verbose": -1,
-    }
-    data = lgb.Dataset(np.vstack(X), np.concatenate(y), group=np.concatenate(sizes))
-    return str(lgb.train(params, data, num_boost_round=200).model_to_string())
+    return train_lambdarank(np.vstack(X), np.concatenate(y), np.concatenate(sizes), seed)

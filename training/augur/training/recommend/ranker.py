@@ -114,7 +114,7 @@ def fit_repeat_order(
     groups = np.concatenate([g for _, _, g in older])
     ranker = ""
     if learn and len(groups) >= MIN_GROUPS:
-        ranker = _train(
+        ranker = train_lambdarank(
             np.vstack([x for x, _, _ in older]),
             np.concatenate([r for _, r, _ in older]),
             groups,
@@ -129,7 +129,9 @@ def fit_repeat_order(
     return RepeatOrder(best, ranker if best == "ranker" else "", metrics)
 
 
-def _train(X: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int) -> str:
+def train_lambdarank(X: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int) -> str:
+    """A lambdarank booster (LightGBM text) on rows grouped by customer: the repeat ranker's
+    and the learnt blend's one recipe."""
     params = {
         "objective": "lambdarank",
         "learning_rate": 0.05,
