@@ -29,6 +29,7 @@ from augur.recommend.index import (
     Source,
     StockCheck,
     dot_rows,
+    group_ranks,
     repeat_reasons,
 )
 from augur.recommend.ranker import frequency_score, repeat_features
@@ -48,12 +49,8 @@ class _Rows:
     item: np.ndarray
 
     def ranks(self) -> np.ndarray:
-        """Position of each row within its customer's rows (rows grouped by ``seg``)."""
-        if not len(self.seg):
-            return np.zeros(0, dtype=np.int64)
-        starts = np.flatnonzero(np.r_[True, self.seg[1:] != self.seg[:-1]])
-        lengths = np.diff(np.r_[starts, len(self.seg)])
-        return np.arange(len(self.seg)) - np.repeat(starts, lengths)
+        """Position of each row within its customer's rows (``seg`` ascending)."""
+        return group_ranks(self.seg)
 
 
 def _segments(lengths: np.ndarray) -> np.ndarray:
@@ -286,7 +283,10 @@ def _repeat_rows(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Every customer's repeat rows (``RecommendIndex.repeat``) as flat columns grouped by
     customer: (seg, item, count, last day, interval, recent); one gather for the customers without
-    live purchases."""
+    live purchases. The columns may be views of the index's arrays: read-only."""
+    if len(queries) == 1:  # one customer (Recommend): its rows as they are
+        r = index.repeat(queries[0].customer_id, queries[0].bought)
+        return np.zeros(len(r.item), dtype=np.int64), r.item, r.count, r.last, r.interval, r.recent
     ks = [index.rep_slice.get(q.customer_id) for q in queries]
     stored = np.array([-1 if k is None else k for k in ks], dtype=np.int64)
     lo = np.where(stored >= 0, index.rep_start[stored], 0)
@@ -328,6 +328,8 @@ def _explore(
 ) -> _Rows:
     """The top ``want`` unbought, allowed items of every known customer: its stored
     candidates, or the whole catalogue where the filters ran them dry (as ``recommend``)."""
+    if len(queries) == 1:
+        return _explore_one(index, queries[0], item, allowed, want)
     n_items = len(index.item_ids)
     cands = index.model.user_candidates
     urow = np.array([index.user_pos.get(q.customer_id, -1) for q in queries], dtype=np.int64)
@@ -368,6 +370,30 @@ def _explore(
     seg_all, item_all = np.concatenate(out_seg), np.concatenate(out_item)
     order = np.argsort(seg_all, kind="stable")
     return _Rows(seg_all[order].astype(np.int64), item_all[order].astype(np.int64))
+
+
+def _explore_one(
+    index: RecommendIndex, q: Query, bought: np.ndarray, allowed: np.ndarray, want: int
+) -> _Rows:
+    """``_explore`` for one customer (``bought``: its past items), without the block's
+    bookkeeping; the same products, so the same order."""
+    row = index.user_pos.get(q.customer_id)
+    if row is None:
+        return _Rows(np.zeros(0, np.int64), np.zeros(0, np.int64))
+    cand = index.model.user_candidates[row].astype(np.int64)
+    cand = cand[cand >= 0]
+    hidden = ~allowed[cand] | np.isin(cand, bought)
+    scores = dot_rows(index.Y[cand], index.X[row])
+    top = np.flatnonzero(~hidden)
+    top = top[np.argsort(-scores[top], kind="stable")[:want]]
+    enough = min(want, int(allowed.sum()) - int(allowed[bought].sum()))
+    if len(top) >= enough:
+        top = cand[top]
+    else:  # the short list ran dry under the filters: scan all
+        hidden_all = ~allowed
+        hidden_all[bought] = True
+        top = index._rank(index.X[row], None, hidden_all, want)
+    return _Rows(np.zeros(len(top), np.int64), top.astype(np.int64))
 
 
 def _reasons(

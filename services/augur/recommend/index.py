@@ -149,8 +149,7 @@ class RecommendIndex:
             self.popular_recent = recent
             by_cat = recent[np.argsort(self.item_cat[recent], kind="stable")]
             cat = self.item_cat[by_cat]
-            starts = np.searchsorted(cat, cat)
-            rank = np.arange(len(by_cat)) - starts
+            rank = group_ranks(cat)
             top = rank < POPULAR_PER_CATEGORY
             self.popular_top[cat[top], rank[top]] = by_cat[top]
         self._index_repeat(model)
@@ -626,6 +625,11 @@ class RecommendIndex:
         if len(out) < n and not scan and len(self.item_ids) > n:
             return self.similar(item, n, stock, scan=True)  # filters emptied the stored list
         return out
+
+
+def group_ranks(keys: np.ndarray) -> np.ndarray:
+    """Position of each element within its run of equal keys (``keys`` ascending)."""
+    return np.arange(len(keys)) - np.searchsorted(keys, keys)
 
 
 def dot_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:

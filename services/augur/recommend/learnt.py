@@ -23,8 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from augur.recommend.block import (
+    SOURCES,
     _anchors,
     _explore,
+    _pick,
     _repeat_rows,
     _Rows,
     recommend_block,
@@ -38,6 +40,7 @@ from augur.recommend.index import (
     Source,
     StockCheck,
     dot_rows,
+    group_ranks,
     repeat_reasons,
 )
 from augur.recommend.ranker import HALF_LIVES, candidate_features, decay, frequency_score
@@ -218,13 +221,10 @@ def ordered(
     rows = rows[np.lexsort((-score[rows], c.seg[rows]))]
     cat = c.seg[rows] * len(index.category_names) + index.item_cat[c.item[rows]]
     by_cat = np.argsort(cat, kind="stable")
-    starts = np.flatnonzero(np.r_[True, cat[by_cat][1:] != cat[by_cat][:-1]])
     rank = np.empty(len(rows), dtype=np.int64)
-    rank[by_cat] = np.arange(len(rows)) - np.repeat(starts, np.diff(np.r_[starts, len(rows)]))
-    rows = rows[np.lexsort((np.arange(len(rows)), rank >= cap, c.seg[rows]))]
-    seg = c.seg[rows]
-    starts = np.searchsorted(seg, seg)
-    return rows[np.arange(len(rows)) - starts < n]
+    rank[by_cat] = group_ranks(cat[by_cat])
+    rows = rows[np.argsort(2 * c.seg[rows] + (rank >= cap), kind="stable")]
+    return rows[group_ranks(c.seg[rows]) < n]
 
 
 def answer(
@@ -283,19 +283,17 @@ def _learnt(
             f"Customers who buy {ids[a]} also buy this" if a != j else "Picked for your taste"
             for a, j in zip(anchors.tolist(), item[exp].tolist(), strict=True)
         ]
-    bounds = np.searchsorted(seg, np.arange(len(queries) + 1))
+    bounds = np.searchsorted(seg, np.arange(len(queries) + 1)).tolist()
+    scores = [1.0 - r / n for r in range(n)]
+    rows_of = list(zip(item.tolist(), [SOURCES[s] for s in source.tolist()], text, strict=True))
     answers = []
     for b, q in enumerate(queries):
-        lo, hi = int(bounds[b]), int(bounds[b + 1])
-        picks = [
-            (int(j), Source(int(s)), str(t))
-            for j, s, t in zip(item[lo:hi], source[lo:hi], text[lo:hi], strict=True)
-        ]
+        picks = rows_of[bounds[b] : bounds[b + 1]]
         if len(picks) < n:
             picks += _fill(index, q, b, c, picks, oos, stock, cap)
         answers.append(
             Answer(
-                [Pick(j, 1.0 - r / n, s, t) for r, (j, s, t) in enumerate(picks)],
+                [_pick(Pick, (j, r, s, t)) for r, (j, s, t) in zip(scores, picks, strict=False)],
                 False,
                 stock_known,
             )

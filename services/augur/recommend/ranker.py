@@ -78,7 +78,7 @@ class RepeatRanker:
     def score(self, features: np.ndarray) -> np.ndarray:
         if not len(features):
             return np.zeros(0)
-        return self.trees.predict(features, threads=1)
+        return self.trees.predict(features)  # both cores from BULK_ROWS rows (a block)
 
 
 # the learnt blend's features: one row per candidate of a customer (an item bought before, a
