@@ -70,6 +70,8 @@ async def start_backends(
                 "mlflow_tracking_uri": recommend_uri,
                 "recommend_as_of": as_of.isoformat(),
                 "recommend_stock_filter": False,
+                # the rankers' compile (its own test) would only load the gateway tests' CPU
+                "recommend_compile_ranker": False,
             },
         ),
         "contact": (ContactSettings, build_contact, {"mlflow_tracking_uri": contact_uri}),
@@ -122,10 +124,23 @@ async def running_gateway(
     server = AugurServer(gateway.core, await gateway.spec(registry), registry, 0.05)
     await server.start(serve_metrics_endpoint=False)
     try:
-        await wait_serving(gateway.ports.grpc, credentials=credentials)
+        try:
+            await wait_serving(gateway.ports.grpc, credentials=credentials)
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}; {_front_state(gateway)}") from None
         yield gateway
     finally:
         await server.stop(0)
+
+
+def _front_state(gateway: Gateway) -> str:
+    """What a gateway that never served shows: its front's process and nginx's own words."""
+    front = gateway.front
+    if front is None:
+        return "the front never started"
+    files = [front.prefix / "nginx.out", front.prefix / "error.log"]
+    said = " | ".join(f.read_text()[-2000:] for f in files if f.exists())
+    return f"nginx alive: {front.alive()}, redis ping: {gateway.store.ping()}; nginx said: {said}"
 
 
 async def wait_serving(

@@ -246,9 +246,10 @@ class RecommendSettings(ModelServiceSettings):
     )
     recommend_compile_ranker: bool = Field(
         True,
-        description="Compile the repeat ranker's trees to native code (lleaves) in the "
-        "background after a model loads, cached beside the model; LightGBM's predictor answers "
-        "until it is ready (a 200-tree ranker compiles in about 15 s on 2 cores).",
+        description="Compile the rankers' trees (the learnt blend's, the repeat list's) to "
+        "native code (lleaves) in the background after a model loads, cached beside the model; "
+        "LightGBM's predictor answers until they are ready (a 100-tree ranker compiles in "
+        "about 10 s on 2 cores).",
     )
 
     @field_validator("recommend_as_of")

@@ -58,10 +58,14 @@ _REST_ERRORS = {
 }
 
 
+# resolved here, in the gateway: the child between fork and exec must not dlopen (another
+# thread, a ranker compiling for instance, may hold the loader's lock at the fork)
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+
+
 def _quit_with_parent() -> None:
     """In nginx's master before exec: it gets SIGQUIT (graceful stop) if the gateway dies."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(1, signal.SIGQUIT)  # PR_SET_PDEATHSIG
+    _PRCTL(1, signal.SIGQUIT)  # PR_SET_PDEATHSIG
 
 
 def nginx_binary() -> str | None:
