@@ -70,7 +70,7 @@ async def start_backends(
                 "mlflow_tracking_uri": recommend_uri,
                 "recommend_as_of": as_of.isoformat(),
                 "recommend_stock_filter": False,
-                # the rankers' compile (its own test) would only load the gateway tests' CPU
+                # the rankers' compile (its own test) would only add seconds to the stack's start
                 "recommend_compile_ranker": False,
             },
         ),

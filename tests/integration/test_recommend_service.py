@@ -40,7 +40,7 @@ def recommend_settings(
             "state_dir": tmp / "state",
             "model_poll_seconds": 0.2,
             "recommend_as_of": as_of,
-            # compiled in the background, the ranker would swap mid-test (its own test below)
+            # compiled before serving in every test it would only add seconds (its own test)
             "recommend_compile_ranker": False,
             **extra,
         },

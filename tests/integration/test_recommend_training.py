@@ -86,7 +86,7 @@ def test_the_compiled_ranker_answers_as_lightgbm(trained, tmp_path: Path) -> Non
         pytest.skip("no ranker won on this shop's validation windows: nothing to compile")
     customers = sorted(index.rep_slice)[:200]
     before = [index.recommend(Query(c, 10, cutoff)).picks for c in customers]
-    assert index.compile_ranker(tmp_path, background=False)
+    assert index.compile_ranker(tmp_path)
     assert all(r.trees.compiled for r in rankers)
     assert [index.recommend(Query(c, 10, cutoff)).picks for c in customers] == before
     assert list(tmp_path.glob("compiled-*.so"))  # cached beside the model

@@ -247,9 +247,9 @@ class RecommendSettings(ModelServiceSettings):
     recommend_compile_ranker: bool = Field(
         True,
         description="Compile the rankers' trees (the learnt blend's, the repeat list's) to "
-        "native code (lleaves) in the background after a model loads, cached beside the model; "
-        "LightGBM's predictor answers until they are ready (a 100-tree ranker compiles in "
-        "about 10 s on 2 cores).",
+        "native code (lleaves) when a model loads, before it serves (the model serving until "
+        "then goes on serving), cached beside the model; a 100-tree ranker compiles in about "
+        "10 s on 2 cores, a cached one loads at once.",
     )
 
     @field_validator("recommend_as_of")

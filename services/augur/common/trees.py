@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -57,13 +56,6 @@ class Trees:
         return np.asarray(
             self.booster.predict(X, raw_score=raw_score, num_threads=threads), dtype=float
         )
-
-    def compile_in_background(self, directory: Path, probe: np.ndarray, what: str) -> None:
-        """``compile`` in a daemon thread: LightGBM's predictor answers until the compiled
-        trees are checked, then they do (one attribute swap, atomic for the callers)."""
-        threading.Thread(
-            target=self.compile, args=(directory, probe, what), name=f"compile {what}", daemon=True
-        ).start()
 
     def compile(self, directory: Path, probe: np.ndarray, what: str) -> bool:
         """Compile the trees to native code (cached in ``directory``); keep the compiled

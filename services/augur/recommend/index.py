@@ -185,10 +185,10 @@ class RecommendIndex:
             else None
         )
 
-    def compile_ranker(self, directory: Path, background: bool = True) -> bool:
-        """The rankers (the learnt blend's, the repeat list's) compiled to native code (in
-        daemon threads with ``background``; True once all compiled when not), each checked on
-        rows of the model's own customers as of its cutoff (``augur.common.trees``)."""
+    def compile_ranker(self, directory: Path) -> bool:
+        """The rankers (the learnt blend's, the repeat list's) compiled to native code, each
+        checked on rows of the model's own customers as of its cutoff (``augur.common.trees``);
+        True when there were rankers and all compiled."""
         jobs = []
         if self.blend is not None:
             from augur.recommend import learnt  # it builds on this module
@@ -208,11 +208,7 @@ class RecommendIndex:
                 self.item_buyers[self.rep_item[rows]],
             )
             jobs.append((self.ranker, probe, "repeat ranker"))
-        if not background:
-            return bool(jobs) and all(r.trees.compile(directory, p, w) for r, p, w in jobs)
-        for ranker, probe, what in jobs:
-            ranker.trees.compile_in_background(directory, probe, what)
-        return False
+        return bool(jobs) and all(r.trees.compile(directory, p, w) for r, p, w in jobs)
 
     def _index_repeat(self, model: RecommendModel) -> None:
         items = np.array([self.item_pos.get(i, -1) for i in model.repeat_item.tolist()])

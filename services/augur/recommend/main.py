@@ -21,8 +21,10 @@ MODEL_NAME = "augur-recommend"
 
 
 def load_index(path: Path, compile_ranker: bool = False) -> RecommendIndex:
-    """A registered model's artefact, ready to query (its ranker compiled to native code in
-    the background with ``compile_ranker``)."""
+    """A registered model's artefact, ready to query; with ``compile_ranker`` its rankers
+    compiled to native code before it serves (in the watcher's worker: the model serving until
+    then goes on serving; the compiled library is cached beside the artefact, so a restart
+    loads it in a fraction of a second)."""
     index = RecommendIndex(RecommendModel.load(path))
     if compile_ranker:
         index.compile_ranker(path)
