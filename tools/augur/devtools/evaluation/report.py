@@ -10,6 +10,7 @@ import numpy as np
 from augur.devtools.bench.report import machine, write_between
 from augur.devtools.evaluation.churn import MEAN_OF, Outcome
 from augur.devtools.evaluation.recommend import K, RecOutcome
+from augur.devtools.evaluation.timing import TOP, TimingOutcome
 
 BEGIN = "<!-- figures: written by make eval; do not edit by hand -->"
 END = "<!-- end of figures -->"
@@ -159,8 +160,39 @@ def anticipation_section(o: RecOutcome) -> list[str]:
     return [*out, ""]
 
 
+def timing_table(o: TimingOutcome) -> list[str]:
+    out = [
+        f"| chosen hours | baskets in the top-{TOP} hours of the day | "
+        f"in the top-{TOP} hours of the week |",
+        "|---|---|---|",
+    ]
+    for name, s in o.scores.items():
+        out.append(f"| {name} | {s['hour']:.3f} | {s['week']:.3f} |")
+    return out
+
+
+def timing_section(o: TimingOutcome) -> list[str]:
+    p = o.protocol
+    return [
+        f"#### {p.shop}, profile from the orders before {p.cutoff}, truth: the next "
+        f"{p.window_days} days",
+        "",
+        f"{o.customers:,} customers with a basket before and after the cutoff, {o.baskets:,} "
+        f"baskets after it, local hours in {p.timezone}. Each customer's share of later "
+        "baskets in the chosen hours, averaged. The activity profile's estimator "
+        "(`augur.contact.activity`) on its own: NextBestContact does not serve from it yet.",
+        "",
+        *timing_table(o),
+        "",
+    ]
+
+
 def render(
-    outcomes: list[Outcome], command: str, seconds: float, recs: list[RecOutcome] | None = None
+    outcomes: list[Outcome],
+    command: str,
+    seconds: float,
+    recs: list[RecOutcome] | None = None,
+    times: list[TimingOutcome] | None = None,
 ) -> str:
     out = [
         BEGIN,
@@ -209,6 +241,10 @@ def render(
         out += ["### Recommendations", ""]
         for r in recs:
             out += rec_section(r)
+    if times:
+        out += ["### Contact timing", ""]
+        for t in times:
+            out += timing_section(t)
     out.append(END)
     return "\n".join(out)
 
@@ -219,7 +255,8 @@ def write(
     command: str,
     seconds: float,
     recs: list[RecOutcome] | None = None,
+    times: list[TimingOutcome] | None = None,
 ) -> None:
-    section = render(outcomes, command, seconds, recs)
+    section = render(outcomes, command, seconds, recs, times)
     if not write_between(path, BEGIN, END, section):
         path.write_text(section + "\n")

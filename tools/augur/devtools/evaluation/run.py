@@ -7,7 +7,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from augur.devtools.evaluation import churn, datasets, recommend, report
+from augur.devtools.evaluation import churn, datasets, recommend, report, timing
 
 EVALUATION = Path("EVALUATION.md")
 WORK = Path(".augur") / "eval"
@@ -17,7 +17,9 @@ def run_eval(redis_url: str, only: list[str] | None = None) -> int:
     began = time.perf_counter()
     protocols = [p for p in churn.PROTOCOLS if not only or p.shop in only]
     rec_protocols = [p for p in recommend.REC_PROTOCOLS if not only or p.shop in only]
+    timings = [p for p in timing.TIMING_PROTOCOLS if not only or p.shop in only]
     names = {p.shop for p in protocols} | {p.shop for p in rec_protocols}
+    names |= {p.shop for p in timings}
     shops = {name: datasets.SHOPS[name]() for name in sorted(names)}
     outcomes = []
     for protocol in protocols:
@@ -33,8 +35,13 @@ def run_eval(redis_url: str, only: list[str] | None = None) -> int:
         done = asyncio.run(recommend.run(shops[rec.shop], rec, WORK, redis_url))
         recs.append(done)
         print("\n".join(report.rec_table(done)), flush=True)
+    times = []
+    for t in timings:
+        print(f"contact timing: {t.name} ...", flush=True)
+        times.append(timing.run(shops[t.shop], t))
+        print("\n".join(report.timing_table(times[-1])), flush=True)
     seconds = time.perf_counter() - began
     if not only:
-        report.write(EVALUATION, outcomes, "make eval", seconds, recs)
+        report.write(EVALUATION, outcomes, "make eval", seconds, recs, times)
         print(f"figures written into {EVALUATION}")
     return 0
