@@ -457,6 +457,7 @@ async def test_forget_customer_leaves_no_trace_but_a_tombstone(
         "cart",
         "consent",
         "contact-profile",
+        "activity-profile",  # the open counted as an activity
         "contact-records",
         "experiment-membership",
         "churn-snapshot",

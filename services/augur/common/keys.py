@@ -87,8 +87,9 @@ class Keys:
     # ------------------------------------------------------------ contact state
     def contact(self, customer_id: str, part: str) -> str:
         """A customer's contact state: ``consent`` (hash c0..c3 + tz + seg), ``profile`` (hash of
-        engagement counters), ``sent`` (zset "channel|contact_id" -> send ms), ``ids`` (set of
-        contact ids), ``exp`` (hash experiment -> "arm|assigned ms")."""
+        engagement counters), ``activity`` (hash local hour of the week -> activities, plus
+        the last stream id applied), ``sent`` (zset "channel|contact_id" -> send ms), ``ids``
+        (set of contact ids), ``exp`` (hash experiment -> "arm|assigned ms")."""
         return f"{self.prefix}:contact:{{c:{customer_id}}}:{part}"
 
     def contact_record(self, customer_id: str, contact_id: str) -> str:
@@ -98,6 +99,10 @@ class Keys:
     def contact_owner(self, contact_id: str) -> str:
         """String contact_id -> customer id, so an outcome finds its contact."""
         return f"{self.prefix}:contact:kid:{contact_id}"
+
+    def shop_activity(self) -> str:
+        """Hash local hour of the week -> the shop's activities (the activity profiles' prior)."""
+        return f"{self.prefix}:contact:activity"
 
     def contact_policy(self) -> str:
         """The contact policy in force (JSON)."""

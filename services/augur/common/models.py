@@ -147,6 +147,7 @@ class ModelWatcher(Generic[M]):
         self.metrics = metrics
         self.interval = interval
         self.current: Loaded[M] | None = None
+        self._said = ""  # the last "no model" state logged
 
     @classmethod
     def for_service(
@@ -222,10 +223,16 @@ class ModelWatcher(Generic[M]):
     async def _from_cache(self, exc: Exception) -> bool:
         pointer = self.cache_dir / self.name / "current.json"
         if not pointer.exists():
-            log.warning(
-                "registry unreachable and no cached model",
-                extra={"model": self.name, "error": type(exc).__name__},
-            )
+            # said once per state, not at every poll: a service that serves without a model
+            # (next-best-contact) would otherwise log it every few seconds
+            missing = getattr(exc, "error_code", "") == "RESOURCE_DOES_NOT_EXIST"
+            said = "no model registered yet" if missing else "registry unreachable"
+            if said != self._said:
+                self._said = said
+                log.warning(
+                    f"{said} and no cached model",
+                    extra={"model": self.name, "alias": self.alias, "error": type(exc).__name__},
+                )
             return False
         version = json.loads(pointer.read_text())["version"]
         path = self.cache_dir / self.name / version / "artifacts" / "model"

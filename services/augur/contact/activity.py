@@ -81,3 +81,10 @@ def week_scores(counts: np.ndarray, shop: np.ndarray) -> np.ndarray:
 def top(scores: np.ndarray, k: int) -> np.ndarray:
     """The ``k`` best columns of each row, best first (ties: the earlier column)."""
     return np.argsort(-scores, axis=-1, kind="stable")[..., :k]
+
+
+def slot_scores(counts: np.ndarray, shop: np.ndarray) -> np.ndarray:
+    """(... x SLOTS) how good each local hour of the week is for a contact: half the hour of
+    day's estimate (the stronger one, spread evenly over the days), half the week's."""
+    hours = np.tile(hour_scores(counts, shop), 7) / 7.0
+    return 0.5 * hours + 0.5 * week_scores(counts, shop)

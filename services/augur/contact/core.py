@@ -37,6 +37,7 @@ OUTCOMES = {
     7: ("failed", False),
 }
 ORDERED = 5
+ACTIVE_OUTCOMES = ("opened", "clicked")  # outcomes that say when the customer is active
 
 
 def _check_name(value: str, what: str) -> None:
@@ -86,7 +87,7 @@ class ContactCore:
         now: float | None,
         experiment: str,
         alternatives: int,
-    ) -> tuple[Decision, Loaded[ContactModel]]:
+    ) -> tuple[Decision, Loaded[ContactModel] | None]:
         check_id(customer_id, "customer_id")
         _check_name(experiment, "experiment")
         if not 0 <= alternatives <= MAX_ALTERNATIVES:
@@ -114,9 +115,10 @@ class ContactCore:
             experiment,
             alternatives,
         )
-        loaded = self.watcher.require()
+        loaded = self.watcher.current  # None: no response model yet, the activity times it
         state = self.state.read(customer_id, start - 366 * DAY, float("inf"), experiment)
-        decision = decide(ask, state, loaded.model, self.settings.contact_holdout_share)
+        model = loaded.model if loaded is not None else None
+        decision = decide(ask, state, model, self.settings.contact_holdout_share)
         if experiment and not state.suppressed:
             self.state.experiments.assign(customer_id, experiment, decision.arm == Arm.HOLDOUT, now)
         return decision, loaded
@@ -221,11 +223,12 @@ class ContactCore:
         owner = self.state.owner(contact_id)
         if owner is None:
             raise NotFound(f"no contact recorded under contact_id '{contact_id}'")
-        status, withdrawn, _ = self.state.record_outcome(
-            owner, contact_id, name, time.time() if at is None else at, engaged
-        )
+        when = time.time() if at is None else at
+        status, withdrawn, _ = self.state.record_outcome(owner, contact_id, name, when, engaged)
         if status == 0:
             raise NotFound(f"no contact recorded under contact_id '{contact_id}'")
+        if status == 1 and name in ACTIVE_OUTCOMES:  # a first open or click: an activity
+            self.state.activity.add(owner, when)
         return OutcomeResult(status == 1, status == 2, withdrawn)
 
     def set_consent(

@@ -8,8 +8,16 @@ is QUIET_HOURS_ONLY when the window lies entirely in quiet hours, otherwise
 FREQUENCY_CAP, with the earliest time a contact would be allowed. The best
 candidate below the policy minimum: LOW_EXPECTED_RESPONSE, unless the purpose
 is a priority purpose. A customer with fewer than the model's minimum history
-gets the documented fallback: the first allowed time at the policy's
-``fallback_local_hour``, on the channel the model rates best then (flagged).
+gets a fallback time (flagged): the best hour of their activity profile
+(``augur.contact.activity``: when they order, browse, open and click) when they
+have ``MIN_ACTIVITY`` activities or more, else the policy's
+``fallback_local_hour``; on the channel the model rates best then.
+
+Without a response model (a shop with no contact log yet) the activity profile
+times every decision on its own: the candidates ranked by the profile, the
+customer's own or, with too few activities, the shop's; the channel the first
+consented one in the channel order; no expected response, so no minimum
+applies. Every decision says which source timed it (``Timing``).
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from enum import IntEnum
 import numpy as np
 
 from augur.contact import caps as capmod
+from augur.contact.activity import slot_scores
 from augur.contact.experiments import in_holdout
 from augur.contact.localtime import (
     DAY,
@@ -45,6 +54,19 @@ class Reason(IntEnum):
     HOLDOUT = 4
     SUPPRESSED = 5
     LOW_EXPECTED_RESPONSE = 6
+
+
+class Timing(IntEnum):
+    """Which source chose the time (same numbers as ``augur.contact.v1.TimingSource``)."""
+
+    UNSPECIFIED = 0
+    RESPONSE_MODEL = 1
+    ACTIVITY_PROFILE = 2
+    SHOP_ACTIVITY = 3
+    FALLBACK_HOUR = 4
+
+
+MIN_ACTIVITY = 3  # a customer's activities from which their own profile times a contact
 
 
 class Arm(IntEnum):
@@ -88,6 +110,7 @@ class Decision:
     alternatives: list[Option] = field(default_factory=list)
     earliest_allowed: float | None = None
     fallback: bool = False
+    timing: Timing = Timing.UNSPECIFIED
 
 
 def _names(channels: list[int]) -> str:
@@ -147,7 +170,43 @@ def score_candidates(
     return model.predict(X)
 
 
-def decide(ask: Ask, state: CustomerState, model: ContactModel, holdout_share: float) -> Decision:
+def _options(
+    order: np.ndarray, grid: Grid, ch: np.ndarray, gi: np.ndarray, p: np.ndarray, n: int
+) -> tuple[Option, list[Option]]:
+    """The first candidate of ``order`` and up to ``n`` alternatives, one per (channel, local
+    hour); ``p`` the candidates' expected responses."""
+
+    def option(j: int) -> Option:
+        g = gi[j]
+        return Option(
+            int(ch[j]), float(grid.times[g]), float(grid.offsets[g]), int(grid.hour[g]), float(p[j])
+        )
+
+    best = option(order[0])
+    alternatives: list[Option] = []
+    seen = {(best.channel, best.hour)}
+    for j in order[1:]:
+        if len(alternatives) >= n:
+            break
+        key = (int(ch[j]), int(grid.hour[gi[j]]))
+        if key not in seen:
+            seen.add(key)
+            alternatives.append(option(j))
+    return best, alternatives
+
+
+def _activity_scores(state: CustomerState, grid: Grid, gi: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The activity profile's score of each candidate (grid index ``gi``), and whether it is
+    the customer's own profile (else the shop's)."""
+    own = float(state.activity.sum()) >= MIN_ACTIVITY
+    counts = state.activity if own else np.zeros_like(state.activity)
+    scores = slot_scores(counts, state.shop_activity)
+    return scores[grid.dow[gi] * 24 + grid.hour[gi]], own
+
+
+def decide(
+    ask: Ask, state: CustomerState, model: ContactModel | None, holdout_share: float
+) -> Decision:
     policy = state.policy
     tz_name = state.timezone or policy.default_timezone
     if state.suppressed:
@@ -207,37 +266,29 @@ def decide(ask: Ask, state: CustomerState, model: ContactModel, holdout_share: f
     rows = np.flatnonzero(valid)
     ch = np.asarray(channels, dtype=np.int64)[rows // len(grid)]
     gi = rows % len(grid)
-    p = score_candidates(model, state, grid, ch, gi, ask.purpose)
     times = grid.times[gi]
+    whole = (grid.times[gi] + grid.offsets[gi]) % HOUR == 0  # the whole local hours
+    if model is None:
+        return _from_activity(ask, state, grid, ch, gi, whole, arm, tz_name)
+    p = score_candidates(model, state, grid, ch, gi, ask.purpose)
     order = np.lexsort((times, -p))
     fallback = state.profile.sends < model.min_history
+    timing = Timing.RESPONSE_MODEL
     if fallback:
-        at_hour = order[
-            (grid.hour[gi[order]] == policy.fallback_local_hour)
-            & ((grid.times[gi[order]] + grid.offsets[gi[order]]) % HOUR == 0)
-        ]
+        activity, own = _activity_scores(state, grid, gi)
+        if own:  # the customer's most active hour, the model's channel for it
+            timing = Timing.ACTIVITY_PROFILE
+            first = order[np.lexsort((times[order], -(activity[order] * whole[order])))[0]]
+            at_hour = order[(gi[order] == gi[first])]
+        else:
+            timing = Timing.FALLBACK_HOUR
+            at_hour = order[(grid.hour[gi[order]] == policy.fallback_local_hour) & whole[order]]
         if len(at_hour):
             first_time = times[at_hour].min()
             at_hour = at_hour[times[at_hour] == first_time]
             order = np.r_[at_hour[:1], order[order != at_hour[0]]]
 
-    def option(j: int) -> Option:
-        g = gi[j]
-        return Option(
-            int(ch[j]), float(grid.times[g]), float(grid.offsets[g]), int(grid.hour[g]), float(p[j])
-        )
-
-    best = option(order[0])
-    alternatives: list[Option] = []
-    seen = {(best.channel, best.hour)}
-    for j in order[1:]:
-        if len(alternatives) >= ask.alternatives:
-            break
-        key = (int(ch[j]), int(grid.hour[gi[j]]))
-        if key in seen:
-            continue
-        seen.add(key)
-        alternatives.append(option(j))
+    best, alternatives = _options(order, grid, ch, gi, p, ask.alternatives)
     where = f"{CHANNELS[best.channel]} at {best.local_iso()}"
     if best.expected < policy.min_expected_response and ask.purpose not in policy.priority_purposes:
         return Decision(
@@ -249,9 +300,47 @@ def decide(ask: Ask, state: CustomerState, model: ContactModel, holdout_share: f
             arm,
         )
     text = f"{where}: expected response {best.expected:.1%}"
-    if fallback:
+    if timing is Timing.ACTIVITY_PROFILE:
         text += (
-            f"; fallback time (fewer than {model.min_history} past contacts): "
-            f"{policy.fallback_local_hour:02d}:00 local"
+            f"; fewer than {model.min_history} past contacts: timed by their activity profile "
+            f"(their most active hour in the window, {best.hour:02d}:00 local)"
         )
-    return Decision(True, Reason.NONE, text, tz_name, arm, best, alternatives, fallback=fallback)
+    elif timing is Timing.FALLBACK_HOUR:
+        text += (
+            f"; fallback time (fewer than {model.min_history} past contacts and fewer than "
+            f"{MIN_ACTIVITY} activities): {policy.fallback_local_hour:02d}:00 local"
+        )
+    return Decision(
+        True, Reason.NONE, text, tz_name, arm, best, alternatives, fallback=fallback, timing=timing
+    )
+
+
+def _from_activity(
+    ask: Ask,
+    state: CustomerState,
+    grid: Grid,
+    ch: np.ndarray,
+    gi: np.ndarray,
+    whole: np.ndarray,
+    arm: Arm,
+    tz_name: str,
+) -> Decision:
+    """No response model: the whole local hour the activity profile rates best (the earliest
+    among equals), on the first consented channel; alternatives one per channel and hour."""
+    activity, own = _activity_scores(state, grid, gi)
+    times = grid.times[gi]
+    order = np.lexsort((ch, times, -(activity + whole)))
+
+    best, alternatives = _options(order, grid, ch, gi, np.zeros(len(ch)), ask.alternatives)
+    whose = (
+        f"their activity profile ({state.activity.sum():.0f} orders, visits, opens and clicks)"
+        if own
+        else f"the shop's activity hours (the customer has fewer than {MIN_ACTIVITY} activities)"
+    )
+    text = (
+        f"{CHANNELS[best.channel]} at {best.local_iso()}: no response model yet (no contact "
+        f"log trained on), timed by {whose}; channel: the first consented of "
+        f"{_names(sorted(set(ch.tolist())))}"
+    )
+    timing = Timing.ACTIVITY_PROFILE if own else Timing.SHOP_ACTIVITY
+    return Decision(True, Reason.NONE, text, tz_name, arm, best, alternatives, timing=timing)

@@ -58,8 +58,10 @@ class ContactServicer(contact_pb2_grpc.ContactServiceServicer):
             fallback=decision.fallback,
             timezone=decision.timezone,
             arm=int(decision.arm),  # type: ignore[arg-type]
-            model=self._info(loaded),
+            timing_source=int(decision.timing),  # type: ignore[arg-type]
         )
+        if loaded is not None:
+            response.model.CopyFrom(self._info(loaded))
         if decision.best is not None and decision.contact:
             response.best.CopyFrom(_option(decision.best))
             response.alternatives.extend(_option(o) for o in decision.alternatives)

@@ -9,6 +9,7 @@ names the customer.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from collections.abc import Sequence
@@ -19,6 +20,9 @@ import numpy as np
 import redis
 
 from augur.common.erasure import Eraser, Known
+from augur.contact.activity import SLOTS
+from augur.contact.activity_store import ActivityStore
+from augur.contact.activity_store import decode as decode_activity
 from augur.contact.caps import OUTCOME_LUA, RELEASE_LUA, RESERVE_LUA, Cap
 from augur.contact.experiment_store import OUTCOMES, ExperimentStore
 from augur.contact.policy import Policy
@@ -44,6 +48,9 @@ class CustomerState:
     policy: Policy
     arm: str | None = None  # stored arm in the experiment asked about ("treatment"/"holdout")
     share: float | None = None  # that experiment's registered holdout share
+    # activities per local hour of the week, the customer's and the shop's (``activity``)
+    activity: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(SLOTS))
+    shop_activity: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(SLOTS))
 
 
 @dataclass
@@ -67,6 +74,8 @@ class ContactState:
         self._policy: tuple[bytes | None, Policy] = (None, Policy())
         self.experiments = ExperimentStore(store)
         """Assignments and outcomes of experiments (the contact service owns them)."""
+        self.activity = ActivityStore(store, retention_days)
+        """The customers' activity profiles (``augur.contact.activity_store``)."""
 
     def _exchange(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         """The hot path: raw commands in one write (no redis-py pipeline objects); scripts
@@ -100,11 +109,22 @@ class ContactState:
                 ("HGET", k.contact(customer_id, "exp"), experiment),
                 ("HGET", k.experiment(experiment, "def"), "share"),
             ]
-        suppressed, consent_flat, profile_flat, sent, policy_raw, *exp = self._exchange(
+        (
+            suppressed,
+            consent_flat,
+            profile_flat,
+            activity_flat,
+            shop_flat,
+            sent,
+            policy_raw,
+            *exp,
+        ) = self._exchange(
             [
                 ("SISMEMBER", k.suppressed(), tombstone(customer_id)),
                 ("HGETALL", k.contact(customer_id, "consent")),
                 ("HGETALL", k.contact(customer_id, "profile")),
+                ("HGETALL", k.contact(customer_id, "activity")),
+                ("HGETALL", k.shop_activity()),
                 (
                     "ZRANGEBYSCORE",
                     k.contact(customer_id, "sent"),
@@ -133,6 +153,8 @@ class ContactState:
             self._policy_of(policy_raw),
             arm.split(b"|", 1)[0].decode() if arm else None,
             float(share) if share else None,
+            decode_activity(_pairs(activity_flat)),
+            decode_activity(_pairs(shop_flat)),
         )
 
     def policy(self) -> Policy:
@@ -335,6 +357,7 @@ class ContactState:
             "cart": [k.cart(c)],
             "consent": [k.contact(c, "consent")],
             "contact-profile": [k.contact(c, "profile")],
+            "activity-profile": [k.contact(c, "activity")],
             "contact-counters": [k.contact(c, "sent"), k.contact(c, "ids")],
             "contact-records": [k.contact_record(c, i) for i in sorted(ids)]
             + [k.contact_owner(i) for i in sorted(ids)],

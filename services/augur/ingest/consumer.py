@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from augur.common.errors import Unavailable
 from augur.common.keys import Keys, shard_of
 from augur.common.settings import FeatureSettings
+from augur.contact.activity_store import ActivityStore
 from augur.contact.experiment_store import ExperimentStore
 from augur.features import purchases
 from augur.features.carts import cart_changes
@@ -41,6 +42,8 @@ from augur.ingest.events import event_time, to_canonical
 
 log = logging.getLogger("augur.consumer")
 GROUP = "features"
+# the events that say when a customer is active (opens and clicks: the contact service's own)
+ACTIVITY = ("order", "interaction")
 
 
 class ConsumerMetrics:
@@ -120,6 +123,7 @@ class Consumer:
         self.name = f"shard-{shard}"
         self.store = RedisFeatureStore(client, self.keys, settings.feature_ttl_seconds)
         self.experiments = ExperimentStore(self.store)
+        self.activity = ActivityStore(self.store)
         self.metrics = ConsumerMetrics(registry or CollectorRegistry())
         self._recovering = True
         self._refresh_cursor = 0
@@ -191,6 +195,7 @@ class Consumer:
         fresh: list[features_pb2.Event] = []
         last_ids = np.zeros((len(customers), 2))
         acked_at: list[float] = []
+        active: list[tuple[int, float]] = []  # (row, time) of the activities among them
         for row, cid in enumerate(customers):
             done = (accs[row, A_STREAM_MS], accs[row, A_STREAM_SEQ])
             for ms, seq, event, t in by_customer[cid]:
@@ -200,6 +205,8 @@ class Consumer:
                 fresh.append(event)
                 acked_at.append(t)
                 last_ids[row] = (ms, seq)
+                if event.WhichOneof("payload") in ACTIVITY:
+                    active.append((row, event_time(event)))
         changed = np.flatnonzero(last_ids[:, 0] > 0)
         if len(changed):
             index = {customers[i]: n for n, i in enumerate(changed)}
@@ -233,6 +240,10 @@ class Consumer:
             # what was bought, for the recommender's live read; idempotent like the above
             self.store.record_purchases(purchase_days(fresh))
             self.store.record_carts(cart_changes((e, event_time(e)) for e in fresh))
+            # when the customer is active, for the contact timing; idempotent like the above
+            self.activity.record(
+                [(customers[r], at, (last_ids[r, 0], last_ids[r, 1])) for r, at in active]
+            )
             latest = max(event_time(e) for e in fresh)
             as_of = max(time.time(), latest)
             values = finalize(new_acc, as_of)

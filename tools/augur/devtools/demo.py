@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from augur.common.settings import ServerSettings, load_settings
+from augur.contact.state import ContactState
 from augur.devtools.demo_gateway import show_gateway
 from augur.devtools.demo_outreach import show_outreach
 from augur.devtools.runtime import LocalStack, StackState
@@ -27,6 +28,7 @@ from augur.features.store import RedisFeatureStore
 from augur.features.v1 import features_pb2, features_pb2_grpc
 from augur.training.churn.report import print_churn_report
 from augur.training.churn.train import train_churn
+from augur.training.contact.materialise import load_activity
 from augur.training.contact.pipeline import train_contact
 from augur.training.contact.report import print_contact_report
 from augur.training.data.loader import Dataset, load_dataset
@@ -151,14 +153,14 @@ def run_demo(customers: int = 2000) -> int:
     state = stack.running()
     assert state is not None
     try:
-        return _run(state, ds, today)
+        return _run(state, root, ds, today)
     finally:
         if started_here:
             stack.down(quiet=True)
             print("\ndemo stack stopped; its data, logs and MLflow store stay in .augur/demo")
 
 
-def _run(state: StackState, ds: Dataset, today: pd.Timestamp) -> int:
+def _run(state: StackState, root: Path, ds: Dataset, today: pd.Timestamp) -> int:
     settings = load_settings(
         ServerSettings, redis_url=state.redis_url, redis_prefix=state.redis_prefix
     )
@@ -176,6 +178,8 @@ def _run(state: StackState, ds: Dataset, today: pd.Timestamp) -> int:
         f"  {rows:,} customers x {frame.values.shape[1]} features: computed in {computed:.2f} s,"
         f" written in {seconds:.2f} s ({rows / seconds:,.0f} customers/s)"
     )
+    active = load_activity(root, ds, ContactState(store), frame.as_of)  # later ones: live
+    print(f"  activity profiles (local hour of the week) of {active:,} customers")
     loyal = frame.to_frame().sort_values("orders_hl30", ascending=False).index[0]
     before = asyncio.run(_features(state, loyal))
     live = dataset_events(dataset_after(ds, frame.as_of))
@@ -231,7 +235,6 @@ def _contact(
     """Retention outreach for the customers most at risk: whether, on which channel and
     when, under consent, quiet hours, caps and a holdout; then book the first contact."""
     from augur.common.v1 import common_pb2
-    from augur.contact.state import ContactState
     from augur.contact.v1 import contact_pb2 as C
     from augur.contact.v1 import contact_pb2_grpc
     from augur.training.contact.materialise import load_contact_state

@@ -29,6 +29,9 @@ from augur.common.settings import ServerSettings, load_settings
 
 MODEL_SERVICES = ("churn", "recommend", "contact")
 SERVABLE = ("churn", "recommend", "contact")  # services whose implementation exists
+# services that serve without a model: next-best-contact times decisions by the customers'
+# activity profiles until a response model is trained on a contact log
+WITHOUT_MODEL = ("contact",)
 GATEWAY_PORT = 50050
 GATEWAY_HTTP_PORT = 8080
 
@@ -327,7 +330,7 @@ class LocalStack:
                 if name in SERVABLE
                 else None
             )
-            if version is None:
+            if version is None and name not in WITHOUT_MODEL:
                 challenger = (
                     champion_of(state.mlflow_tracking_uri, f"augur-{name}", "challenger")
                     if name in SERVABLE
@@ -355,10 +358,13 @@ class LocalStack:
             if not wait_serving(port, 60):
                 print(f"{name} service did not become SERVING; see {proc.log}", file=sys.stderr)
                 return -1
-            say(
-                f"{name:10s} gRPC 127.0.0.1:{port}, metrics :{mport}/metrics, "
+            model = (
                 f"model augur-{name} v{version}"
+                if version is not None
+                else "no model yet: decisions timed by the activity profiles "
+                f"(augur train {name} --data DIR once there is a contact log)"
             )
+            say(f"{name:10s} gRPC 127.0.0.1:{port}, metrics :{mport}/metrics, {model}")
             started += 1
         return started
 

@@ -26,6 +26,14 @@ class Arm(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ARM_UNSPECIFIED: _ClassVar[Arm]
     ARM_TREATMENT: _ClassVar[Arm]
     ARM_HOLDOUT: _ClassVar[Arm]
+
+class TimingSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TIMING_SOURCE_UNSPECIFIED: _ClassVar[TimingSource]
+    TIMING_SOURCE_RESPONSE_MODEL: _ClassVar[TimingSource]
+    TIMING_SOURCE_ACTIVITY_PROFILE: _ClassVar[TimingSource]
+    TIMING_SOURCE_SHOP_ACTIVITY: _ClassVar[TimingSource]
+    TIMING_SOURCE_FALLBACK_HOUR: _ClassVar[TimingSource]
 SUPPRESSION_REASON_UNSPECIFIED: SuppressionReason
 SUPPRESSION_REASON_NO_CONSENT: SuppressionReason
 SUPPRESSION_REASON_FREQUENCY_CAP: SuppressionReason
@@ -36,6 +44,11 @@ SUPPRESSION_REASON_LOW_EXPECTED_RESPONSE: SuppressionReason
 ARM_UNSPECIFIED: Arm
 ARM_TREATMENT: Arm
 ARM_HOLDOUT: Arm
+TIMING_SOURCE_UNSPECIFIED: TimingSource
+TIMING_SOURCE_RESPONSE_MODEL: TimingSource
+TIMING_SOURCE_ACTIVITY_PROFILE: TimingSource
+TIMING_SOURCE_SHOP_ACTIVITY: TimingSource
+TIMING_SOURCE_FALLBACK_HOUR: TimingSource
 
 class ContactOption(_message.Message):
     __slots__ = ("channel", "send_at", "send_at_local", "expected_response")
@@ -70,7 +83,7 @@ class NextBestContactRequest(_message.Message):
     def __init__(self, customer_id: _Optional[str] = ..., purpose: _Optional[_Union[_common_pb2.Purpose, str]] = ..., allowed_channels: _Optional[_Iterable[_Union[_common_pb2.Channel, str]]] = ..., earliest: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., latest: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., now: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., experiment: _Optional[str] = ..., alternatives: _Optional[int] = ...) -> None: ...
 
 class NextBestContactResponse(_message.Message):
-    __slots__ = ("customer_id", "contact", "best", "alternatives", "reason", "reason_text", "earliest_allowed", "fallback", "timezone", "arm", "model")
+    __slots__ = ("customer_id", "contact", "best", "alternatives", "reason", "reason_text", "earliest_allowed", "fallback", "timezone", "arm", "model", "timing_source")
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     CONTACT_FIELD_NUMBER: _ClassVar[int]
     BEST_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +95,7 @@ class NextBestContactResponse(_message.Message):
     TIMEZONE_FIELD_NUMBER: _ClassVar[int]
     ARM_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    TIMING_SOURCE_FIELD_NUMBER: _ClassVar[int]
     customer_id: str
     contact: bool
     best: ContactOption
@@ -93,7 +107,8 @@ class NextBestContactResponse(_message.Message):
     timezone: str
     arm: Arm
     model: _common_pb2.ModelInfo
-    def __init__(self, customer_id: _Optional[str] = ..., contact: _Optional[bool] = ..., best: _Optional[_Union[ContactOption, _Mapping]] = ..., alternatives: _Optional[_Iterable[_Union[ContactOption, _Mapping]]] = ..., reason: _Optional[_Union[SuppressionReason, str]] = ..., reason_text: _Optional[str] = ..., earliest_allowed: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., fallback: _Optional[bool] = ..., timezone: _Optional[str] = ..., arm: _Optional[_Union[Arm, str]] = ..., model: _Optional[_Union[_common_pb2.ModelInfo, _Mapping]] = ...) -> None: ...
+    timing_source: TimingSource
+    def __init__(self, customer_id: _Optional[str] = ..., contact: _Optional[bool] = ..., best: _Optional[_Union[ContactOption, _Mapping]] = ..., alternatives: _Optional[_Iterable[_Union[ContactOption, _Mapping]]] = ..., reason: _Optional[_Union[SuppressionReason, str]] = ..., reason_text: _Optional[str] = ..., earliest_allowed: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., fallback: _Optional[bool] = ..., timezone: _Optional[str] = ..., arm: _Optional[_Union[Arm, str]] = ..., model: _Optional[_Union[_common_pb2.ModelInfo, _Mapping]] = ..., timing_source: _Optional[_Union[TimingSource, str]] = ...) -> None: ...
 
 class RecordContactRequest(_message.Message):
     __slots__ = ("contact_id", "customer_id", "channel", "purpose", "send_at", "campaign", "experiment")

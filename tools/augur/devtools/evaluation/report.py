@@ -180,7 +180,8 @@ def timing_section(o: TimingOutcome) -> list[str]:
         f"{o.customers:,} customers with a basket before and after the cutoff, {o.baskets:,} "
         f"baskets after it, local hours in {p.timezone}. Each customer's share of later "
         "baskets in the chosen hours, averaged. The activity profile's estimator "
-        "(`augur.contact.activity`) on its own: NextBestContact does not serve from it yet.",
+        "(`augur.contact.activity`), the one NextBestContact times a decision with when "
+        "there is no response model or too short a contact history.",
         "",
         *timing_table(o),
         "",

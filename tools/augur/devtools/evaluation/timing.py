@@ -9,8 +9,9 @@ baskets that fall in them, averaged over the customers. Baselines on the same cu
 shop's best hours (most baskets before the cutoff) and the customer's own most frequent hours
 (ties broken by the shop's order).
 
-What it measures is the estimator of ``augur.contact.activity`` on real baskets; the service
-does not serve from the profile yet, so the figures are not through NextBestContact.
+What it measures is the estimator of ``augur.contact.activity`` on real baskets, the one
+NextBestContact times decisions with when it has no response model; the figures are the
+estimator's, not read back through the service.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """Load the contact state of a data set to Redis: consent and time zone per customer
-(the customers table, minus channels unsubscribed in the contacts), and each
-customer's engagement profile as of the end of the contact history."""
+(the customers table, minus channels unsubscribed in the contacts), each customer's
+engagement profile as of the end of the contact history, and the activity profiles."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,6 +12,7 @@ import pandas as pd
 from augur.contact.profile import Profile
 from augur.contact.state import ContactState
 from augur.features.definitions import CHANNELS
+from augur.training.contact.activity import activity_counts
 from augur.training.contact.dataset import build_log, customer_consent
 from augur.training.data.loader import Dataset
 from augur.training.offline.batch import utc_seconds
@@ -54,3 +57,17 @@ def load_contact_state(ds: Dataset, state: ContactState) -> int:
         [profiles[i] for i in rows],
         [segments[i] for i in rows],
     )
+
+
+def load_activity(data: Path, ds: Dataset, state: ContactState, until: float) -> int:
+    """Every customer's activity profile as of ``until`` and the shop's (their sum; erased
+    customers left out of both); the customers written."""
+    zones: dict[str, str] = {}
+    if len(ds.customers) and "timezone" in ds.customers:
+        known = ds.customers[ds.customers["timezone"].fillna("") != ""]
+        zones = dict(zip(known["customer_id"], known["timezone"], strict=True))
+    customers, counts = activity_counts(data, ds, zones, state.policy().default_timezone, until)
+    keep = np.flatnonzero(~state.suppressed_mask(list(customers)))
+    ids = customers.astype(str).tolist()
+    names = [ids[i] for i in keep.tolist()]
+    return state.activity.load(names, counts[keep], counts[keep].sum(axis=0))

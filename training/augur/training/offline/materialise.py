@@ -12,7 +12,7 @@ import pandas as pd
 
 from augur.contact.state import ContactState
 from augur.features.store import RedisFeatureStore
-from augur.training.contact.materialise import load_contact_state
+from augur.training.contact.materialise import load_activity, load_contact_state
 from augur.training.data.loader import load_dataset
 from augur.training.offline.batch import materialise, without
 from augur.training.offline.stream import compute_features
@@ -42,4 +42,5 @@ def load_online(data: Path, store: RedisFeatureStore, as_of: pd.Timestamp | None
     rows, seconds = materialise(frame, store)
     store.record_meta(frame.as_of, rows)
     contacted = load_contact_state(ds, contact_state)
+    load_activity(data, ds, contact_state, frame.as_of)
     return Loaded(rows, frame.as_of, computed, seconds, contacted)
