@@ -3,6 +3,7 @@ session fold-in, similar items, anticipation, batches, stock through IngestEvent
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -408,3 +409,66 @@ async def test_a_cart_ingested_is_the_session_of_the_next_answer(
         ],
     )
     assert not [i for i in await listed() if i.source == R.SOURCE_SESSION]  # bought: gone
+
+
+async def test_an_item_added_to_the_catalogue_is_shown_new_in_its_category(
+    service: tuple[recommend_pb2_grpc.RecommendServiceStub, RecommendSettings],
+    shop: tuple[pd.DataFrame, str],
+    shop_data: Path,
+) -> None:
+    """An ItemEvent with a category names an item the model has never seen: within seconds
+    it takes the last position of the lists of customers who buy in that category (and of
+    sessions in it), marked new; out of stock or in other categories it is not shown."""
+    stub, rs = service
+    items, data_end = shop
+    customer = regular_customer(shop_data)
+    request = R.RecommendRequest(customer_id=customer, n=10)
+    before = await stub.Recommend(request, timeout=5)
+    assert not [i for i in before.items if i.source == R.SOURCE_NEW_IN_CATALOGUE]
+    orders = load_dataset(shop_data).orders
+    mine = orders[orders["customer_id"] == customer].merge(items, on="item_id")
+    days = mine.groupby("category")["timestamp"].apply(lambda t: t.dt.floor("D").nunique())
+    favourite = str(days.sort_values(ascending=False, kind="stable").index[0])
+    other = str(sorted(set(items["category"]) - set(mine["category"]))[0])  # never bought
+    now = Timestamp()
+    now.FromDatetime(pd.Timestamp(data_end).to_pydatetime())
+
+    def item_event(item: str, category: str, in_stock: bool = True) -> features_pb2.Event:
+        return features_pb2.Event(
+            event_id=f"new-{item}",
+            occurred_at=now,
+            item=features_pb2.ItemEvent(item_id=item, in_stock=in_stock, category=category),
+        )
+
+    await ingest(
+        rs,
+        [
+            item_event("NEW-1", favourite),
+            item_event("NEW-GONE", favourite, in_stock=False),
+            item_event("NEW-ELSEWHERE", other),
+        ],
+    )
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        after = await stub.Recommend(request, timeout=5)
+        new = [i for i in after.items if i.source == R.SOURCE_NEW_IN_CATALOGUE]
+        if new or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    assert [(i.item_id, i.category, i.reason) for i in new] == [
+        ("NEW-1", favourite, f"New in {favourite}")
+    ]
+    assert after.items[-1].item_id == "NEW-1" and len(after.items) == 10
+    assert [i.item_id for i in after.items[:9]] == [i.item_id for i in before.items[:9]]
+    batch = [
+        chunk
+        async for chunk in stub.BatchRecommend(
+            R.BatchRecommendRequest(customer_ids=[customer], n=10), timeout=10
+        )
+    ]
+    listed = [i.item_id for i in batch[0].items[0].recommendations.items]
+    assert listed[-1] == "NEW-1"
+    off = await stub.Recommend(
+        R.RecommendRequest(customer_id=customer, n=10, exclude_item_ids=["NEW-1"]), timeout=5
+    )
+    assert "NEW-1" not in {i.item_id for i in off.items}

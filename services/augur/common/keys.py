@@ -60,6 +60,11 @@ class Keys:
         tagged = f"{self.item_stock()}:{{{self.item_stock()}}}"
         return f"{tagged}:version", f"{tagged}:changes"
 
+    def item_added(self) -> str:
+        """Sorted set item id -> when an ItemEvent with a category first named it (s): the
+        catalogue's additions, the latest ``augur.features.catalogue.KEPT``."""
+        return f"{self.prefix}:item:added"
+
     def item_category(self) -> str:
         """Hash item_id -> category."""
         return f"{self.prefix}:items:category"

@@ -231,6 +231,15 @@ class RecommendSettings(ModelServiceSettings):
         "Redis is unreachable the answer is marked degraded with reason STOCK_UNKNOWN.",
     )
 
+    recommend_new_item_slots: int = Field(
+        1,
+        ge=0,
+        le=10,
+        description="Positions at the end of each list given to items added to the catalogue "
+        "after the model was trained (ItemEvents with a category), the newest in the "
+        "customer's favourite categories (the session's, for a session), marked "
+        "SOURCE_NEW_IN_CATALOGUE; 0 turns it off.",
+    )
     recommend_live_cart: bool = Field(
         True,
         description="When a Recommend call carries no context items, use the customer's cart "

@@ -26,7 +26,7 @@ from augur.common.keys import Keys, shard_of
 from augur.common.settings import FeatureSettings
 from augur.contact.activity_store import ActivityStore
 from augur.contact.experiment_store import ExperimentStore
-from augur.features import purchases
+from augur.features import catalogue, purchases
 from augur.features.carts import cart_changes
 from augur.features.definitions import (
     A_STREAM_MS,
@@ -275,6 +275,9 @@ class Consumer:
                 pipe.hset(self.keys.item_category(), e.item.item_id, e.item.category)
             if e.item.price > 0:
                 pipe.hset(self.keys.item_price(), e.item.item_id, e.item.price)
+        added = [(e.item.item_id, event_time(e)) for e in events if e.item.category]
+        for command in catalogue.record_commands(self.keys.item_added(), added):
+            pipe.execute_command(*command)
         pipe.execute()
 
     def update_lag(self) -> int:

@@ -23,6 +23,7 @@ from augur.common.settings import RecommendSettings
 from augur.features.carts import CART_SECONDS
 from augur.features.stock import StockMirror
 from augur.features.store import FeatureStore
+from augur.recommend.additions import Added, Additions
 from augur.recommend.index import (
     MAX_N,
     Answer,
@@ -42,6 +43,7 @@ MAX_BATCH = 10_000
 BATCH_CHUNK = 1000
 MAX_HORIZON = 365
 DEFAULT_ANTICIPATE = 20
+FAVOURITES = 3  # the customer's categories whose catalogue additions may be shown
 
 
 @dataclass
@@ -90,6 +92,7 @@ class RecommendCore:
         self.settings = settings
         self._as_of = settings.as_of_seconds()
         self.stock = StockMirror()
+        self.additions = Additions()
 
     def now(self) -> float:
         return self._as_of if self._as_of is not None else time.time()
@@ -162,9 +165,31 @@ class RecommendCore:
         bought, stock, carts = self._live(index, [customer_id], carts=not q.context)
         # no session sent: the cart the events told of stands for it
         context = q.context or tuple(carts[0][-MAX_CONTEXT:])
-        return index.recommend(
-            dataclasses.replace(q, bought=bought[0], context=context), stock
-        ), loaded
+        q = dataclasses.replace(q, bought=bought[0], context=context)
+        return self._with_additions(index, q, index.recommend(q, stock)), loaded
+
+    def _with_additions(self, index: RecommendIndex, q: Query, answer: Answer) -> Answer:
+        """The answer with its last positions given to catalogue additions the model does
+        not know (``augur.recommend.additions``), when there are any for the customer."""
+        slots = min(self.settings.recommend_new_item_slots, q.n)
+        if not slots or not self.additions.items:
+            return answer
+        favourite = index.favourite_categories(q.customer_id, q.bought, q.context, FAVOURITES)
+        if q.categories:
+            favourite = [c for c in favourite if c in q.categories] or list(q.categories)
+        skip = set(q.exclude) | set(q.context)
+        if self.settings.recommend_stock_filter:
+            skip |= self.stock.out
+        found = self.additions.pick(index.item_pos, favourite, skip, slots)
+        if not found:
+            return answer
+        kept = answer.picks[: q.n - len(found)]
+        scores = [1.0 - r / q.n for r in range(len(kept), len(kept) + len(found))]
+        added = [
+            Added(item, category, score, f"New in {category}")
+            for (item, category), score in zip(found, scores, strict=True)
+        ]
+        return dataclasses.replace(answer, picks=kept, added=added)
 
     def similar(self, item_id: str, n: int) -> tuple[list[Pick], Loaded[RecommendIndex]]:
         check_id(item_id, "item_id")
@@ -223,7 +248,11 @@ class RecommendCore:
                     Query(c, n, now, (), (), cats, include_repeat, b)
                     for c, b in zip(good, bought, strict=True)
                 ]
-                answers = dict(zip(good, answer(index, block, stock), strict=True))
+                answered = answer(index, block, stock)
+                answers = {
+                    q.customer_id: self._with_additions(index, q, a)
+                    for q, a in zip(block, answered, strict=True)
+                }
                 yield [BatchResult(c, answers.get(c), errors[c]) for c in chunk]
 
         return loaded, chunks()

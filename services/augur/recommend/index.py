@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from augur.recommend.additions import Added
 from augur.recommend.model import RecommendModel
 from augur.recommend.ranker import (
     HALF_LIVES,
@@ -47,6 +48,7 @@ class Source(IntEnum):
     EXPLORE = 2
     SESSION = 3
     POPULAR = 4
+    NEW_IN_CATALOGUE = 5
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class Answer:
     picks: list[Pick]
     cold_start: bool
     stock_known: bool = True
+    # catalogue additions after the picks (``augur.recommend.additions``), unknown to the model
+    added: list[Added] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -257,6 +261,23 @@ class RecommendIndex:
         if len(codes) > 1:
             merged = merged[np.argsort(self.popular_rank[merged], kind="stable")]
         return merged
+
+    def favourite_categories(
+        self, customer_id: str, bought: Bought | None, context: Sequence[str], k: int
+    ) -> list[str]:
+        """The session's categories (most items first), else the customer's ``k`` categories
+        with the most purchase days; none for a customer without either."""
+        weights: np.ndarray | None = None
+        if context:
+            codes = self.item_cat[self.indices(context)]
+        else:
+            r = self.repeat(customer_id, bought)
+            codes, weights = self.item_cat[r.item], r.count
+        if not len(codes):
+            return []
+        days = np.bincount(codes, weights=weights)
+        top = np.argsort(-days, kind="stable")[:k]
+        return [self.category_names[int(c)] for c in top if days[c] > 0]
 
     def _category_codes(self, categories: Sequence[str]) -> np.ndarray | None:
         if not categories:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
 
 from grpc import aio
 from prometheus_client import CollectorRegistry
 
+from augur.common.errors import Unavailable
 from augur.common.models import ModelWatcher
 from augur.common.server import ServiceSpec, run
 from augur.common.settings import RecommendSettings, ServerSettings, load_settings
 from augur.features.store import RedisFeatureStore
+from augur.recommend.additions import REFRESH_SECONDS
 from augur.recommend.core import RecommendCore
 from augur.recommend.index import RecommendIndex
 from augur.recommend.model import RecommendModel
@@ -44,7 +48,15 @@ async def build_spec(
         registry,
     )
     await watcher.refresh()
-    servicer = RecommendServicer(RecommendCore(store, watcher, settings), watcher)
+    core = RecommendCore(store, watcher, settings)
+    servicer = RecommendServicer(core, watcher)
+
+    async def additions() -> None:
+        """The catalogue's additions, read in the background (nothing per request)."""
+        while settings.recommend_new_item_slots:
+            with contextlib.suppress(Unavailable):  # Redis away: the copy so far serves
+                await asyncio.to_thread(core.additions.refresh, store)
+            await asyncio.sleep(REFRESH_SECONDS)
 
     def register(server: aio.Server) -> None:
         recommend_pb2_grpc.add_RecommendServiceServicer_to_server(servicer, server)
@@ -61,7 +73,7 @@ async def build_spec(
         register,
         ready,
         close,
-        background=[watcher.watch],
+        background=[watcher.watch, additions],
     )
 
 

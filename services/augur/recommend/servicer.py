@@ -42,6 +42,14 @@ class RecommendServicer(recommend_pb2_grpc.RecommendServiceServicer):
                 reason=reason,
                 category=categories[item],
             )
+        for new in answer.added:  # catalogue additions the model does not know
+            add(
+                item_id=new.item_id,
+                score=new.score,
+                source=recommend_pb2.SOURCE_NEW_IN_CATALOGUE,
+                reason=new.reason,
+                category=new.category,
+            )
         response.model.CopyFrom(self._info(loaded))
         response.cold_start = answer.cold_start
         if not answer.stock_known:

@@ -18,11 +18,13 @@ class Source(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SOURCE_EXPLORE: _ClassVar[Source]
     SOURCE_SESSION: _ClassVar[Source]
     SOURCE_POPULAR: _ClassVar[Source]
+    SOURCE_NEW_IN_CATALOGUE: _ClassVar[Source]
 SOURCE_UNSPECIFIED: Source
 SOURCE_REPEAT: Source
 SOURCE_EXPLORE: Source
 SOURCE_SESSION: Source
 SOURCE_POPULAR: Source
+SOURCE_NEW_IN_CATALOGUE: Source
 
 class RecommendedItem(_message.Message):
     __slots__ = ("item_id", "score", "source", "reason", "category")
