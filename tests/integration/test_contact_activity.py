@@ -82,7 +82,8 @@ async def test_without_a_model_the_activity_profile_times_decisions_and_moves_li
             first = await stub.NextBestContact(ask)
             assert first.contact and first.timing_source == C.TIMING_SOURCE_SHOP_ACTIVITY
             assert not first.HasField("model") and "no response model" in first.reason_text
-            assert first.best.channel == EMAIL  # the first consented in the channel order
+            assert first.best.channel == EMAIL  # none used yet: the channel order decides
+            assert "channel: email (not used yet), consented also: sms" in first.reason_text
 
             # four evening orders (19:00 in Paris) on four days, through the ingestion path
             events = [_order(who, n, _paris(day, 19)) for n, day in enumerate((20, 21, 23, 24))]

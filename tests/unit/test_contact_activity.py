@@ -41,3 +41,23 @@ def test_own_habits_outweigh_the_shop_and_neighbouring_hours_count() -> None:
     week = week_scores(counts, shop)[0]
     assert top(week, 3).tolist() == [9, 33, 57]
     assert week[10] > week[11]  # the hour next to an active one is likelier than further
+
+
+def test_without_a_model_unanswered_channels_lose_their_priority() -> None:
+    from augur.contact.decide import _channel_priority
+    from augur.contact.policy import Policy
+    from augur.contact.profile import OPENED_CHANNEL, SENT_CHANNEL, Profile
+    from augur.contact.state import CustomerState
+
+    profile = Profile.empty()
+    profile.counts[SENT_CHANNEL + 0] = 4  # e-mail: four sends, none opened
+    profile.counts[SENT_CHANNEL + 1] = 2  # sms: two sends, both answered
+    profile.counts[OPENED_CHANNEL + 1] = 2
+    state = CustomerState(
+        False, np.ones(4, bool), None, profile, np.zeros(0), np.zeros(0, np.int64), Policy()
+    )
+    rank, why = _channel_priority(state, [0, 1, 2])
+    # sms (3/4) before push (unused: 1/2), e-mail last although first in the channel order
+    assert [int(c) for c in np.argsort(rank)[:3]] == [1, 2, 0]
+    assert "none answered: tried last" in why[0] and "2 of 2 sends answered" in why[1]
+    assert why[2] == "push (not used yet), consented also: sms, email"

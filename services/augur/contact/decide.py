@@ -16,7 +16,8 @@ have ``MIN_ACTIVITY`` activities or more, else the policy's
 Without a response model (a shop with no contact log yet) the activity profile
 times every decision on its own: the candidates ranked by the profile, the
 customer's own or, with too few activities, the shop's; the channel the first
-consented one in the channel order; no expected response, so no minimum
+consented one best answered before (a channel whose sends go unanswered
+tried last, then the channel order); no expected response, so no minimum
 applies. Every decision says which source timed it (``Timing``).
 """
 
@@ -41,7 +42,7 @@ from augur.contact.localtime import (
 )
 from augur.contact.model import ContactModel
 from augur.contact.policy import Policy
-from augur.contact.profile import feature_rows
+from augur.contact.profile import N_CHANNELS, OPENED_CHANNEL, SENT_CHANNEL, feature_rows
 from augur.contact.state import CustomerState
 from augur.features.definitions import CHANNELS
 
@@ -315,6 +316,39 @@ def decide(
     )
 
 
+STALE_SENDS = 3  # sends of a channel without an answer from which it loses its priority
+
+
+def _channel_priority(
+    state: CustomerState, channels: list[int]
+) -> tuple[np.ndarray, dict[int, str]]:
+    """Without a response model: the consented channels ranked by how their past sends were
+    answered ((opens + 1) / (sends + 2); a channel never used counts 1/2), then by the
+    channel order; a channel with ``STALE_SENDS`` unanswered sends or more goes last. The
+    rank of every channel index and the words for each."""
+    counts = state.profile.counts
+    sent = counts[SENT_CHANNEL : SENT_CHANNEL + N_CHANNELS]
+    opened = counts[OPENED_CHANNEL : OPENED_CHANNEL + N_CHANNELS]
+    stale = (sent >= STALE_SENDS) & (opened == 0)
+    rate = (opened + 1.0) / (sent + 2.0)
+    order = sorted(channels, key=lambda c: (bool(stale[c]), -rate[c], c))
+    rank = np.full(N_CHANNELS, N_CHANNELS, dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    why = {}
+    for c in channels:
+        if stale[c]:
+            said = f"{sent[c]:.0f} sends, none answered: tried last"
+        elif sent[c]:
+            said = f"{opened[c]:.0f} of {sent[c]:.0f} sends answered"
+        else:
+            said = "not used yet"
+        others = [CHANNELS[o] for o in order if o != c]
+        why[c] = f"{CHANNELS[c]} ({said})" + (
+            f", consented also: {', '.join(others)}" if others else ""
+        )
+    return rank, why
+
+
 def _from_activity(
     ask: Ask,
     state: CustomerState,
@@ -326,10 +360,12 @@ def _from_activity(
     tz_name: str,
 ) -> Decision:
     """No response model: the whole local hour the activity profile rates best (the earliest
-    among equals), on the first consented channel; alternatives one per channel and hour."""
+    among equals), on the consented channel ranked first (``_channel_priority``);
+    alternatives one per channel and hour."""
     activity, own = _activity_scores(state, grid, gi)
     times = grid.times[gi]
-    order = np.lexsort((ch, times, -(activity + whole)))
+    rank, why = _channel_priority(state, sorted(set(ch.tolist())))
+    order = np.lexsort((rank[ch], times, -(activity + whole)))
 
     best, alternatives = _options(order, grid, ch, gi, np.zeros(len(ch)), ask.alternatives)
     whose = (
@@ -339,8 +375,7 @@ def _from_activity(
     )
     text = (
         f"{CHANNELS[best.channel]} at {best.local_iso()}: no response model yet (no contact "
-        f"log trained on), timed by {whose}; channel: the first consented of "
-        f"{_names(sorted(set(ch.tolist())))}"
+        f"log trained on), timed by {whose}; channel: {why[best.channel]}"
     )
     timing = Timing.ACTIVITY_PROFILE if own else Timing.SHOP_ACTIVITY
     return Decision(True, Reason.NONE, text, tz_name, arm, best, alternatives, timing=timing)

@@ -243,11 +243,10 @@ def publish(candidate: Candidate, started: float) -> TrainReport:
     from mlflow.models import infer_signature
 
     c = candidate
-    decision = (
-        GateDecision(False, c.refusal)
-        if c.refusal
-        else quality_gate(c.gate_metric, c.value, c.baseline, c.champion, c.tolerance)
-    )
+    decision = quality_gate(c.gate_metric, c.value, c.baseline, c.champion, c.tolerance)
+    if c.refusal:  # refused whatever the metric says; both reasons when both refuse
+        reason = c.refusal if decision.promote else f"{decision.reason}; {c.refusal}"
+        decision = GateDecision(False, reason)
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = Path(tmp) / "model"
         c.save(model_dir)

@@ -4,12 +4,16 @@ everything, register, gate.
 Gate: the response AUC on the test contacts must beat both baseline scorers
 (the customer's own smoothed response rate on the channel, and the training
 response rate of the (channel, local hour)) and must not be worse than the
-current champion's AUC on the same test by more than ``gate_tolerance``. The
-off-policy values of the (channel, hour) policy against its two baselines are
-logged and reported but do not gate: with a few hundred matched contacts
-their intervals are too wide to decide on. The champion is judged by its
-artefact when it was trained before the test window, otherwise by its recipe
-refitted on the same training window.
+current champion's AUC on the same test by more than ``gate_tolerance``; and
+the off-policy value of the model's (channel, hour) policy must not be
+significantly below the better of the two simple rules (best global hour per
+channel, the customer's last engagement hour) on the same contacts: the
+paired bootstrap 90 % interval of the difference entirely below zero refuses
+the model. When that interval straddles zero the data cannot tell the policies
+apart: the report says so, and an existing champion stays (a first model may
+still serve on its AUC). The champion is judged by its artefact when it was
+trained before the test window, otherwise by its recipe refitted on the same
+training window.
 """
 
 from __future__ import annotations
@@ -65,6 +69,24 @@ def _champion_value(
         model, _ = fit(train, ContactConfig(**known))
         how = "recipe refit"
     return evaluate(model, train, test, cfg).metrics["auc"], how
+
+
+def value_verdict(metrics: dict[str, float], has_champion: bool) -> tuple[str | None, str]:
+    """(why the policy's value refuses the model, or None; the verdict in words) from the
+    paired difference against the better simple rule (``train.value_gap``)."""
+    rule = POLICIES[1 + int(metrics["policy_gap_rule"])]
+    gap, low, high = (metrics[f"policy_gap{s}"] for s in ("", "_low", "_high"))
+    span = f"model - {rule} {gap:+.4f} (90% CI {low:+.4f} to {high:+.4f})"
+    if not np.isfinite(low) or not np.isfinite(high):
+        words = f"policy value: too few matched contacts to compare with {rule}"
+        return (words + "; the champion stays" if has_champion else None), words
+    if high < 0:
+        words = f"policy value significantly below the best simple rule: {span}"
+        return words, words
+    if low > 0:
+        return None, f"policy value above the best simple rule: {span}"
+    words = f"policy value: the intervals say nothing against {rule}: {span}"
+    return (words + "; the champion stays" if has_champion else None), words
 
 
 def _plots(ev: Evaluation, directory: Path) -> list[Path]:
@@ -141,6 +163,7 @@ def train_contact(
     steps.update()
     steps.close()
     best = max(BASELINES, key=lambda b: metrics[f"auc_baseline_{b}"])
+    refusal, verdict = value_verdict(metrics, champion is not None)
     example = pd.DataFrame(
         features(log.select(np.arange(len(log)) < 2), final.priors), columns=list(FEATURES)
     )
@@ -160,6 +183,7 @@ def train_contact(
                 "trained_until": str(pd.Timestamp(data_end, unit="s", tz="UTC")),
                 "champion_judged_by": how,
                 "strongest_baseline": best,
+                "value_verdict": verdict,
             },
             metrics=metrics,
             tags=registry.data_tags(data),
@@ -175,6 +199,7 @@ def train_contact(
             plots=lambda directory: _plots(ev, directory),
             example=example,
             output=pd.DataFrame({"expected_response": final.predict(example.to_numpy())}),
+            refusal=refusal,
         ),
         started,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from augur.features.definitions import CHANNELS
+from augur.training.contact.pipeline import value_verdict
 from augur.training.contact.train import POLICIES
 from augur.training.registry import TrainReport
 
@@ -27,5 +28,7 @@ def print_contact_report(report: TrainReport) -> None:
             f"{int(m[f'policy_{p}_matched']):8d}"
         )
     print(f"{'logged (as sent)':22s} {m['policy_logged']:9.4f}")
+    if "policy_gap" in m:
+        print(value_verdict(m, has_champion=False)[1])
     verdict = "promoted to champion" if report.promoted else "kept as challenger"
     print(f"quality gate: {verdict}: {report.gate_reason}")
