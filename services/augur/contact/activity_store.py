@@ -44,13 +44,14 @@ return 1
 
 
 def decode(raw: dict[bytes, bytes]) -> np.ndarray:
-    """SLOTS counts from a profile hash (other fields ignored)."""
+    """SLOTS counts from a profile hash (``id`` and any other field ignored)."""
     out = np.zeros(SLOTS)
-    for key, value in raw.items():
-        if key.isdigit():
-            slot = int(key)
-            if slot < SLOTS:
-                out[slot] = float(value)
+    pairs = {k: v for k, v in raw.items() if k.isdigit()}
+    if pairs:
+        slot = np.fromiter(map(int, pairs), dtype=np.int64, count=len(pairs))
+        count = np.fromiter(map(float, pairs.values()), dtype=np.float64, count=len(pairs))
+        keep = slot < SLOTS
+        out[slot[keep]] = count[keep]
     return out
 
 

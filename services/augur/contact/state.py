@@ -30,6 +30,7 @@ from augur.contact.profile import Profile
 from augur.features.store import RedisFeatureStore
 
 ZONE_CACHE = 200_000
+SHOP_ACTIVITY_SECONDS = 60.0  # how long a process keeps the shop's activity profile
 
 
 def tombstone(customer_id: str) -> str:
@@ -70,6 +71,7 @@ class ContactState:
         self._outcome = Script(OUTCOME_LUA)
         self._release = Script(RELEASE_LUA)
         self._zones: dict[str, str] = {}
+        self._shop, self._shop_read = np.zeros(SLOTS), -1e9  # the shop's activity, when read
         self._policy_read = -1e9
         self._policy: tuple[bytes | None, Policy] = (None, Policy())
         self.experiments = ExperimentStore(store)
@@ -109,12 +111,15 @@ class ContactState:
                 ("HGET", k.contact(customer_id, "exp"), experiment),
                 ("HGET", k.experiment(experiment, "def"), "share"),
             ]
+        # the shop's activity (a prior, rewritten only by materialise): re-read every minute
+        shop_due = time.monotonic() - self._shop_read > SHOP_ACTIVITY_SECONDS
+        if shop_due:
+            extra.append(("HGETALL", k.shop_activity()))
         (
             suppressed,
             consent_flat,
             profile_flat,
             activity_flat,
-            shop_flat,
             sent,
             policy_raw,
             *exp,
@@ -124,7 +129,6 @@ class ContactState:
                 ("HGETALL", k.contact(customer_id, "consent")),
                 ("HGETALL", k.contact(customer_id, "profile")),
                 ("HGETALL", k.contact(customer_id, "activity")),
-                ("HGETALL", k.shop_activity()),
                 (
                     "ZRANGEBYSCORE",
                     k.contact(customer_id, "sent"),
@@ -136,6 +140,8 @@ class ContactState:
                 *extra,
             ]
         )
+        if shop_due:
+            self._shop, self._shop_read = decode_activity(_pairs(exp.pop())), time.monotonic()
         arm, share = (exp[0], exp[1]) if exp else (None, None)
         consent_raw = _pairs(consent_flat)
         consent = np.array([consent_raw.get(f"c{c}".encode()) == b"1" for c in range(4)])
@@ -154,7 +160,7 @@ class ContactState:
             arm.split(b"|", 1)[0].decode() if arm else None,
             float(share) if share else None,
             decode_activity(_pairs(activity_flat)),
-            decode_activity(_pairs(shop_flat)),
+            self._shop,
         )
 
     def policy(self) -> Policy:
