@@ -14,6 +14,7 @@ import asyncio
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import grpc
 import numpy as np
@@ -261,7 +262,7 @@ def _contact(
                 reason = C.SuppressionReason.Name(r.reason).removeprefix("SUPPRESSION_REASON_")
                 print(f"\n  {customer} ({arm}): no contact, {reason}: {r.reason_text}")
                 continue
-            print(f"\n  {customer} ({arm}, {r.timezone}): {r.reason_text}")
+            print(f"\n  {customer} ({arm}, {r.timezone}): {r.reason_text} [{_timed(r)}]")
             for o in r.alternatives:
                 print(
                     f"     or {channel_name[o.channel]} at {o.send_at_local} "
@@ -290,6 +291,26 @@ def _contact(
                     f"{again.reason_text if not again.contact else 'still allowed'}"
                 )
                 booked = True
+        # a customer with orders but too few contacts for the model: their activity times it
+        contacts = ds.contacts["customer_id"].value_counts()
+        orders = ds.orders.drop_duplicates("order_id")["customer_id"].value_counts()
+        thin = [c for c in orders.index if contacts.get(c, 0) < 5]
+        for customer in thin[:50]:
+            r = stub.NextBestContact(C.NextBestContactRequest(customer_id=customer), timeout=5)
+            if r.contact:
+                print(
+                    f"\n  {customer} ({contacts.get(customer, 0)} past contacts, "
+                    f"{orders[customer]} orders): {r.reason_text} [{_timed(r)}]"
+                )
+                break
+
+
+def _timed(r: Any) -> str:
+    """Which source timed a NextBestContact answer, in words."""
+    from augur.contact.v1 import contact_pb2 as C
+
+    name = C.TimingSource.Name(r.timing_source).removeprefix("TIMING_SOURCE_")
+    return "timed by the " + name.lower().replace("_", " ")
 
 
 def _recommend(state: StackState, customer: str) -> None:
