@@ -14,7 +14,6 @@ on grpc.aio cost ~0.7 ms per call and a core's worth of CPU at 1,000 calls/s.
 
 from __future__ import annotations
 
-import ctypes
 import math
 import os
 import shutil
@@ -58,14 +57,13 @@ _REST_ERRORS = {
 }
 
 
-# resolved here, in the gateway: the child between fork and exec must not dlopen (another
-# thread, a ranker compiling for instance, may hold the loader's lock at the fork)
-_PRCTL = ctypes.CDLL(None, use_errno=True).prctl
-
-
-def _quit_with_parent() -> None:
-    """In nginx's master before exec: it gets SIGQUIT (graceful stop) if the gateway dies."""
-    _PRCTL(1, signal.SIGQUIT)  # PR_SET_PDEATHSIG
+def _with_parent(command: list[str]) -> list[str]:
+    """``command`` made to get SIGQUIT (a graceful stop) when the gateway dies, through
+    util-linux's ``setpriv --pdeathsig`` (it execs the command, so nginx's master is that
+    process); unchanged where setpriv is missing. Not a ``preexec_fn``: Python code between
+    fork and exec runs the at-fork handlers of gRPC's threads, which broke nginx's start."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "QUIT", "--", *command] if setpriv else command
 
 
 def nginx_binary() -> str | None:
@@ -221,11 +219,12 @@ class Front:
         self.prepare(records)
         log = (self.prefix / "nginx.out").open("ab")
         self.process = subprocess.Popen(
-            [self.binary, "-p", str(self.prefix), "-c", str(self.conf), "-g", "daemon off;"],
+            _with_parent(
+                [self.binary, "-p", str(self.prefix), "-c", str(self.conf), "-g", "daemon off;"]
+            ),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            preexec_fn=_quit_with_parent,
         )
         log.close()
 
